@@ -1,0 +1,101 @@
+//! Flame graphs as SVG, drawn by inferno from folded stacks; with a base, a
+//! differential flame graph (red grew, blue shrank).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use anyhow::{Context, Result};
+use inferno::flamegraph::{self, Options};
+use sonde_profile::Profile;
+use sonde_profile::report::{self, Command, Config, Output};
+
+use crate::options::with_env;
+
+/// Folded stacks with the kind and unit of the value they carry.
+struct Folded {
+    stacks: Vec<(String, i64)>,
+    ty: String,
+    unit: String,
+    warnings: Vec<String>,
+}
+
+/// The folded stacks of `p` after the filters of `cfg`.
+fn folded(p: Profile, cfg: &Config) -> Result<Folded> {
+    let idx = p.sample_index(cfg.sample_index.as_deref())?;
+    let st = p.sample_types[idx].clone();
+    let generated = with_env(|env| report::generate(p, &Command::Folded, cfg, env))?;
+    let Output::Text(text) = generated.output else {
+        unreachable!("folded stacks are text")
+    };
+    let stacks = text
+        .lines()
+        .filter_map(|l| {
+            let (stack, v) = l.rsplit_once(' ')?;
+            Some((stack.to_string(), v.parse().ok()?))
+        })
+        .collect();
+    Ok(Folded {
+        stacks,
+        ty: st.ty.to_string(),
+        unit: st.unit.to_string(),
+        warnings: generated.warnings,
+    })
+}
+
+/// Writes the flame graph of `p` (or, with `base`, of the change from `base` to
+/// `p`) as SVG. Returns warnings for the user.
+pub fn write_flame(
+    p: Profile,
+    base: Option<Profile>,
+    cfg: &Config,
+    title: &str,
+    out: impl Write,
+) -> Result<Vec<String>> {
+    let Folded {
+        stacks,
+        ty,
+        unit,
+        mut warnings,
+    } = folded(p, cfg)?;
+    let mut opts = Options::default();
+    opts.title = format!("{title} ({ty})");
+    opts.count_name = match unit.as_str() {
+        "count" => ty.clone(),
+        u => u.to_string(),
+    };
+    opts.hash = true;
+    let mut lines = Vec::new();
+    match base {
+        None => {
+            let negative = stacks.iter().filter(|(_, v)| *v < 0).count();
+            if negative > 0 {
+                warnings.push(format!(
+                    "{negative} stacks with negative values were left out of the flame graph; for a change between two profiles use --base"
+                ));
+            }
+            for (s, v) in stacks.iter().filter(|(_, v)| *v > 0) {
+                lines.push(format!("{s} {v}"));
+            }
+        }
+        Some(base) => {
+            let base = folded(base, cfg)?;
+            warnings.extend(base.warnings);
+            let mut both: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+            for (s, v) in base.stacks {
+                both.entry(s).or_default().0 = v.max(0);
+            }
+            for (s, v) in stacks {
+                both.entry(s).or_default().1 = v.max(0);
+            }
+            opts.subtitle = Some("differential: red grew, blue shrank (widths are the new profile)".into());
+            for (s, (b, n)) in both {
+                lines.push(format!("{s} {b} {n}"));
+            }
+        }
+    }
+    if lines.is_empty() {
+        anyhow::bail!("no samples left to draw (check --focus/--ignore and --sample-index)");
+    }
+    flamegraph::from_lines(&mut opts, lines.iter().map(String::as_str), out).context("drawing the flame graph")?;
+    Ok(warnings)
+}

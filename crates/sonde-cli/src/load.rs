@@ -1,0 +1,101 @@
+//! Reading profiles from disk and combining sources with bases, as `go tool pprof`
+//! does before any report: several sources are merged; bases are subtracted
+//! (`--base`) or kept for comparison (`--diff-base`).
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use sonde_profile::{Profile, ReadOptions, merge};
+
+/// Where the profiles come from and how to combine them.
+#[derive(Clone, Debug, Default)]
+pub struct Sources {
+    /// Profiles to analyse; merged when there are several.
+    pub sources: Vec<String>,
+    /// Profiles to subtract (`-base`).
+    pub base: Vec<String>,
+    /// Profiles to compare against (`-diff_base`).
+    pub diff_base: Vec<String>,
+    /// Scale the sources so their total matches the base's.
+    pub normalize: bool,
+    /// Bound on a profile's decompressed size.
+    pub max_size: u64,
+}
+
+/// Reads one profile file.
+pub fn read_profile(path: &str, max_size: u64) -> Result<Profile> {
+    if path.starts_with("http://") || path.starts_with("https://") {
+        bail!(
+            "{path}: fetching profiles over HTTP is not supported yet; download it first, e.g. \
+             `curl -o profile.pb.gz '{path}'`, then analyse the file"
+        );
+    }
+    let data = std::fs::read(Path::new(path)).with_context(|| format!("cannot read {path}"))?;
+    let mut p = Profile::parse_with(&data, &ReadOptions { max_size }).with_context(|| path.to_string())?;
+    p.remove_uninteresting()
+        .with_context(|| format!("{path}: applying the profile's drop_frames"))?;
+    if p.mappings.is_empty() && !p.locations.is_empty() {
+        // As pprof does: one anonymous mapping, so that every location has one.
+        p.mappings.push(Default::default());
+        for l in &mut p.locations {
+            l.mapping = Some(0);
+        }
+    }
+    Ok(p)
+}
+
+fn read_all(paths: &[String], max_size: u64, what: &str) -> Result<Profile> {
+    let profiles = paths
+        .iter()
+        .map(|p| read_profile(p, max_size))
+        .collect::<Result<Vec<_>>>()?;
+    // Like pprof, even a single profile goes through merge: identical stacks are
+    // combined and samples without value dropped, so traces and totals agree.
+    merge(profiles).with_context(|| format!("merging the {what} profiles"))
+}
+
+impl Sources {
+    /// Loads and combines the profiles.
+    pub fn load(&self) -> Result<Profile> {
+        if self.sources.is_empty() {
+            bail!("no profile given; pass the path of a .pb.gz file");
+        }
+        let p = read_all(&self.sources, self.max_size, "source")?;
+        let (bases, diff) = match (self.base.is_empty(), self.diff_base.is_empty()) {
+            (true, true) => return Ok(p),
+            (false, true) => (&self.base, false),
+            (true, false) => (&self.diff_base, true),
+            (false, false) => bail!("--base and --diff-base cannot be used together; pick one"),
+        };
+        let base = read_all(bases, self.max_size, "base")?;
+        let mut p = p;
+        if self.normalize {
+            normalize(&mut p, &base)?;
+        }
+        let combined = if diff { p.diff_against(base) } else { p.subtract(base) };
+        combined.context("combining the profile with its base")
+    }
+}
+
+/// Scales `p` so that the total of each value type equals `base`'s (pprof's `-normalize`).
+fn normalize(p: &mut Profile, base: &Profile) -> Result<()> {
+    if p.sample_types != base.sample_types {
+        bail!("--normalize needs profiles with the same sample types");
+    }
+    let n = p.sample_types.len();
+    let sum = |q: &Profile| {
+        let mut t = vec![0i64; n];
+        for s in &q.samples {
+            for (a, v) in t.iter_mut().zip(&s.values) {
+                *a += v;
+            }
+        }
+        t
+    };
+    let (b, s) = (sum(base), sum(p));
+    let ratios: Vec<f64> = (0..n)
+        .map(|i| if s[i] == 0 { 0.0 } else { b[i] as f64 / s[i] as f64 })
+        .collect();
+    p.scale_each(&ratios);
+    Ok(())
+}

@@ -1,0 +1,268 @@
+//! `sonde`: the analyzer for pprof profiles, Rust's and Go's alike.
+//!
+//! Every command reads one or more profiles, combines them (merge, `--base`,
+//! `--diff-base`), applies the filters and prints a report in the layout of
+//! `go tool pprof`, so numbers can be compared digit for digit.
+
+mod flame;
+mod load;
+mod options;
+mod shell;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use sonde_profile::report::{self, Command, Output};
+
+use crate::options::{AnalysisArgs, with_env};
+
+/// sonde: profiling for Rust, the way Go programmers know it.
+///
+/// `sonde PROFILE` opens an interactive shell like `go tool pprof PROFILE`.
+#[derive(Parser, Debug)]
+#[command(name = "sonde", version, about, long_about = None, arg_required_else_help = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// The entries with the most samples: flat, flat%, sum%, cum, cum% (go tool pprof -top).
+    #[command(visible_alias = "text")]
+    Top(ReportArgs),
+    /// Annotated source of the functions matching REGEX (go tool pprof -list).
+    List {
+        /// Functions to list.
+        regex: String,
+        #[command(flatten)]
+        args: ReportArgs,
+    },
+    /// Callers and callees of the entries matching REGEX (go tool pprof -peek).
+    Peek {
+        /// Entries to show.
+        regex: String,
+        #[command(flatten)]
+        args: ReportArgs,
+    },
+    /// Every sample with its labels and stack (go tool pprof -traces).
+    Traces(ReportArgs),
+    /// Callers and callees of every entry (go tool pprof -tree).
+    Tree(ReportArgs),
+    /// The whole profile as text (go tool pprof -raw).
+    Raw(ReportArgs),
+    /// Label values and their share of the total (go tool pprof -tags).
+    Tags(ReportArgs),
+    /// Write the profile in another format, after filters.
+    Convert {
+        /// Output format.
+        #[arg(long, value_enum)]
+        to: Format,
+        #[command(flatten)]
+        args: ReportArgs,
+    },
+    /// Merge several profiles into one (go tool pprof -proto A B > out).
+    Merge {
+        /// Where to write the merged profile (.pb.gz).
+        #[arg(short, long, value_name = "FILE")]
+        output: String,
+        /// Refuse profiles whose decompressed size exceeds this.
+        #[arg(long = "max-size", value_name = "SIZE", default_value = "1G", value_parser = options::parse_size)]
+        max_size: u64,
+        /// Profiles to merge.
+        #[arg(required = true, value_name = "PROFILE")]
+        profiles: Vec<String>,
+    },
+    /// The change from a base profile: prints top, or writes the difference with -o (go tool pprof -base).
+    Diff(ReportArgs),
+    /// A flame graph as SVG; with --base, a differential one.
+    Flame(ReportArgs),
+    /// Interactive shell with the report commands (go tool pprof PROFILE).
+    Shell(AnalysisArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ReportArgs {
+    #[command(flatten)]
+    analysis: AnalysisArgs,
+    /// Write the report to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Format {
+    /// Folded stacks, one `root;...;leaf value` line per stack (inferno, FlameGraph, Pyroscope).
+    Folded,
+    /// Speedscope JSON (open at https://www.speedscope.app).
+    Speedscope,
+    /// pprof protobuf, gzip-compressed.
+    Pprof,
+}
+
+fn main() -> ExitCode {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // `sonde PROFILE` is `sonde shell PROFILE`, as `go tool pprof PROFILE` is interactive.
+    if let Some(first) = args.get(1).and_then(|a| a.to_str()) {
+        let is_command = Cli::command_names().contains(&first);
+        if !is_command && !first.starts_with('-') {
+            args.insert(1, "shell".into());
+        }
+    }
+    let cli = Cli::parse_from(args);
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = std::io::stdout().flush();
+            eprintln!("sonde: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+impl Cli {
+    fn command_names() -> Vec<&'static str> {
+        vec![
+            "top", "text", "list", "peek", "traces", "tree", "raw", "tags", "convert", "merge", "diff", "flame",
+            "shell", "help",
+        ]
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Cmd::Top(a) => text_report(&Command::Top, a),
+        Cmd::List { regex, args } => text_report(&Command::List(regex), args),
+        Cmd::Peek { regex, args } => text_report(&Command::Peek(regex), args),
+        Cmd::Traces(a) => text_report(&Command::Traces, a),
+        Cmd::Tree(a) => text_report(&Command::Tree, a),
+        Cmd::Raw(a) => text_report(&Command::Raw, a),
+        Cmd::Tags(a) => text_report(&Command::Tags, a),
+        Cmd::Convert { to, args } => convert(to, args),
+        Cmd::Merge {
+            output,
+            max_size,
+            profiles,
+        } => {
+            let loaded = profiles
+                .iter()
+                .map(|p| load::read_profile(p, max_size))
+                .collect::<Result<Vec<_>>>()?;
+            let merged = sonde_profile::merge(loaded).context("merging")?;
+            write_profile(&merged, &output)?;
+            eprintln!(
+                "merged {} profiles into {output} ({} samples)",
+                profiles.len(),
+                merged.samples.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Diff(a) => {
+            if a.analysis.base.is_empty() && a.analysis.diff_base.is_empty() {
+                bail!("diff needs a base: sonde diff --base OLD.pb.gz NEW.pb.gz");
+            }
+            match &a.output {
+                Some(out) => {
+                    let p = a.analysis.sources().load()?;
+                    write_profile(&p, out)?;
+                    eprintln!("wrote the difference to {out} ({} samples)", p.samples.len());
+                    Ok(ExitCode::SUCCESS)
+                }
+                None => text_report(&Command::Top, a),
+            }
+        }
+        Cmd::Flame(a) => {
+            let out = a.output.clone().unwrap_or_else(|| "flame.svg".into());
+            let cfg = a.analysis.config()?;
+            let mut src = a.analysis.sources();
+            let base = if src.base.is_empty() && src.diff_base.is_empty() {
+                None
+            } else {
+                let mut b = src.clone();
+                b.sources = std::mem::take(&mut b.base);
+                b.sources.extend(std::mem::take(&mut b.diff_base));
+                src.base.clear();
+                src.diff_base.clear();
+                Some(b.load()?)
+            };
+            let p = src.load()?;
+            let title = p.main_binary().unwrap_or("sonde").to_string();
+            let mut svg = Vec::new();
+            let warnings = flame::write_flame(p, base, &cfg, &title, &mut svg)?;
+            print_warnings(&warnings);
+            std::fs::write(&out, svg).with_context(|| format!("cannot write {out}"))?;
+            eprintln!("wrote {out}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Shell(a) => shell::run(a),
+    }
+}
+
+fn print_warnings(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("sonde: {w}");
+    }
+}
+
+fn text_report(cmd: &Command, a: ReportArgs) -> Result<ExitCode> {
+    let cfg = a.analysis.config()?;
+    let p = a.analysis.sources().load()?;
+    let generated = with_env(|env| report::generate(p, cmd, &cfg, env))?;
+    let Output::Text(text) = generated.output else {
+        bail!("internal error: {cmd:?} did not produce text");
+    };
+    emit(&text, a.output.as_deref())?;
+    let failed = matches!(cmd, Command::List(_)) && !generated.warnings.is_empty();
+    for w in &generated.warnings {
+        if failed {
+            eprintln!("sonde: error: {w}");
+        } else {
+            eprintln!("sonde: {w}");
+        }
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn emit(text: &str, output: Option<&str>) -> Result<()> {
+    match output {
+        Some(path) => std::fs::write(path, text).with_context(|| format!("cannot write {path}")),
+        None => {
+            let mut out = std::io::stdout().lock();
+            match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+                // A closed pipe (`sonde top x | head`) is not an error.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                r => r.context("writing to standard output"),
+            }
+        }
+    }
+}
+
+fn write_profile(p: &sonde_profile::Profile, path: &str) -> Result<()> {
+    if path == "-" {
+        let mut out = std::io::stdout().lock();
+        return p.write_to(&mut out).context("writing the profile to standard output");
+    }
+    p.write_file(path).with_context(|| format!("cannot write {path}"))
+}
+
+fn convert(to: Format, a: ReportArgs) -> Result<ExitCode> {
+    let cfg = a.analysis.config()?;
+    let p = a.analysis.sources().load()?;
+    let cmd = match to {
+        Format::Folded => Command::Folded,
+        Format::Speedscope => Command::Speedscope,
+        Format::Pprof => Command::Proto,
+    };
+    let generated = with_env(|env| report::generate(p, &cmd, &cfg, env))?;
+    print_warnings(&generated.warnings);
+    match generated.output {
+        Output::Text(t) => emit(&t, a.output.as_deref())?,
+        Output::Profile(p) => match a.output.as_deref() {
+            Some(path) => write_profile(&p, path)?,
+            None => bail!("converting to pprof needs -o FILE (or -o - for standard output)"),
+        },
+    }
+    Ok(ExitCode::SUCCESS)
+}

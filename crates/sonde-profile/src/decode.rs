@@ -1,0 +1,603 @@
+//! Reading profiles: gzip detection with a bound on the decompressed size, protobuf
+//! decoding with byte offsets in errors, resolution of ids and string indexes into
+//! the [`Profile`] model, and validation of pprof's invariants.
+
+use std::collections::HashMap;
+use std::io::{self, Read};
+
+use flate2::read::MultiGzDecoder;
+use prost::Message;
+
+use crate::model::{Function, Label, LabelValue, Labels, Line, Location, Mapping, Profile, Sample, Str, ValueType};
+use crate::{Error, Result, proto};
+
+/// The default bound on a decompressed profile: 1 GiB.
+pub const DEFAULT_MAX_SIZE: u64 = 1 << 30;
+
+/// How to read a profile.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadOptions {
+    /// The largest uncompressed protobuf accepted, in bytes. Larger inputs (or gzip
+    /// streams that expand beyond it) are refused with [`Error::TooLarge`].
+    pub max_size: u64,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            max_size: DEFAULT_MAX_SIZE,
+        }
+    }
+}
+
+impl Profile {
+    /// Parses a profile from bytes, gzip-compressed or not, with default options.
+    pub fn parse(data: &[u8]) -> Result<Profile> {
+        Self::parse_with(data, &ReadOptions::default())
+    }
+
+    /// Parses a profile from bytes, gzip-compressed or not.
+    pub fn parse_with(data: &[u8], opts: &ReadOptions) -> Result<Profile> {
+        if data.is_empty() {
+            return Err(Error::Empty);
+        }
+        if is_gzip(data) {
+            let raw = gunzip(data, opts.max_size)?;
+            decode_uncompressed(&raw)
+        } else {
+            if data.len() as u64 > opts.max_size {
+                return Err(Error::TooLarge { limit: opts.max_size });
+            }
+            decode_uncompressed(data)
+        }
+    }
+
+    /// Reads a whole profile from `r`, gzip-compressed or not.
+    pub fn read_from(r: impl Read, opts: &ReadOptions) -> Result<Profile> {
+        let mut data = Vec::new();
+        // A compressed input can be at most as large as what it decompresses to,
+        // give or take gzip's framing, so the same bound applies to the input.
+        r.take(opts.max_size.saturating_add(1 << 20)).read_to_end(&mut data)?;
+        Self::parse_with(&data, opts)
+    }
+}
+
+/// Whether `data` starts with the gzip magic number.
+pub fn is_gzip(data: &[u8]) -> bool {
+    data.len() >= 2 && data[0] == 0x1f && data[1] == 0x8b
+}
+
+/// A reader that counts the bytes taken from the underlying slice.
+struct Counting<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl Read for Counting<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = buf.len().min(self.data.len() - self.pos);
+        buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Decompresses all gzip members of `data`, refusing to produce more than `max` bytes.
+fn gunzip(data: &[u8], max: u64) -> Result<Vec<u8>> {
+    let mut dec = MultiGzDecoder::new(Counting { data, pos: 0 });
+    let mut out = Vec::with_capacity(data.len().saturating_mul(4).min(max as usize));
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        match dec.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => {
+                if (out.len() + n) as u64 > max {
+                    return Err(Error::TooLarge { limit: max });
+                }
+                out.extend_from_slice(&chunk[..n]);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                let message = if e.kind() == io::ErrorKind::UnexpectedEof {
+                    "the stream ends before its end marker (the file is truncated)".to_string()
+                } else {
+                    e.to_string()
+                };
+                return Err(Error::Gzip {
+                    offset: dec.get_ref().pos as u64,
+                    decompressed: out.len() as u64,
+                    message,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Decodes an uncompressed protobuf, naming legacy formats when it is one of them.
+fn decode_uncompressed(data: &[u8]) -> Result<Profile> {
+    if data.is_empty() {
+        return Err(Error::Empty);
+    }
+    match decode_proto(data) {
+        Ok(p) => Ok(p),
+        Err(e @ Error::Decode { .. }) => Err(legacy_format(data).map(|format| Error::Legacy { format }).unwrap_or(e)),
+        Err(e) => Err(e),
+    }
+}
+
+/// Recognises the text and binary formats pprof read before protobuf.
+fn legacy_format(data: &[u8]) -> Option<&'static str> {
+    let words_le = |i: usize, w: usize| -> Option<u64> {
+        let b = data.get(i * w..(i + 1) * w)?;
+        Some(b.iter().rev().fold(0u64, |acc, &x| (acc << 8) | x as u64))
+    };
+    let words_be = |i: usize, w: usize| -> Option<u64> {
+        let b = data.get(i * w..(i + 1) * w)?;
+        Some(b.iter().fold(0u64, |acc, &x| (acc << 8) | x as u64))
+    };
+    for w in [4usize, 8] {
+        for word in [&words_le as &dyn Fn(usize, usize) -> Option<u64>, &words_be] {
+            if word(0, w) == Some(0) && word(1, w) == Some(3) {
+                return Some("binary CPU (gperftools or Java)");
+            }
+        }
+    }
+    let head = &data[..data.len().min(256)];
+    let text = String::from_utf8_lossy(head);
+    let text = text.trim_start();
+    let formats: [(&str, &'static str); 12] = [
+        ("heap profile:", "heap (text)"),
+        ("heap_v2/", "jemalloc heap_v2 (text)"),
+        ("--- heapz", "heapz (text)"),
+        ("--- heap", "heap (text)"),
+        ("--- contention", "contention (text)"),
+        ("--- mutex", "contention (text)"),
+        ("--- threadz", "thread (text)"),
+        ("--- thread", "thread (text)"),
+        ("goroutine profile:", "Go goroutine (debug=1 text)"),
+        ("threadcreate profile:", "Go threadcreate (debug=1 text)"),
+        ("goroutine ", "Go goroutine dump (debug=2 text)"),
+        ("--- ", "legacy text"),
+    ];
+    formats
+        .iter()
+        .find(|(prefix, _)| text.starts_with(prefix))
+        .map(|&(_, name)| name)
+}
+
+fn decode_err(offset: usize, what: impl Into<String>) -> Error {
+    Error::Decode {
+        offset,
+        what: what.into(),
+    }
+}
+
+/// Reads a base-128 varint at `*pos`, advancing it.
+fn varint(buf: &[u8], pos: &mut usize) -> Result<u64> {
+    let start = *pos;
+    let mut v: u64 = 0;
+    for shift in (0..64).step_by(7) {
+        let Some(&b) = buf.get(*pos) else {
+            return Err(decode_err(start, "varint runs past the end of the input"));
+        };
+        *pos += 1;
+        v |= ((b & 0x7f) as u64) << shift;
+        if b < 0x80 {
+            return Ok(v);
+        }
+    }
+    Err(decode_err(start, "varint longer than 10 bytes"))
+}
+
+/// Byte ranges of the repeated message fields of a Profile, found in one pass.
+#[derive(Default)]
+struct Fields {
+    sample_type: Vec<(usize, usize)>,
+    sample: Vec<(usize, usize)>,
+    mapping: Vec<(usize, usize)>,
+    location: Vec<(usize, usize)>,
+    function: Vec<(usize, usize)>,
+    strings: Vec<(usize, usize)>,
+    period_type: Option<(usize, usize)>,
+    comment: Vec<(i64, usize)>,
+    scalars: [(i64, usize); 16],
+}
+
+const FIELD_NAMES: [&str; 16] = [
+    "",
+    "sample_type",
+    "sample",
+    "mapping",
+    "location",
+    "function",
+    "string_table",
+    "drop_frames",
+    "keep_frames",
+    "time_nanos",
+    "duration_nanos",
+    "period_type",
+    "period",
+    "comment",
+    "default_sample_type",
+    "doc_url",
+];
+
+fn scan_fields(buf: &[u8]) -> Result<Fields> {
+    let mut f = Fields::default();
+    let mut pos = 0;
+    while pos < buf.len() {
+        let key_at = pos;
+        let key = varint(buf, &mut pos)?;
+        let (field, wire) = (key >> 3, (key & 7) as u8);
+        if field == 0 {
+            return Err(decode_err(key_at, "field number 0 is not allowed"));
+        }
+        let name = FIELD_NAMES.get(field as usize).copied().unwrap_or("unknown");
+        match wire {
+            0 => {
+                let v = varint(buf, &mut pos)? as i64;
+                match field {
+                    7..=10 | 12 | 14 | 15 => f.scalars[field as usize] = (v, key_at),
+                    13 => f.comment.push((v, key_at)),
+                    1..=6 | 11 => {
+                        return Err(decode_err(
+                            key_at,
+                            format!("field {field} ({name}) should be length-delimited, found a varint"),
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+            2 => {
+                let len_at = pos;
+                let len = varint(buf, &mut pos)?;
+                let end = pos
+                    .checked_add(usize::try_from(len).unwrap_or(usize::MAX))
+                    .filter(|&e| e <= buf.len())
+                    .ok_or_else(|| {
+                        decode_err(
+                            len_at,
+                            format!(
+                                "field {field} ({name}) claims {len} bytes but only {} remain (truncated input?)",
+                                buf.len() - pos
+                            ),
+                        )
+                    })?;
+                let range = (pos, end);
+                match field {
+                    1 => f.sample_type.push(range),
+                    2 => f.sample.push(range),
+                    3 => f.mapping.push(range),
+                    4 => f.location.push(range),
+                    5 => f.function.push(range),
+                    6 => f.strings.push(range),
+                    11 => f.period_type = Some(range),
+                    13 => {
+                        // Packed comments.
+                        let mut p = pos;
+                        while p < end {
+                            let at = p;
+                            let v = varint(&buf[..end], &mut p)? as i64;
+                            f.comment.push((v, at));
+                        }
+                    }
+                    7..=10 | 12 | 14 | 15 => {
+                        return Err(decode_err(
+                            key_at,
+                            format!("field {field} ({name}) should be a varint, found length-delimited data"),
+                        ));
+                    }
+                    _ => {}
+                }
+                pos = end;
+            }
+            1 | 5 => {
+                let n = if wire == 1 { 8 } else { 4 };
+                if (1..=15).contains(&field) {
+                    return Err(decode_err(
+                        key_at,
+                        format!("field {field} ({name}) has a fixed-width wire type {wire}"),
+                    ));
+                }
+                if pos + n > buf.len() {
+                    return Err(decode_err(key_at, "fixed-width field runs past the end of the input"));
+                }
+                pos += n;
+            }
+            _ => {
+                return Err(decode_err(
+                    key_at,
+                    format!("invalid wire type {wire} for field {field}"),
+                ));
+            }
+        }
+    }
+    Ok(f)
+}
+
+/// Maps ids from the wire to table indexes.
+enum IdMap {
+    Dense(Vec<u32>),
+    Sparse(HashMap<u64, u32>),
+}
+
+const NO_INDEX: u32 = u32::MAX;
+
+impl IdMap {
+    /// Builds the map; fails on id 0 or duplicates, naming `what`.
+    fn new(ids: impl ExactSizeIterator<Item = u64> + Clone, what: &str) -> Result<IdMap> {
+        let n = ids.len();
+        let max = ids.clone().max().unwrap_or(0);
+        let mut map = if max <= (4 * n as u64 + 16) {
+            IdMap::Dense(vec![NO_INDEX; max as usize + 1])
+        } else {
+            IdMap::Sparse(HashMap::with_capacity(n))
+        };
+        for (i, id) in ids.enumerate() {
+            if id == 0 {
+                return Err(Error::Invalid(format!("{what} #{} has the reserved id 0", i + 1)));
+            }
+            let dup = match &mut map {
+                IdMap::Dense(v) => std::mem::replace(&mut v[id as usize], i as u32) != NO_INDEX,
+                IdMap::Sparse(m) => m.insert(id, i as u32).is_some(),
+            };
+            if dup {
+                return Err(Error::Invalid(format!("two {what}s have the same id {id}")));
+            }
+        }
+        Ok(map)
+    }
+
+    fn get(&self, id: u64) -> Option<u32> {
+        match self {
+            IdMap::Dense(v) => v.get(id as usize).copied().filter(|&i| i != NO_INDEX),
+            IdMap::Sparse(m) => m.get(&id).copied(),
+        }
+    }
+}
+
+/// The string table with range-checked lookups.
+struct Strings(Vec<Str>);
+
+impl Strings {
+    fn get(&self, idx: i64, what: impl FnOnce() -> String) -> Result<Str> {
+        usize::try_from(idx)
+            .ok()
+            .and_then(|i| self.0.get(i))
+            .cloned()
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "{} uses string index {idx}, but the string table has {} entries",
+                    what(),
+                    self.0.len()
+                ))
+            })
+    }
+}
+
+fn sub<M: Message + Default>(buf: &[u8], (s, e): (usize, usize), what: impl FnOnce() -> String) -> Result<M> {
+    M::decode(&buf[s..e]).map_err(|err| decode_err(s, format!("invalid {}: {err}", what())))
+}
+
+fn decode_proto(buf: &[u8]) -> Result<Profile> {
+    let f = scan_fields(buf)?;
+    let strings = Strings(
+        f.strings
+            .iter()
+            .map(|&(s, e)| Str::from(String::from_utf8_lossy(&buf[s..e])))
+            .collect(),
+    );
+    let value_type = |range, what: &dyn Fn() -> String| -> Result<ValueType> {
+        let vt: proto::ValueType = sub(buf, range, what)?;
+        Ok(ValueType {
+            ty: strings.get(vt.r#type, || format!("{} type", what()))?,
+            unit: strings.get(vt.unit, || format!("{} unit", what()))?,
+        })
+    };
+
+    let mut p = Profile::default();
+    for (i, &r) in f.sample_type.iter().enumerate() {
+        p.sample_types
+            .push(value_type(r, &|| format!("sample type #{}", i + 1))?);
+    }
+    if let Some(r) = f.period_type {
+        p.period_type = Some(value_type(r, &|| "period type".to_string())?);
+    }
+    let scalar_str = |field: usize| strings.get(f.scalars[field].0, || FIELD_NAMES[field].to_string());
+    p.drop_frames = scalar_str(7)?;
+    p.keep_frames = scalar_str(8)?;
+    p.time_nanos = f.scalars[9].0;
+    p.duration_nanos = f.scalars[10].0;
+    p.period = f.scalars[12].0;
+    p.default_sample_type = scalar_str(14)?;
+    p.doc_url = scalar_str(15)?;
+    for (i, &(idx, _)) in f.comment.iter().enumerate() {
+        p.comments.push(strings.get(idx, || format!("comment #{}", i + 1))?);
+    }
+
+    // Mappings.
+    let mut mapping_ids = Vec::with_capacity(f.mapping.len());
+    for (i, &r) in f.mapping.iter().enumerate() {
+        let m: proto::Mapping = sub(buf, r, || format!("mapping #{}", i + 1))?;
+        mapping_ids.push(m.id);
+        p.mappings.push(Mapping {
+            memory_start: m.memory_start,
+            memory_limit: m.memory_limit,
+            file_offset: m.file_offset,
+            filename: strings.get(m.filename, || format!("mapping id {} filename", m.id))?,
+            build_id: strings.get(m.build_id, || format!("mapping id {} build id", m.id))?,
+            has_functions: m.has_functions,
+            has_filenames: m.has_filenames,
+            has_line_numbers: m.has_line_numbers,
+            has_inline_frames: m.has_inline_frames,
+        });
+    }
+    let mapping_map = IdMap::new(mapping_ids.iter().copied(), "mapping")?;
+    drop(mapping_ids);
+
+    // Functions.
+    let mut function_ids = Vec::with_capacity(f.function.len());
+    for (i, &r) in f.function.iter().enumerate() {
+        let fun: proto::Function = sub(buf, r, || format!("function #{}", i + 1))?;
+        function_ids.push(fun.id);
+        p.functions.push(Function {
+            name: strings.get(fun.name, || format!("function id {} name", fun.id))?,
+            system_name: strings.get(fun.system_name, || format!("function id {} system name", fun.id))?,
+            filename: strings.get(fun.filename, || format!("function id {} filename", fun.id))?,
+            start_line: fun.start_line,
+        });
+    }
+    let function_map = IdMap::new(function_ids.iter().copied(), "function")?;
+    drop(function_ids);
+
+    // Locations.
+    let mut location_ids = Vec::with_capacity(f.location.len());
+    for (i, &r) in f.location.iter().enumerate() {
+        let loc: proto::Location = sub(buf, r, || format!("location #{}", i + 1))?;
+        location_ids.push(loc.id);
+        let mut lines = Vec::with_capacity(loc.line.len());
+        for (j, l) in loc.line.iter().enumerate() {
+            let function = function_map.get(l.function_id).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "location id {} line #{} refers to function id {}, which the profile does not define",
+                    loc.id,
+                    j + 1,
+                    l.function_id
+                ))
+            })?;
+            lines.push(Line {
+                function,
+                line: l.line,
+                column: l.column,
+            });
+        }
+        p.locations.push(Location {
+            // Like pprof, a mapping id that resolves to nothing means "no mapping".
+            mapping: if loc.mapping_id == 0 {
+                None
+            } else {
+                mapping_map.get(loc.mapping_id)
+            },
+            address: loc.address,
+            lines,
+            is_folded: loc.is_folded,
+        });
+    }
+    let location_map = IdMap::new(location_ids.iter().copied(), "location")?;
+    drop(location_ids);
+
+    // Samples.
+    let ntypes = p.sample_types.len();
+    if ntypes == 0 && !f.sample.is_empty() {
+        return Err(Error::Invalid(format!(
+            "the profile has {} samples but declares no sample types",
+            f.sample.len()
+        )));
+    }
+    let mut label_sets: HashMap<Vec<proto::Label>, Labels> = HashMap::new();
+    p.samples.reserve_exact(f.sample.len());
+    for (i, &r) in f.sample.iter().enumerate() {
+        let s: proto::Sample = sub(buf, r, || format!("sample #{}", i + 1))?;
+        if s.value.len() != ntypes {
+            return Err(Error::Invalid(format!(
+                "sample #{} has {} values but the profile declares {} sample types ({})",
+                i + 1,
+                s.value.len(),
+                ntypes,
+                p.sample_types
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let mut locations = Vec::with_capacity(s.location_id.len());
+        for &id in &s.location_id {
+            locations.push(location_map.get(id).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "sample #{} refers to location id {id}, which the profile does not define",
+                    i + 1
+                ))
+            })?);
+        }
+        let labels = if s.label.is_empty() {
+            Labels::default()
+        } else if let Some(l) = label_sets.get(&s.label) {
+            l.clone()
+        } else {
+            let labels = resolve_labels(&s.label, &strings, i)?;
+            label_sets.insert(s.label, labels.clone());
+            labels
+        };
+        p.samples.push(Sample {
+            locations,
+            values: s.value,
+            labels,
+        });
+    }
+    Ok(p)
+}
+
+fn resolve_labels(raw: &[proto::Label], strings: &Strings, sample: usize) -> Result<Labels> {
+    let mut out = Vec::with_capacity(raw.len());
+    for l in raw {
+        let key = strings.get(l.key, || format!("sample #{} label key", sample + 1))?;
+        // As in pprof, a label with neither a string nor a number carries nothing.
+        let value = if l.str != 0 {
+            LabelValue::Str(strings.get(l.str, || format!("sample #{} label {key:?} value", sample + 1))?)
+        } else if l.num != 0 || l.num_unit != 0 {
+            LabelValue::Num {
+                value: l.num,
+                unit: strings.get(l.num_unit, || format!("sample #{} label {key:?} unit", sample + 1))?,
+            }
+        } else {
+            continue;
+        };
+        out.push(Label { key, value });
+    }
+    Ok(Labels::new(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_input_is_named() {
+        assert!(matches!(Profile::parse(&[]), Err(Error::Empty)));
+    }
+
+    #[test]
+    fn truncated_varint_reports_offset() {
+        // Field 9 (time_nanos), varint with the continuation bit set and nothing after.
+        let err = Profile::parse(&[0x48, 0x80]).unwrap_err();
+        match err {
+            Error::Decode { offset, .. } => assert_eq!(offset, 1),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn length_past_end_is_reported() {
+        // Field 2 (sample) claiming 100 bytes with 1 present.
+        let err = Profile::parse(&[0x12, 100, 0]).unwrap_err().to_string();
+        assert!(err.contains("claims 100 bytes"), "{err}");
+        assert!(err.contains("at byte 1"), "{err}");
+    }
+
+    #[test]
+    fn legacy_text_is_named() {
+        let err = Profile::parse(b"--- contentionz 1 ---\ncycles/second = 1\n").unwrap_err();
+        assert!(matches!(err, Error::Legacy { .. }), "{err:?}");
+        let err = Profile::parse(b"heap profile:   85: 178257920 [ 1: 2] @ heapprofile\n").unwrap_err();
+        assert!(matches!(err, Error::Legacy { format: "heap (text)" }), "{err:?}");
+    }
+
+    #[test]
+    fn oversized_input_is_refused() {
+        let opts = ReadOptions { max_size: 4 };
+        let err = Profile::parse_with(&[0x48, 1, 0x48, 1, 0x48, 1], &opts).unwrap_err();
+        assert!(matches!(err, Error::TooLarge { limit: 4 }));
+    }
+}

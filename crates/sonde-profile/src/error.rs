@@ -1,0 +1,100 @@
+//! Errors of this crate. Each message names the problem and, where it helps, the
+//! way out, because the reader is a person looking at a broken profile.
+
+use std::io;
+
+/// Everything that can go wrong reading, combining or reporting on a profile.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The input had no bytes at all.
+    #[error("empty input: the file has no bytes (was the profile written completely?)")]
+    Empty,
+
+    /// Reading the input failed.
+    #[error("reading profile: {0}")]
+    Io(#[from] io::Error),
+
+    /// The gzip stream is corrupt or ends early.
+    #[error(
+        "corrupt or truncated gzip data at compressed byte {offset} (after {decompressed} bytes \
+         were decompressed): {message}"
+    )]
+    Gzip {
+        /// How many compressed bytes were consumed when the error was found.
+        offset: u64,
+        /// How many bytes had been decompressed by then.
+        decompressed: u64,
+        /// What the decompressor reported.
+        message: String,
+    },
+
+    /// Decompression would exceed the configured limit (a gzip bomb or a huge profile).
+    #[error(
+        "decompressed profile exceeds the limit of {limit} bytes; raise it with --max-size if \
+         the profile is genuinely this large"
+    )]
+    TooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+
+    /// The bytes are not a valid protocol buffer.
+    #[error("not a valid pprof protobuf: {what} at byte {offset}")]
+    Decode {
+        /// Byte offset (in the uncompressed protobuf) where decoding failed.
+        offset: usize,
+        /// What was wrong there.
+        what: String,
+    },
+
+    /// The input is a pre-protobuf (legacy) profile format.
+    #[error(
+        "this is a legacy {format} profile, which sonde does not read; convert it with \
+         `go tool pprof -proto FILE > FILE.pb.gz` and read that instead"
+    )]
+    Legacy {
+        /// Which legacy format was recognised.
+        format: &'static str,
+    },
+
+    /// The protobuf decoded but breaks one of pprof's invariants.
+    #[error("malformed profile: {0}")]
+    Invalid(String),
+
+    /// A sample type name or number that the profile does not have.
+    #[error("unknown sample type {given:?}; this profile has: {}", valid.join(", "))]
+    UnknownSampleType {
+        /// What was asked for.
+        given: String,
+        /// The profile's sample types.
+        valid: Vec<String>,
+    },
+
+    /// The profile declares no sample types, so there is nothing to report.
+    #[error("profile has no sample types, so there is nothing to report")]
+    NoSampleTypes,
+
+    /// A regular expression option did not compile.
+    #[error("invalid regular expression for {option}: {message}")]
+    Regex {
+        /// Which option (focus, ignore, ...).
+        option: String,
+        /// The regex compiler's explanation.
+        message: String,
+    },
+
+    /// Profiles that cannot be merged or compared.
+    #[error("profiles cannot be combined: {0}")]
+    Incompatible(String),
+
+    /// An option value that makes no sense.
+    #[error("{0}")]
+    BadOption(String),
+
+    /// A report selector (`list REGEX`, `peek REGEX`) matched nothing.
+    #[error("no matches found for regexp: {0}")]
+    NoMatches(String),
+}
+
+/// A shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

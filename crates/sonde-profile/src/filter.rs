@@ -1,0 +1,493 @@
+//! Selecting what a report shows, with pprof's meaning for each filter:
+//!
+//! * `focus` keeps samples with a frame matching; `ignore` drops samples with a
+//!   frame matching (a frame matches when its function name, file name or mapping
+//!   file matches);
+//! * `hide` removes matching frames from stacks; `show` keeps only matching frames;
+//! * `show_from` drops the frames above (callers of) the highest matching frame;
+//! * `tagfocus` / `tagignore` keep / drop samples by label (`key=regex`, `regex`
+//!   against `key:value`, or a numeric range such as `1kb:64kb`);
+//! * `tagshow` / `taghide` keep / remove labels by key;
+//! * `prune_from` drops the frames below (callees of) the lowest matching frame;
+//! * the profile's own `drop_frames` / `keep_frames` prune uninteresting frames.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+use crate::model::{Label, LabelValue, Location, Profile, Sample, Str};
+use crate::units;
+use crate::{Error, Result};
+
+/// Compiles a user-supplied regular expression, naming the option on failure.
+pub fn compile(option: &str, pattern: &str) -> Result<Regex> {
+    Regex::new(pattern).map_err(|e| Error::Regex {
+        option: option.to_string(),
+        message: e.to_string().lines().map(str::trim_end).collect::<Vec<_>>().join(" "),
+    })
+}
+
+/// Compiles an optional option value; empty means "no filter".
+pub fn compile_opt(option: &str, pattern: &str) -> Result<Option<Regex>> {
+    if pattern.is_empty() {
+        Ok(None)
+    } else {
+        compile(option, pattern).map(Some)
+    }
+}
+
+impl Location {
+    fn matches(&self, re: &Regex, p: &Profile) -> bool {
+        self.lines.iter().any(|l| {
+            let f = &p.functions[l.function as usize];
+            re.is_match(&f.name) || re.is_match(&f.filename)
+        }) || self.mapping_matches(re, p)
+    }
+
+    fn mapping_matches(&self, re: &Regex, p: &Profile) -> bool {
+        self.mapping
+            .is_some_and(|m| re.is_match(&p.mappings[m as usize].filename))
+    }
+}
+
+/// What each name filter matched, so callers can warn about filters that matched
+/// nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NameMatches {
+    /// `focus` matched at least one location.
+    pub focus: bool,
+    /// `ignore` matched at least one location.
+    pub ignore: bool,
+    /// `hide` matched at least one location.
+    pub hide: bool,
+    /// `show` matched at least one location.
+    pub show: bool,
+}
+
+impl Profile {
+    /// Applies `focus`, `ignore`, `hide` and `show` (see the module docs).
+    pub fn filter_by_name(
+        &mut self,
+        focus: Option<&Regex>,
+        ignore: Option<&Regex>,
+        hide: Option<&Regex>,
+        show: Option<&Regex>,
+    ) -> NameMatches {
+        let mut m = NameMatches::default();
+        // Per location: Some(true) focused, Some(false) ignored, None neither.
+        let mut verdict: Vec<Option<bool>> = vec![None; self.locations.len()];
+        let mut hidden = vec![false; self.locations.len()];
+        let mut any_hidden = false;
+        let mut locations = std::mem::take(&mut self.locations);
+        for (i, loc) in locations.iter_mut().enumerate() {
+            if ignore.is_some_and(|re| loc.matches(re, self)) {
+                m.ignore = true;
+                verdict[i] = Some(false);
+            } else if focus.is_none_or(|re| loc.matches(re, self)) {
+                m.focus = true;
+                verdict[i] = Some(true);
+            }
+            if let Some(re) = hide {
+                if loc.matches(re, self) {
+                    m.hide = true;
+                    if loc.mapping_matches(re, self) {
+                        loc.lines.clear();
+                    } else {
+                        loc.lines.retain(|l| !self.line_matches(l.function, re));
+                    }
+                    if loc.lines.is_empty() {
+                        hidden[i] = true;
+                        any_hidden = true;
+                    }
+                }
+            }
+            if let Some(re) = show {
+                if !loc.mapping_matches(re, self) {
+                    loc.lines.retain(|l| self.line_matches(l.function, re));
+                }
+                if loc.lines.is_empty() {
+                    hidden[i] = true;
+                    any_hidden = true;
+                } else {
+                    m.show = true;
+                }
+            }
+        }
+        self.locations = locations;
+        self.samples.retain_mut(|s| {
+            let mut focused = false;
+            for &l in &s.locations {
+                match verdict[l as usize] {
+                    Some(true) => focused = true,
+                    Some(false) => return false,
+                    None => {}
+                }
+            }
+            if !focused {
+                return false;
+            }
+            if any_hidden {
+                s.locations.retain(|&l| !hidden[l as usize]);
+                if s.locations.is_empty() {
+                    return false;
+                }
+            }
+            true
+        });
+        m
+    }
+
+    fn line_matches(&self, function: u32, re: &Regex) -> bool {
+        let f = &self.functions[function as usize];
+        re.is_match(&f.name) || re.is_match(&f.filename)
+    }
+
+    /// Drops the callers above the highest (closest to the root) frame matching
+    /// `re`; samples without a match are dropped. Returns whether anything matched.
+    pub fn show_from(&mut self, re: &Regex) -> bool {
+        let mut matched_locs = vec![false; self.locations.len()];
+        let mut matched = false;
+        let mut locations = std::mem::take(&mut self.locations);
+        for (i, loc) in locations.iter_mut().enumerate() {
+            if loc.mapping_matches(re, self) {
+                matched_locs[i] = true;
+            } else if let Some(j) = loc.lines.iter().rposition(|l| self.line_matches(l.function, re)) {
+                loc.lines.truncate(j + 1);
+                matched_locs[i] = true;
+            }
+            matched |= matched_locs[i];
+        }
+        self.locations = locations;
+        self.samples
+            .retain_mut(|s| match s.locations.iter().rposition(|&l| matched_locs[l as usize]) {
+                Some(i) => {
+                    s.locations.truncate(i + 1);
+                    true
+                }
+                None => false,
+            });
+        matched
+    }
+
+    /// Keeps the samples `focus` accepts (all when `None`) and `ignore` rejects
+    /// (none when `None`). Returns whether each matched any sample.
+    pub fn filter_by_tag(&mut self, focus: Option<&TagFilter>, ignore: Option<&TagFilter>) -> (bool, bool) {
+        let (mut fm, mut im) = (false, false);
+        self.samples.retain(|s| {
+            let focused = focus.is_none_or(|f| f.matches(s));
+            let ignored = ignore.is_some_and(|f| f.matches(s));
+            fm |= focused;
+            im |= ignored;
+            focused && !ignored
+        });
+        (fm, im)
+    }
+
+    /// Keeps only labels whose key matches `show` and does not match `hide`.
+    /// Returns whether each matched any label.
+    pub fn filter_labels_by_key(&mut self, show: Option<&Regex>, hide: Option<&Regex>) -> (bool, bool) {
+        let (mut sm, mut hm) = (false, false);
+        for s in &mut self.samples {
+            s.labels = s.labels.without(|l| {
+                let shown = show.is_none_or(|re| re.is_match(&l.key));
+                let hidden = hide.is_some_and(|re| re.is_match(&l.key));
+                sm |= shown;
+                hm |= hidden;
+                !shown || hidden
+            });
+        }
+        (sm, hm)
+    }
+
+    /// Applies the profile's own `drop_frames` / `keep_frames` expressions.
+    pub fn remove_uninteresting(&mut self) -> Result<()> {
+        if self.drop_frames.is_empty() {
+            return Ok(());
+        }
+        let drop = compile("drop_frames", &format!("^({})$", self.drop_frames))?;
+        let keep = if self.keep_frames.is_empty() {
+            None
+        } else {
+            Some(compile("keep_frames", &format!("^({})$", self.keep_frames))?)
+        };
+        self.prune(&drop, keep.as_ref());
+        Ok(())
+    }
+
+    /// Removes frames matching `drop` (unless they match `keep`) together with
+    /// everything they called, keeping the frames up to the first user frame.
+    pub fn prune(&mut self, drop: &Regex, keep: Option<&Regex>) {
+        let n = self.locations.len();
+        let (mut prune, mut prune_beneath) = (vec![false; n], vec![false; n]);
+        let mut locations = std::mem::take(&mut self.locations);
+        for (i, loc) in locations.iter_mut().enumerate() {
+            let hit = loc.lines.iter().rposition(|l| {
+                let name = &self.functions[l.function as usize].name;
+                if name.is_empty() {
+                    return false;
+                }
+                let name = simplify_func(name);
+                drop.is_match(name) && keep.is_none_or(|k| !k.is_match(name))
+            });
+            if let Some(j) = hit {
+                prune_beneath[i] = true;
+                if j == loc.lines.len() - 1 {
+                    prune[i] = true;
+                } else {
+                    loc.lines.drain(..=j);
+                }
+            }
+        }
+        self.locations = locations;
+        for s in &mut self.samples {
+            let mut found_user = false;
+            for i in (0..s.locations.len()).rev() {
+                let id = s.locations[i] as usize;
+                if !prune[id] && !prune_beneath[id] {
+                    found_user = true;
+                    continue;
+                }
+                if !found_user {
+                    continue;
+                }
+                if prune[id] {
+                    s.locations.drain(..=i);
+                } else {
+                    s.locations.drain(..i);
+                }
+                break;
+            }
+        }
+    }
+
+    /// Removes the frames below (called by) the lowest frame matching `re`.
+    pub fn prune_from(&mut self, re: &Regex) {
+        let mut prune_beneath = vec![false; self.locations.len()];
+        let mut locations = std::mem::take(&mut self.locations);
+        for (i, loc) in locations.iter_mut().enumerate() {
+            let hit = loc.lines.iter().position(|l| {
+                let name = &self.functions[l.function as usize].name;
+                !name.is_empty() && re.is_match(simplify_func(name))
+            });
+            if let Some(j) = hit {
+                prune_beneath[i] = true;
+                loc.lines.drain(..j);
+            }
+        }
+        self.locations = locations;
+        for s in &mut self.samples {
+            if let Some(i) = s.locations.iter().position(|&l| prune_beneath[l as usize]) {
+                s.locations.drain(..i);
+            }
+        }
+    }
+
+    /// The unit of each numeric label key: the unit the profile gives, else
+    /// `bytes` for `alignment`/`request`, else the key itself.
+    pub fn num_label_units(&self) -> HashMap<Str, Str> {
+        let mut units: HashMap<Str, Str> = HashMap::new();
+        let mut keys: HashSet<Str> = HashSet::new();
+        for s in &self.samples {
+            for l in &s.labels {
+                if let LabelValue::Num { unit, .. } = &l.value {
+                    keys.insert(l.key.clone());
+                    if !unit.is_empty() {
+                        units.entry(l.key.clone()).or_insert_with(|| unit.clone());
+                    }
+                }
+            }
+        }
+        for k in keys {
+            units.entry(k.clone()).or_insert_with(|| match &*k {
+                "alignment" | "request" => Str::from("bytes"),
+                _ => k.clone(),
+            });
+        }
+        units
+    }
+}
+
+/// Strips an argument list from a function name (`f(int)` becomes `f`), except for
+/// names such as `operator()` whose parentheses are part of the name.
+fn simplify_func(f: &str) -> &str {
+    static RX: OnceLock<Regex> = OnceLock::new();
+    let rx = RX.get_or_init(|| Regex::new(r"\(anonymous namespace\)|operator\(\)|\(").expect("static regex"));
+    let name = f.strip_prefix('.').unwrap_or(f);
+    for m in rx.find_iter(name) {
+        if m.as_str() == "(" {
+            return &name[..m.start()];
+        }
+    }
+    name
+}
+
+/// A label filter (`tagfocus`, `tagignore`).
+pub struct TagFilter {
+    key: Option<String>,
+    kind: TagFilterKind,
+    units: HashMap<Str, Str>,
+}
+
+enum TagFilterKind {
+    /// Every regex must match (or, with a key, any regex matches a value).
+    Regexes(Vec<Regex>),
+    /// A numeric range in a unit.
+    Range {
+        lo: Option<f64>,
+        hi: Option<f64>,
+        unit: String,
+    },
+}
+
+impl TagFilter {
+    /// Parses `[key=]regex[,regex...]` or `[key=]range`, where a range is `V`,
+    /// `V:`, `:V` or `V1:V2` with an optional unit (`32kb`, `1ms:5ms`).
+    pub fn parse(option: &str, value: &str, profile: &Profile) -> Result<TagFilter> {
+        let (key, value) = match value.split_once('=') {
+            Some((k, v)) => (Some(k.to_string()), v),
+            None => (None, value),
+        };
+        let units = profile.num_label_units();
+        if let Some(kind) = parse_range(value) {
+            return Ok(TagFilter { key, kind, units });
+        }
+        let regexes = value
+            .split(',')
+            .map(|r| compile(option, r))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(TagFilter {
+            key,
+            kind: TagFilterKind::Regexes(regexes),
+            units,
+        })
+    }
+
+    /// Whether the filter's range form was used (pprof warns that a value was
+    /// read as a range rather than a regex).
+    pub fn is_range(&self) -> bool {
+        matches!(self.kind, TagFilterKind::Range { .. })
+    }
+
+    /// Whether `sample` passes the filter.
+    pub fn matches(&self, sample: &Sample) -> bool {
+        match &self.kind {
+            TagFilterKind::Range { lo, hi, unit } => sample.labels.iter().any(|l| {
+                let LabelValue::Num { value, .. } = l.value else {
+                    return false;
+                };
+                if self.key.as_deref().is_some_and(|k| k != &*l.key) {
+                    return false;
+                }
+                let from = self.units.get(&l.key).map_or(&*l.key, |u| &**u);
+                let (v, u) = units::scale(value, from, unit);
+                u == *unit && lo.is_none_or(|lo| v >= lo) && hi.is_none_or(|hi| v <= hi)
+            }),
+            TagFilterKind::Regexes(res) => match &self.key {
+                None => res.iter().all(|re| {
+                    sample.labels.iter().any(|l| match &l.value {
+                        LabelValue::Str(v) => re.is_match(&format!("{}:{v}", l.key)),
+                        _ => false,
+                    })
+                }),
+                Some(key) => sample.labels.strs(key).any(|v| res.iter().any(|re| re.is_match(v))),
+            },
+        }
+    }
+}
+
+/// Parses the numeric range forms of a tag filter, or `None` if it is not one.
+fn parse_range(filter: &str) -> Option<TagFilterKind> {
+    static RX: OnceLock<Regex> = OnceLock::new();
+    let rx = RX.get_or_init(|| Regex::new(r"([+-]?[[:digit:]]+)([[:alpha:]]+)?").expect("static regex"));
+    let caps: Vec<_> = rx.captures_iter(filter).take(2).collect();
+    let first = caps.first()?;
+    let num = |c: &regex::Captures| -> Option<(f64, String)> {
+        let v: i64 = c.get(1)?.as_str().parse().ok()?;
+        let u = c.get(2).map_or("", |m| m.as_str());
+        Some(units::scale(v, u, u))
+    };
+    let (v1, unit) = num(first)?;
+    let m1 = first.get(0)?.as_str();
+    if caps.len() == 1 {
+        return if filter == m1 {
+            Some(TagFilterKind::Range {
+                lo: Some(v1),
+                hi: Some(v1),
+                unit,
+            })
+        } else if filter == format!("{m1}:") {
+            Some(TagFilterKind::Range {
+                lo: Some(v1),
+                hi: None,
+                unit,
+            })
+        } else if filter == format!(":{m1}") {
+            Some(TagFilterKind::Range {
+                lo: None,
+                hi: Some(v1),
+                unit,
+            })
+        } else {
+            None
+        };
+    }
+    let second = &caps[1];
+    if filter != format!("{m1}:{}", second.get(0)?.as_str()) {
+        return None;
+    }
+    let v: i64 = second.get(1)?.as_str().parse().ok()?;
+    let (v2, unit2) = units::scale(v, second.get(2).map_or("", |m| m.as_str()), &unit);
+    if unit2 != unit {
+        return None;
+    }
+    Some(TagFilterKind::Range {
+        lo: Some(v1),
+        hi: Some(v2),
+        unit,
+    })
+}
+
+/// The label as pprof's text reports spell it: `key:value`.
+pub fn label_text(l: &Label) -> String {
+    match &l.value {
+        LabelValue::Str(v) => format!("{}:{v}", l.key),
+        LabelValue::Num { value, unit } => format!("{}:{value}{unit}", l.key),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simplify_keeps_reserved_parentheses() {
+        assert_eq!(simplify_func("foo(int)"), "foo");
+        assert_eq!(simplify_func("ns::operator()(int)"), "ns::operator()");
+        assert_eq!(simplify_func("(anonymous namespace)::f(x)"), "(anonymous namespace)::f");
+        assert_eq!(simplify_func(".main"), "main");
+    }
+
+    #[test]
+    fn ranges_parse_like_pprof() {
+        assert!(matches!(
+            parse_range("32kb"),
+            Some(TagFilterKind::Range {
+                lo: Some(_),
+                hi: Some(_),
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse_range(":64kb"),
+            Some(TagFilterKind::Range { lo: None, .. })
+        ));
+        assert!(matches!(
+            parse_range("4mb:"),
+            Some(TagFilterKind::Range { hi: None, .. })
+        ));
+        assert!(parse_range("12kb:64mb").is_some());
+        assert!(parse_range("worker").is_none());
+        assert!(parse_range("thread-1x").is_none());
+    }
+}

@@ -1,0 +1,50 @@
+//! # sonde-profile
+//!
+//! The pprof profile — the format Go's `runtime/pprof` writes and `go tool pprof`
+//! reads — as a Rust data model, with everything needed to analyse it.
+//!
+//! The map of the crate, in the order data flows through it:
+//!
+//! * [`model`]: [`Profile`] and its parts (samples, locations, functions,
+//!   mappings, labels), with ids resolved to indexes.
+//! * [`decode`] / [`encode`]: reading (`.pb.gz` or raw protobuf, size-bounded,
+//!   validated, errors with byte offsets) and writing profiles.
+//! * [`merge`]: summing profiles, compaction, `-base` and `-diff_base`.
+//! * [`filter`]: focus, ignore, hide, show, tag filters, frame pruning.
+//! * [`aggregate`]: granularity (functions, files, lines, addresses).
+//! * [`graph`]: the call graph reports are built from.
+//! * [`report`]: the pipeline from a profile and a [`report::Config`] to `top`,
+//!   `list`, `peek`, `traces`, `tree`, `raw`, `tags`, folded stacks and Speedscope.
+//! * [`units`]: how values and percentages print, digit for digit as pprof prints them.
+//!
+//! ```
+//! use sonde_profile::{Profile, ValueType, report};
+//!
+//! let mut p = Profile::default();
+//! p.sample_types.push(ValueType::new("samples", "count"));
+//! let bytes = p.encode_uncompressed();
+//! let back = Profile::parse(&bytes)?;
+//! assert_eq!(back.sample_types, p.sample_types);
+//! # Ok::<(), sonde_profile::Error>(())
+//! ```
+
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod aggregate;
+pub mod decode;
+pub mod encode;
+mod error;
+pub mod filter;
+pub mod graph;
+pub mod merge;
+pub mod model;
+pub mod proto;
+pub mod report;
+pub mod units;
+
+pub use aggregate::Granularity;
+pub use decode::ReadOptions;
+pub use error::{Error, Result};
+pub use merge::merge;
+pub use model::{Function, Label, LabelValue, Labels, Line, Location, Mapping, Profile, Sample, Str, ValueType};

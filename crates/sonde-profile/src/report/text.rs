@@ -1,0 +1,232 @@
+//! The table reports: `top`, `tree`/`peek`, `traces` and `tags`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use regex::Regex;
+
+use super::{Env, Report};
+use crate::graph::{NodeOptions, NodeTable};
+use crate::model::LabelValue;
+use crate::units::{self, percentage};
+use crate::{Error, Result};
+
+/// `top`: entries sorted by flat (or cum) value with their percentages.
+pub(super) fn top(rpt: &mut Report, env: &Env) -> String {
+    let (g, orig_count, dropped_nodes, _) = rpt.trimmed_graph();
+    rpt.select_output_unit(&g);
+    let labels = rpt.report_labels(&g, orig_count, dropped_nodes, env);
+    let mut out = String::new();
+    for l in labels {
+        out.push_str(&l);
+        out.push('\n');
+    }
+    let _ = writeln!(
+        out,
+        "{:>10} {:>5}% {:>5}% {:>10} {:>5}%",
+        "flat", "flat", "sum", "cum", "cum"
+    );
+    let mut flat_sum = 0i64;
+    for n in &g.nodes {
+        let (flat, cum) = (n.flat_value(), n.cum_value());
+        flat_sum += flat;
+        let inl = n.inline_label();
+        let _ = writeln!(
+            out,
+            "{:>10} {} {} {:>10} {}  {}{}{}",
+            rpt.format_value(flat),
+            percentage(flat, rpt.total),
+            percentage(flat_sum, rpt.total),
+            rpt.format_value(cum),
+            percentage(cum, rpt.total),
+            n.name,
+            if inl.is_empty() { "" } else { " " },
+            inl
+        );
+    }
+    out
+}
+
+/// `tree` (all entries) and `peek REGEX` (matching entries): each entry with its
+/// callers above and callees below, weighted.
+pub(super) fn tree(rpt: &mut Report, rx: Option<&Regex>, env: &Env) -> Result<String> {
+    const SEPARATOR: &str = "----------------------------------------------------------+-------------";
+    const LEGEND: &str = "      flat  flat%   sum%        cum   cum%   calls calls% + context \t \t ";
+    let (g, orig_count, dropped_nodes, _) = rpt.trimmed_graph();
+    rpt.select_output_unit(&g);
+    let mut out = String::new();
+    for l in rpt.report_labels(&g, orig_count, dropped_nodes, env) {
+        out.push_str(&l);
+        out.push('\n');
+    }
+    out.push_str(SEPARATOR);
+    out.push('\n');
+    out.push_str(LEGEND);
+    out.push('\n');
+    let mut flat_sum = 0i64;
+    let mut matched = 0;
+    for n in &g.nodes {
+        if rx.is_some_and(|rx| !rx.is_match(&n.name)) {
+            continue;
+        }
+        matched += 1;
+        let (flat, cum) = (n.flat_value(), n.cum_value());
+        out.push_str(SEPARATOR);
+        out.push('\n');
+        for e in g.sorted_edges(&n.in_edges) {
+            let _ = writeln!(
+                out,
+                "{:>50} {} |   {}{}",
+                rpt.format_value(e.weight),
+                percentage(e.weight, cum),
+                g.name_of(e.src),
+                if e.inline { " (inline)" } else { "" }
+            );
+        }
+        flat_sum += flat;
+        let _ = writeln!(
+            out,
+            "{:>10} {} {} {:>10} {}                | {}",
+            rpt.format_value(flat),
+            percentage(flat, rpt.total),
+            percentage(flat_sum, rpt.total),
+            rpt.format_value(cum),
+            percentage(cum, rpt.total),
+            n.name
+        );
+        for e in g.sorted_edges(&n.out_edges) {
+            let _ = writeln!(
+                out,
+                "{:>50} {} |   {}{}",
+                rpt.format_value(e.weight),
+                percentage(e.weight, cum),
+                g.name_of(e.dest),
+                if e.inline { " (inline)" } else { "" }
+            );
+        }
+    }
+    if !g.nodes.is_empty() {
+        out.push_str(SEPARATOR);
+        out.push('\n');
+    }
+    if let Some(rx) = rx {
+        if matched == 0 {
+            return Err(Error::NoMatches(rx.as_str().to_string()));
+        }
+    }
+    Ok(out)
+}
+
+/// `traces`: every sample with its labels, value and stack (leaf first).
+pub(super) fn traces(rpt: &Report, env: &Env) -> String {
+    const SEPARATOR: &str = "-----------+-------------------------------------------------------";
+    let mut out = String::new();
+    for l in rpt.profile_labels(env) {
+        out.push_str(&l);
+        out.push('\n');
+    }
+    let p = &rpt.prof;
+    let table = NodeTable::new(p, NodeOptions::default());
+    let names: Vec<String> = table.infos.iter().map(|i| i.printable_name()).collect();
+    let num_units = p.num_label_units();
+    for s in &p.samples {
+        if s.locations.is_empty() {
+            continue;
+        }
+        out.push_str(SEPARATOR);
+        out.push('\n');
+        // Labels grouped by key, string ones first, each group sorted.
+        let mut str_labels: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        let mut num_labels: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for l in &s.labels {
+            match &l.value {
+                LabelValue::Str(v) => str_labels.entry(&l.key).or_default().push(v),
+                LabelValue::Num { value, .. } => {
+                    let unit = num_units.get(&l.key).map_or("", |u| &**u);
+                    num_labels.entry(&l.key).or_default().push(units::label(*value, unit));
+                }
+            }
+        }
+        let mut lines: Vec<String> = str_labels
+            .iter()
+            .map(|(k, vs)| format!("{k:>10}:  {}\n", vs.join(" ")))
+            .collect();
+        lines.sort();
+        lines.into_iter().for_each(|l| out.push_str(&l));
+        let mut lines: Vec<String> = num_labels
+            .iter()
+            .map(|(k, vs)| format!("{k:>10}:  {}\n", vs.join(" ")))
+            .collect();
+        lines.sort();
+        lines.into_iter().for_each(|l| out.push_str(&l));
+
+        let mut v = rpt.value(&s.values);
+        let d = rpt.mean_div(&s.values);
+        if d != 0 {
+            v /= d;
+        }
+        let mut first = true;
+        for &loc in &s.locations {
+            let nodes = &table.location_nodes[loc as usize];
+            for (i, &id) in nodes.iter().enumerate() {
+                let vs = if first { rpt.format_value(v) } else { String::new() };
+                first = false;
+                let inline = if i != nodes.len() - 1 { " (inline)" } else { "" };
+                let _ = writeln!(out, "{vs:>10}   {}{inline}", names[id as usize]);
+            }
+        }
+    }
+    out.push_str(SEPARATOR);
+    out.push('\n');
+    out
+}
+
+/// `tags`: for each label key, the values and the share of the total they carry.
+pub(super) fn tags(rpt: &Report) -> String {
+    let p = &rpt.prof;
+    let num_units = p.num_label_units();
+    let mut tag_map: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+    for s in &p.samples {
+        let v = rpt.value(&s.values);
+        for l in &s.labels {
+            let val = match &l.value {
+                LabelValue::Str(v) => v.to_string(),
+                LabelValue::Num { value, .. } => {
+                    let unit = num_units.get(&l.key).map_or("", |u| &**u);
+                    units::scaled_label(*value, unit, &rpt.output_unit)
+                }
+            };
+            *tag_map.entry(l.key.to_string()).or_default().entry(val).or_default() += v;
+        }
+    }
+    // Rows as (label, value text, percentage, name); columns aligned like a tabwriter.
+    let mut rows: Vec<[String; 3]> = Vec::new();
+    for (key, values) in &tag_map {
+        let total: i64 = values.values().sum();
+        let (f, u) = units::scale(total, &rpt.sample_unit, &rpt.output_unit);
+        rows.push([format!("{key}:"), format!(" Total {f:.1}{u}"), String::new()]);
+        let mut vals: Vec<(&String, &i64)> = values.iter().collect();
+        vals.sort_by(|a, b| b.1.abs().cmp(&a.1.abs()).then(a.0.cmp(b.0)));
+        for (name, &v) in vals {
+            let (f, u) = units::scale(v, &rpt.sample_unit, &rpt.output_unit);
+            let amount = if total > 0 {
+                format!("{f:.1}{u} ({}):", percentage(v, total))
+            } else {
+                format!("{f:.1}{u}:")
+            };
+            rows.push([" ".into(), amount, format!(" {name}")]);
+        }
+        rows.push([String::new(), String::new(), String::new()]);
+    }
+    let w0 = rows.iter().map(|r| r[0].chars().count()).max().unwrap_or(0);
+    let w1 = rows.iter().map(|r| r[1].chars().count()).max().unwrap_or(0);
+    let mut out = String::new();
+    for r in rows {
+        if r.iter().all(String::is_empty) {
+            out.push('\n');
+            continue;
+        }
+        let _ = writeln!(out, "{:>w0$} {:>w1$}{}", r[0], r[1], r[2]);
+    }
+    out
+}

@@ -1,0 +1,3 @@
+module sonde.dev/fixtures
+
+go 1.19
