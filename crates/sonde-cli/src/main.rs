@@ -96,7 +96,7 @@ struct ReportArgs {
 enum Format {
     /// Folded stacks, one `root;...;leaf value` line per stack (inferno, FlameGraph, Pyroscope).
     Folded,
-    /// Speedscope JSON (open at https://www.speedscope.app).
+    /// Speedscope JSON (open it in the speedscope.app viewer).
     Speedscope,
     /// pprof protobuf, gzip-compressed.
     Pprof,

@@ -9,6 +9,7 @@ use flate2::read::MultiGzDecoder;
 use prost::Message;
 
 use crate::model::{Function, Label, LabelValue, Labels, Line, Location, Mapping, Profile, Sample, Str, ValueType};
+use crate::hash::FastMap;
 use crate::{Error, Result, proto};
 
 /// The default bound on a decompressed profile: 1 GiB.
@@ -495,48 +496,131 @@ fn decode_proto(buf: &[u8]) -> Result<Profile> {
             f.sample.len()
         )));
     }
-    let mut label_sets: HashMap<Vec<proto::Label>, Labels> = HashMap::new();
+    let mut label_sets: FastMap<Vec<proto::Label>, Labels> = FastMap::default();
+    let mut raw_labels: Vec<proto::Label> = Vec::new();
     p.samples.reserve_exact(f.sample.len());
-    for (i, &r) in f.sample.iter().enumerate() {
-        let s: proto::Sample = sub(buf, r, || format!("sample #{}", i + 1))?;
-        if s.value.len() != ntypes {
+    for (i, &(start, end)) in f.sample.iter().enumerate() {
+        let mut locations = Vec::new();
+        let mut values = Vec::with_capacity(ntypes);
+        raw_labels.clear();
+        decode_sample(buf, start, end, &mut locations, &mut values, &mut raw_labels, &location_map, i)?;
+        if values.len() != ntypes {
             return Err(Error::Invalid(format!(
                 "sample #{} has {} values but the profile declares {} sample types ({})",
                 i + 1,
-                s.value.len(),
+                values.len(),
                 ntypes,
-                p.sample_types
-                    .iter()
-                    .map(|t| t.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                p.sample_types.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ")
             )));
         }
-        let mut locations = Vec::with_capacity(s.location_id.len());
-        for &id in &s.location_id {
-            locations.push(location_map.get(id).ok_or_else(|| {
-                Error::Invalid(format!(
-                    "sample #{} refers to location id {id}, which the profile does not define",
-                    i + 1
-                ))
-            })?);
-        }
-        let labels = if s.label.is_empty() {
+        let labels = if raw_labels.is_empty() {
             Labels::default()
-        } else if let Some(l) = label_sets.get(&s.label) {
+        } else if let Some(l) = label_sets.get(raw_labels.as_slice()) {
             l.clone()
         } else {
-            let labels = resolve_labels(&s.label, &strings, i)?;
-            label_sets.insert(s.label, labels.clone());
+            let labels = resolve_labels(&raw_labels, &strings, i)?;
+            label_sets.insert(raw_labels.clone(), labels.clone());
             labels
         };
         p.samples.push(Sample {
             locations,
-            values: s.value,
+            values,
             labels,
         });
     }
     Ok(p)
+}
+
+/// Decodes one `Sample` message in `buf[start..end]` without intermediate
+/// allocations: location ids are resolved to indexes as they are read.
+#[allow(clippy::too_many_arguments)]
+fn decode_sample(
+    buf: &[u8],
+    start: usize,
+    end: usize,
+    locations: &mut Vec<u32>,
+    values: &mut Vec<i64>,
+    labels: &mut Vec<proto::Label>,
+    location_map: &IdMap,
+    index: usize,
+) -> Result<()> {
+    let msg = &buf[..end];
+    let mut pos = start;
+    let resolve = |id: u64, locations: &mut Vec<u32>| -> Result<()> {
+        let l = location_map.get(id).ok_or_else(|| {
+            Error::Invalid(format!(
+                "sample #{} refers to location id {id}, which the profile does not define",
+                index + 1
+            ))
+        })?;
+        locations.push(l);
+        Ok(())
+    };
+    while pos < end {
+        let key_at = pos;
+        let key = varint(msg, &mut pos)?;
+        match (key >> 3, key & 7) {
+            (1, 2) | (2, 2) => {
+                let len_at = pos;
+                let len = varint(msg, &mut pos)? as usize;
+                let stop = pos.checked_add(len).filter(|&e| e <= end).ok_or_else(|| {
+                    decode_err(len_at, format!("sample #{}: packed field runs past the sample's end", index + 1))
+                })?;
+                // Each varint ends with the one byte that has its top bit clear.
+                let count = msg[pos..stop].iter().filter(|&&b| b < 0x80).count();
+                if key >> 3 == 1 {
+                    locations.reserve_exact(count);
+                    while pos < stop {
+                        let id = varint(&msg[..stop], &mut pos)?;
+                        resolve(id, locations)?;
+                    }
+                } else {
+                    values.reserve_exact(count);
+                    while pos < stop {
+                        values.push(varint(&msg[..stop], &mut pos)? as i64);
+                    }
+                }
+            }
+            (1, 0) => {
+                let id = varint(msg, &mut pos)?;
+                resolve(id, locations)?;
+            }
+            (2, 0) => values.push(varint(msg, &mut pos)? as i64),
+            (3, 2) => {
+                let len_at = pos;
+                let len = varint(msg, &mut pos)? as usize;
+                let stop = pos.checked_add(len).filter(|&e| e <= end).ok_or_else(|| {
+                    decode_err(len_at, format!("sample #{}: label runs past the sample's end", index + 1))
+                })?;
+                let label = proto::Label::decode(&msg[pos..stop])
+                    .map_err(|e| decode_err(pos, format!("invalid label in sample #{}: {e}", index + 1)))?;
+                labels.push(label);
+                pos = stop;
+            }
+            (field, wire) => {
+                // Unknown fields are skipped, as protobuf requires.
+                let skip = match wire {
+                    0 => {
+                        varint(msg, &mut pos)?;
+                        0
+                    }
+                    1 => 8,
+                    5 => 4,
+                    2 => varint(msg, &mut pos)? as usize,
+                    _ => {
+                        return Err(decode_err(
+                            key_at,
+                            format!("invalid wire type {wire} for field {field} in sample #{}", index + 1),
+                        ));
+                    }
+                };
+                pos = pos.checked_add(skip).filter(|&e| e <= end).ok_or_else(|| {
+                    decode_err(key_at, format!("sample #{}: field {field} runs past the sample's end", index + 1))
+                })?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn resolve_labels(raw: &[proto::Label], strings: &Strings, sample: usize) -> Result<Labels> {

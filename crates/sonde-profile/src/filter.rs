@@ -75,6 +75,11 @@ impl Profile {
         show: Option<&Regex>,
     ) -> NameMatches {
         let mut m = NameMatches::default();
+        if focus.is_none() && ignore.is_none() && hide.is_none() && show.is_none() {
+            // Nothing to do; pprof reports an absent focus as matching.
+            m.focus = true;
+            return m;
+        }
         // Per location: Some(true) focused, Some(false) ignored, None neither.
         let mut verdict: Vec<Option<bool>> = vec![None; self.locations.len()];
         let mut hidden = vec![false; self.locations.len()];

@@ -6,8 +6,8 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::hash::{BuildHasherDefault, Hasher};
 
+use crate::hash::FastMap;
 use crate::model::{Profile, Str, base_name, empty_str};
 
 /// What identifies a report entry.
@@ -82,24 +82,28 @@ pub struct NodeOptions {
 pub struct NodeTable {
     /// Every distinct entry.
     pub infos: Vec<NodeInfo>,
-    /// Per location, its entries in the order of its lines (innermost first).
-    pub location_nodes: Vec<Vec<u32>>,
+    /// The entries of all locations, one run per location (see [`NodeTable::nodes_of`]).
+    nodes: Vec<u32>,
+    /// Where each location's run starts in `nodes`; one extra entry at the end.
+    starts: Vec<u32>,
 }
 
 impl NodeTable {
     /// Finds the entries of every location of `p`.
     pub fn new(p: &Profile, opts: NodeOptions) -> NodeTable {
-        let mut ids: HashMap<NodeInfo, u32> = HashMap::with_capacity(p.functions.len());
+        let mut ids: FastMap<NodeInfo, u32> = FastMap::with_capacity_and_hasher(p.functions.len(), Default::default());
         let mut infos = Vec::new();
         let mut clean_cache: HashMap<Str, Str> = HashMap::new();
         let empty = empty_str();
-        let mut location_nodes = Vec::with_capacity(p.locations.len());
+        let mut all_nodes = Vec::with_capacity(p.locations.len() * 2);
+        let mut starts = Vec::with_capacity(p.locations.len() + 1);
         for loc in &p.locations {
+            starts.push(all_nodes.len() as u32);
             let objfile = loc
                 .mapping
                 .map(|m| p.mappings[m as usize].filename.clone())
                 .unwrap_or_else(|| empty.clone());
-            let mut nodes = Vec::with_capacity(loc.lines.len().max(1));
+            let nodes = &mut all_nodes;
             let mut add = |info: NodeInfo| {
                 let next = infos.len() as u32;
                 let id = *ids.entry(info).or_insert_with_key(|k| {
@@ -141,9 +145,18 @@ impl NodeTable {
                 }
                 add(info);
             }
-            location_nodes.push(nodes);
         }
-        NodeTable { infos, location_nodes }
+        starts.push(all_nodes.len() as u32);
+        NodeTable {
+            infos,
+            nodes: all_nodes,
+            starts,
+        }
+    }
+
+    /// The entries of location `loc`, in the order of its lines (innermost first).
+    pub fn nodes_of(&self, loc: u32) -> &[u32] {
+        &self.nodes[self.starts[loc as usize] as usize..self.starts[loc as usize + 1] as usize]
     }
 }
 
@@ -243,6 +256,9 @@ pub struct GraphOptions<'a> {
     /// Only these node ids (by [`NodeTable`] index) are kept; others are skipped and
     /// the edges around them become residual.
     pub kept: Option<&'a [bool]>,
+    /// Whether to compute edges (most of the cost on large profiles); without them
+    /// nodes have only their values.
+    pub edges: bool,
 }
 
 /// A call graph.
@@ -252,24 +268,6 @@ pub struct Graph {
     pub nodes: Vec<Node>,
     /// Printable names by node id, for every node of the graph.
     names: HashMap<u32, String>,
-}
-
-/// A fast hasher for the packed (caller, callee) edge keys.
-#[derive(Default)]
-struct PairHasher(u64);
-
-impl Hasher for PairHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(5) ^ b as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
 }
 
 struct EdgeAcc {
@@ -287,7 +285,7 @@ impl Graph {
         let (mut flat, mut flat_div, mut cum, mut cum_div) =
             (vec![0i64; n], vec![0i64; n], vec![0i64; n], vec![0i64; n]);
         let mut seen = vec![0u32; n];
-        let mut edge_index: HashMap<u64, u32, BuildHasherDefault<PairHasher>> = HashMap::default();
+        let mut edge_index: FastMap<u64, u32> = FastMap::default();
         let mut edges: Vec<(u32, u32, EdgeAcc)> = Vec::new();
         let kept = |id: u32| o.kept.is_none_or(|k| k[id as usize]);
         for (si, s) in p.samples.iter().enumerate() {
@@ -300,7 +298,7 @@ impl Graph {
             let mut parent: Option<u32> = None;
             let mut residual = false;
             for &loc in s.locations.iter().rev() {
-                let nodes = &table.location_nodes[loc as usize];
+                let nodes = table.nodes_of(loc);
                 for ni in (0..nodes.len()).rev() {
                     let id = nodes[ni];
                     if !kept(id) {
@@ -312,7 +310,7 @@ impl Graph {
                         cum[id as usize] += w;
                         cum_div[id as usize] += dw;
                     }
-                    if let Some(par) = parent.filter(|&par| par != id) {
+                    if let Some(par) = parent.filter(|&par| o.edges && par != id) {
                         let key = ((par as u64) << 32) | id as u64;
                         let inline = ni != nodes.len() - 1;
                         let next = edges.len() as u32;

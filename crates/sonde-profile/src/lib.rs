@@ -9,7 +9,7 @@
 //!   mappings, labels), with ids resolved to indexes.
 //! * [`decode`] / [`encode`]: reading (`.pb.gz` or raw protobuf, size-bounded,
 //!   validated, errors with byte offsets) and writing profiles.
-//! * [`merge`]: summing profiles, compaction, `-base` and `-diff_base`.
+//! * [`mod@merge`]: summing profiles, compaction, `-base` and `-diff_base`.
 //! * [`filter`]: focus, ignore, hide, show, tag filters, frame pruning.
 //! * [`aggregate`]: granularity (functions, files, lines, addresses).
 //! * [`graph`]: the call graph reports are built from.
@@ -37,6 +37,7 @@ pub mod encode;
 mod error;
 pub mod filter;
 pub mod graph;
+mod hash;
 pub mod merge;
 pub mod model;
 pub mod proto;

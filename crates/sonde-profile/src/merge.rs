@@ -3,8 +3,9 @@
 //! (`-diff_base`), with pprof's semantics.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 
+use crate::hash::{FastHasher, FastMap};
 use crate::model::{Function, Labels, Line, Location, Mapping, Profile, Sample, ValueType};
 use crate::units;
 use crate::{Error, Result};
@@ -85,7 +86,9 @@ fn scale_to_common_units(profiles: &mut [Profile]) -> Result<()> {
     let mut common = Vec::with_capacity(n);
     for i in 0..n {
         let types: Vec<&ValueType> = profiles.iter().map(|p| &p.sample_types[i]).collect();
-        common.push(units::common_value_type(&types).map_err(|e| Error::Incompatible(format!("sample types: {e}")))?);
+        common.push(units::common_value_type(&types).map_err(|e| {
+            Error::Incompatible(format!("their sample types differ ({e}); combine profiles of the same kind"))
+        })?);
     }
     for p in profiles.iter_mut() {
         if let (Some(pt), Some(common_pt)) = (p.period_type.as_mut(), period_type.as_ref()) {
@@ -161,14 +164,13 @@ struct LocationKey {
 struct Merger {
     out: Profile,
     mappings: HashMap<MappingKey, u32>,
-    functions: HashMap<Function, u32>,
-    locations: HashMap<LocationKey, u32>,
+    functions: FastMap<Function, u32>,
+    locations: FastMap<LocationKey, u32>,
     label_sets: HashMap<Labels, u32>,
-    label_ptrs: HashMap<usize, (Labels, u32)>,
-    samples: HashMap<u64, u32>,
+    label_ptrs: FastMap<usize, (Labels, u32)>,
+    samples: FastMap<u64, u32>,
     sample_next: Vec<u32>,
     sample_label: Vec<u32>,
-    hasher: std::collections::hash_map::RandomState,
 }
 
 const NONE: u32 = u32::MAX;
@@ -216,14 +218,13 @@ fn merge_same_units(srcs: Vec<Profile>) -> Result<Profile> {
     let mut m = Merger {
         out,
         mappings: HashMap::new(),
-        functions: HashMap::new(),
-        locations: HashMap::with_capacity(srcs[0].locations.len()),
+        functions: FastMap::default(),
+        locations: FastMap::with_capacity_and_hasher(srcs[0].locations.len(), Default::default()),
         label_sets: HashMap::new(),
-        label_ptrs: HashMap::new(),
-        samples: HashMap::with_capacity(total_samples),
+        label_ptrs: FastMap::default(),
+        samples: FastMap::with_capacity_and_hasher(total_samples, Default::default()),
         sample_next: Vec::with_capacity(total_samples),
         sample_label: Vec::with_capacity(total_samples),
-        hasher: Default::default(),
     };
     for mut src in srcs {
         let mut maps = SourceMaps {
@@ -355,7 +356,7 @@ impl Merger {
             *l = self.map_location(src, maps, *l);
         }
         let label_id = self.label_set_id(&s.labels);
-        let mut h = self.hasher.build_hasher();
+        let mut h = FastHasher::default();
         s.locations.hash(&mut h);
         label_id.hash(&mut h);
         let h = h.finish();
@@ -456,7 +457,7 @@ mod tests {
         let mut b = profile(&[(&["a"], 1)]);
         b.sample_types = vec![ValueType::new("cpu", "nanoseconds")];
         let err = merge(vec![a, b]).unwrap_err().to_string();
-        assert!(err.contains("incompatible"), "{err}");
+        assert!(err.contains("sample types differ"), "{err}");
     }
 
     #[test]

@@ -304,6 +304,40 @@ impl Profile {
             })
     }
 
+    /// Checks that every index points into its table and every sample has one
+    /// value per sample type. Profiles read from bytes always pass; profiles built
+    /// in code should be checked before reports are made from them.
+    pub fn check_valid(&self) -> Result<(), crate::Error> {
+        let bad = |msg: String| Err(crate::Error::Invalid(msg));
+        for (i, s) in self.samples.iter().enumerate() {
+            if s.values.len() != self.sample_types.len() {
+                return bad(format!(
+                    "sample #{} has {} values but the profile declares {} sample types",
+                    i + 1,
+                    s.values.len(),
+                    self.sample_types.len()
+                ));
+            }
+            if let Some(&l) = s.locations.iter().find(|&&l| l as usize >= self.locations.len()) {
+                return bad(format!("sample #{} refers to location index {l} of {}", i + 1, self.locations.len()));
+            }
+        }
+        for (i, l) in self.locations.iter().enumerate() {
+            if let Some(m) = l.mapping.filter(|&m| m as usize >= self.mappings.len()) {
+                return bad(format!("location #{} refers to mapping index {m} of {}", i + 1, self.mappings.len()));
+            }
+            if let Some(line) = l.lines.iter().find(|line| line.function as usize >= self.functions.len()) {
+                return bad(format!(
+                    "location #{} refers to function index {} of {}",
+                    i + 1,
+                    line.function,
+                    self.functions.len()
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The names of the sample types, in order.
     pub fn sample_type_names(&self) -> Vec<String> {
         self.sample_types.iter().map(|t| t.ty.to_string()).collect()

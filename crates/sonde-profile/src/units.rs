@@ -299,7 +299,7 @@ pub fn common_value_type(types: &[&ValueType]) -> Result<Option<ValueType>, Stri
     let mut min = types[0];
     for t in &types[1..] {
         if !compatible(min, t) {
-            return Err(format!("incompatible types: {min} and {t}"));
+            return Err(format!("{min} vs {t}"));
         }
         if scale(1, &t.unit, &min.unit).0 < 1.0 {
             min = t;

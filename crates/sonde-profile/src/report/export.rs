@@ -15,7 +15,7 @@ fn stacks<'a>(p: &'a Profile, table: &'a NodeTable) -> impl Iterator<Item = (Vec
     p.samples.iter().map(move |s| {
         let mut frames = Vec::with_capacity(s.locations.len());
         for &loc in s.locations.iter().rev() {
-            frames.extend(table.location_nodes[loc as usize].iter().rev().copied());
+            frames.extend(table.nodes_of(loc).iter().rev().copied());
         }
         (frames, s.values.as_slice())
     })

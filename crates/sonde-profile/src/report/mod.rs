@@ -249,6 +249,7 @@ pub struct Report {
 
 /// Produces `cmd`'s report on `p` (which it consumes: filters change it).
 pub fn generate(mut p: Profile, cmd: &Command, cfg: &Config, env: &Env) -> Result<Generated> {
+    p.check_valid()?;
     let mut warnings = Vec::new();
     let cfg = command_overrides(cmd, cfg.clone());
     if cfg.relative_percentages {
@@ -483,7 +484,7 @@ impl Report {
         )
     }
 
-    fn graph(&self, table: &NodeTable, kept: Option<&[bool]>) -> Graph {
+    fn graph(&self, table: &NodeTable, kept: Option<&[bool]>, edges: bool) -> Graph {
         let value = |v: &[i64]| self.value(v);
         let mean = |v: &[i64]| self.mean_div(v);
         Graph::new(
@@ -494,6 +495,7 @@ impl Report {
                 mean_div: if self.mean { Some(&mean) } else { None },
                 drop_negative: self.cfg.drop_negative,
                 kept,
+                edges,
             },
         )
     }
@@ -503,25 +505,29 @@ impl Report {
     /// number of nodes and edges dropped.
     fn trimmed_graph(&mut self) -> (Graph, usize, usize, usize) {
         let table = self.node_table();
-        let mut g = self.graph(&table, None);
+        // The first pass only needs values; edges are computed once the set of
+        // nodes is known, which on large profiles is most of the saving.
+        let mut g = self.graph(&table, None, false);
         let total_value = g.flat_sum();
         let node_cutoff = ((total_value as f64 * self.cfg.nodefraction) as i64).abs();
         let edge_cutoff = ((total_value as f64 * self.cfg.edgefraction) as i64).abs();
         let mut dropped_nodes = 0;
+        let mut kept = None;
         if node_cutoff > 0 {
-            let mut kept = vec![false; table.infos.len()];
+            let mut k = vec![false; table.infos.len()];
             let mut count = 0;
             for n in &g.nodes {
                 if n.cum.abs() >= node_cutoff {
-                    kept[n.id as usize] = true;
+                    k[n.id as usize] = true;
                     count += 1;
                 }
             }
             if count != g.nodes.len() {
                 dropped_nodes = g.nodes.len() - count;
-                g = self.graph(&table, Some(&kept));
+                kept = Some(k);
             }
         }
+        g = self.graph(&table, kept.as_deref(), true);
         let orig_count = g.nodes.len();
         g.sort(self.cfg.cum);
         let nodecount = self.cfg.nodecount.unwrap_or(0);
@@ -532,7 +538,7 @@ impl Report {
                 for n in &g.nodes[..nodecount] {
                     kept[n.id as usize] = true;
                 }
-                g = self.graph(&table, Some(&kept));
+                g = self.graph(&table, Some(&kept), true);
                 g.sort(self.cfg.cum);
             }
         }

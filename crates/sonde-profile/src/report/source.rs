@@ -38,7 +38,7 @@ const MARGIN: i64 = 5;
 /// not be read.
 pub(super) fn list(rpt: &mut Report, rx: &Regex, opener: &SourceOpener) -> Result<(String, Vec<String>)> {
     let table = rpt.node_table();
-    let g = rpt.graph(&table, None);
+    let g = rpt.graph(&table, None, false);
 
     let mut order: Vec<&Node> = Vec::new();
     let mut by_function: HashMap<&str, Vec<&Node>> = HashMap::new();

@@ -167,7 +167,7 @@ pub(super) fn traces(rpt: &Report, env: &Env) -> String {
         }
         let mut first = true;
         for &loc in &s.locations {
-            let nodes = &table.location_nodes[loc as usize];
+            let nodes = table.nodes_of(loc);
             for (i, &id) in nodes.iter().enumerate() {
                 let vs = if first { rpt.format_value(v) } else { String::new() };
                 first = false;
