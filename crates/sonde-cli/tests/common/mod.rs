@@ -1,0 +1,107 @@
+//! Helpers shared by the integration tests: paths to fixtures, running `sonde`
+//! and the reference client `go tool pprof`.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
+}
+
+/// The path of a fixture under tests/data.
+pub fn data(name: &str) -> String {
+    root().join("tests/data").join(name).to_string_lossy().into_owned()
+}
+
+/// Runs sonde with `args`, in UTC so that times print the same everywhere.
+pub fn sonde(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sonde"))
+        .args(args)
+        .env("TZ", "UTC")
+        .current_dir(root())
+        .output()
+        .expect("run sonde")
+}
+
+/// Runs sonde with `stdin` as its standard input.
+pub fn sonde_with_input(args: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sonde"))
+        .args(args)
+        .env("TZ", "UTC")
+        .env("HOME", std::env::temp_dir())
+        .current_dir(root())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run sonde");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+    child.wait_with_output().expect("wait for sonde")
+}
+
+/// Standard output as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Standard error as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Whether the Go toolchain is installed. Prints why a test is skipped when not.
+pub fn go_available(test: &str) -> bool {
+    let ok = Command::new("go").arg("version").output().map(|o| o.status.success()).unwrap_or(false);
+    if !ok && std::env::var_os("SONDE_REQUIRE_GO").is_some() {
+        panic!("{test}: SONDE_REQUIRE_GO is set but the Go toolchain (`go`) is not installed");
+    }
+    if !ok {
+        eprintln!("SKIPPED {test}: the Go toolchain (`go`) is not installed; install golang-go to run the interop tests");
+    }
+    ok
+}
+
+/// Runs `go tool pprof` with `args` (in UTC).
+pub fn go_pprof(args: &[&str]) -> Output {
+    Command::new("go")
+        .arg("tool")
+        .arg("pprof")
+        .args(args)
+        .env("TZ", "UTC")
+        .env("PPROF_BINARY_PATH", "/nonexistent")
+        .current_dir(root())
+        .output()
+        .expect("run go tool pprof")
+}
+
+/// A fresh temporary directory, removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "sonde-test-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("create temp dir");
+        TempDir(p)
+    }
+
+    pub fn path(&self, name: &str) -> String {
+        self.0.join(name).to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
