@@ -40,7 +40,10 @@ fn truncated_gzip_is_reported_with_offset() {
     let dir = TempDir::new("trunc");
     let full = std::fs::read(data("heap.pb.gz")).expect("fixture");
     let p = write(&dir, "t.pb.gz", &full[..full.len() / 2]);
-    fails_with(&sonde(&["top", &p]), &["truncated", "gzip", "at compressed byte", "t.pb.gz"]);
+    fails_with(
+        &sonde(&["top", &p]),
+        &["truncated", "gzip", "at compressed byte", "t.pb.gz"],
+    );
 }
 
 #[test]
@@ -75,20 +78,35 @@ fn broken_invariants_are_named() {
     // A sample with two values in a profile with one sample type.
     let p = proto::Profile {
         sample_type: vec![proto::ValueType { r#type: 1, unit: 2 }],
-        sample: vec![proto::Sample { location_id: vec![], value: vec![1, 2], label: vec![] }],
+        sample: vec![proto::Sample {
+            location_id: vec![],
+            value: vec![1, 2],
+            label: vec![],
+        }],
         string_table: strings(&["", "samples", "count"]),
         ..Default::default()
     };
     let f = write(&dir, "values.pb", &p.encode_to_vec());
-    fails_with(&sonde(&["top", &f]), &["malformed profile", "sample #1 has 2 values", "1 sample types"]);
+    fails_with(
+        &sonde(&["top", &f]),
+        &["malformed profile", "sample #1 has 2 values", "1 sample types"],
+    );
 
     // A location whose line names a function that does not exist.
     let p = proto::Profile {
         sample_type: vec![proto::ValueType { r#type: 1, unit: 2 }],
-        sample: vec![proto::Sample { location_id: vec![1], value: vec![1], label: vec![] }],
+        sample: vec![proto::Sample {
+            location_id: vec![1],
+            value: vec![1],
+            label: vec![],
+        }],
         location: vec![proto::Location {
             id: 1,
-            line: vec![proto::Line { function_id: 7, line: 1, column: 0 }],
+            line: vec![proto::Line {
+                function_id: 7,
+                line: 1,
+                column: 0,
+            }],
             ..Default::default()
         }],
         string_table: strings(&["", "samples", "count"]),
@@ -109,7 +127,11 @@ fn broken_invariants_are_named() {
     // A sample pointing at a location id that is not defined.
     let p = proto::Profile {
         sample_type: vec![proto::ValueType { r#type: 1, unit: 2 }],
-        sample: vec![proto::Sample { location_id: vec![42], value: vec![1], label: vec![] }],
+        sample: vec![proto::Sample {
+            location_id: vec![42],
+            value: vec![1],
+            label: vec![],
+        }],
         string_table: strings(&["", "samples", "count"]),
         ..Default::default()
     };
@@ -124,11 +146,23 @@ fn bad_options_are_named() {
         &sonde(&["top", "--sample-index", "bogus", &heap]),
         &["unknown sample type \"bogus\"", "alloc_objects", "inuse_space"],
     );
-    fails_with(&sonde(&["top", "--sample-index", "9", &heap]), &["unknown sample type \"9\""]);
-    fails_with(&sonde(&["top", "--focus", "(unclosed", &heap]), &["invalid regular expression for focus"]);
+    fails_with(
+        &sonde(&["top", "--sample-index", "9", &heap]),
+        &["unknown sample type \"9\""],
+    );
+    fails_with(
+        &sonde(&["top", "--focus", "(unclosed", &heap]),
+        &["invalid regular expression for focus"],
+    );
     fails_with(&sonde(&["list", "[", &heap]), &["invalid regular expression for list"]);
-    fails_with(&sonde(&["peek", "no_such_function_anywhere", &heap]), &["no matches found"]);
-    fails_with(&sonde(&["top", "/nonexistent/profile.pb.gz"]), &["cannot read /nonexistent/profile.pb.gz"]);
+    fails_with(
+        &sonde(&["peek", "no_such_function_anywhere", &heap]),
+        &["no matches found"],
+    );
+    fails_with(
+        &sonde(&["top", "/nonexistent/profile.pb.gz"]),
+        &["cannot read /nonexistent/profile.pb.gz"],
+    );
     fails_with(&sonde(&["top", "--nodefraction", "7", &heap]), &["--nodefraction"]);
     fails_with(
         &sonde(&["top", "--base", &heap, "--diff-base", &heap, &heap]),
@@ -146,12 +180,26 @@ fn list_without_source_fails_but_shows_the_lines() {
     let o = sonde(&["list", "main.expensiveOperation", &cpu]);
     assert!(!o.status.success());
     let out = stdout(&o);
-    assert!(out.contains("ROUTINE ======================== main.expensiveOperation"), "{out}");
+    assert!(
+        out.contains("ROUTINE ======================== main.expensiveOperation"),
+        "{out}"
+    );
     assert!(out.contains("(source not available)"), "{out}");
-    fails_with(&o, &["source file sonde.dev/fixtures/cpu/main.go not found", "--source-path"]);
+    fails_with(
+        &o,
+        &["source file sonde.dev/fixtures/cpu/main.go not found", "--source-path"],
+    );
 
     let src = root().join("tests/go").to_string_lossy().into_owned();
-    let o = sonde(&["list", "main.expensiveOperation", "--source-path", &src, "--trim-path", "sonde.dev/fixtures", &cpu]);
+    let o = sonde(&[
+        "list",
+        "main.expensiveOperation",
+        "--source-path",
+        &src,
+        "--trim-path",
+        "sonde.dev/fixtures",
+        &cpu,
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("sum += square(i)"), "{}", stdout(&o));
 }
@@ -162,11 +210,18 @@ fn gzip_bombs_are_refused() {
     let zeros = vec![0u8; 8 << 20];
     let p = write(&dir, "bomb.pb.gz", &gzip(&zeros));
     assert!(std::fs::metadata(&p).expect("bomb").len() < 64 << 10);
-    fails_with(&sonde(&["top", "--max-size", "1M", &p]), &["exceeds the limit of 1048576 bytes", "--max-size"]);
+    fails_with(
+        &sonde(&["top", "--max-size", "1M", &p]),
+        &["exceeds the limit of 1048576 bytes", "--max-size"],
+    );
     // Option syntax errors come from the argument parser, with its usage hint.
     let o = sonde(&["top", "--max-size", "lots", &p]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("invalid value 'lots' for '--max-size <SIZE>'"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("invalid value 'lots' for '--max-size <SIZE>'"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -177,9 +232,7 @@ fn legacy_formats_are_refused_without_crashing() {
         for e in std::fs::read_dir(dir.join(sub)).expect("testdata") {
             let path = e.expect("entry").path();
             let name = path.to_string_lossy().into_owned();
-            if name.ends_with(".string")
-                || name.ends_with("cpu_no_samples_type")
-                || name.ends_with("nomappings.crash")
+            if name.ends_with(".string") || name.ends_with("cpu_no_samples_type") || name.ends_with("nomappings.crash")
             {
                 continue;
             }
@@ -197,18 +250,36 @@ fn other_producers_read_exactly() {
     let out = stdout(&o);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(out.contains("Duration: 2s, Total samples = 1.76s (87.91%)"), "{out}");
-    assert!(out.contains("     1.28s 72.73% 72.73%      1.37s 77.84%  runtime.mapiternext"), "{out}");
-    assert!(out.contains("     0.11s  6.25% 87.50%      0.11s  6.25%  math.Abs (inline)"), "{out}");
+    assert!(
+        out.contains("     1.28s 72.73% 72.73%      1.37s 77.84%  runtime.mapiternext"),
+        "{out}"
+    );
+    assert!(
+        out.contains("     0.11s  6.25% 87.50%      0.11s  6.25%  math.Abs (inline)"),
+        "{out}"
+    );
 
     let out = stdout(&sonde(&["top", &data("google-pprof/proftest/large.cpu")]));
-    assert!(out.contains("Showing nodes accounting for 236.93s, 98.60% of 240.29s total"), "{out}");
+    assert!(
+        out.contains("Showing nodes accounting for 236.93s, 98.60% of 240.29s total"),
+        "{out}"
+    );
     assert!(out.contains("Dropped 23033 nodes (cum <= 1.20s)"), "{out}");
-    assert!(out.contains("   205.17s 85.38% 85.38%    205.17s 85.38%  time.Now"), "{out}");
+    assert!(
+        out.contains("   205.17s 85.38% 85.38%    205.17s 85.38%  time.Now"),
+        "{out}"
+    );
 
     let out = stdout(&sonde(&["top", &data("google-pprof/driver/go.nomappings.crash")]));
-    assert!(out.contains("    1.68MB   100%   100%     1.68MB   100%  <unknown>"), "{out}");
+    assert!(
+        out.contains("    1.68MB   100%   100%     1.68MB   100%  <unknown>"),
+        "{out}"
+    );
 
-    let out = stdout(&sonde(&["top", &data("google-pprof/driver/cppbench.cpu_no_samples_type")]));
+    let out = stdout(&sonde(&[
+        "top",
+        &data("google-pprof/driver/cppbench.cpu_no_samples_type"),
+    ]));
     assert!(out.contains("Type: cpu"), "{out}");
 }
 
@@ -228,7 +299,12 @@ fn seed_examples_answer_like_the_article() {
     let out = stdout(&sonde(&["top", "--sample-index", "alloc_space", &data("allocs.pb.gz")]));
     assert!(out.contains("main.temporaryAllocation"), "{out}");
     // -base shows the growth between snapshots.
-    let out = stdout(&sonde(&["top", "--base", &data("heap_before.pb.gz"), &data("heap_after.pb.gz")]));
+    let out = stdout(&sonde(&[
+        "top",
+        "--base",
+        &data("heap_before.pb.gz"),
+        &data("heap_after.pb.gz"),
+    ]));
     let first = out.lines().skip_while(|l| !l.contains("flat%")).nth(1).expect("a row");
     assert!(first.contains("5120kB") && first.contains("main.createMemory"), "{out}");
 }
@@ -248,7 +324,10 @@ fn shell_answers_like_pprof() {
     assert!(out.contains("main.createMemory"), "{out}");
     assert!(out.contains("Showing top 2 nodes out of"), "top 2 -cum: {out}");
     assert!(out.contains("Active filters:\n   focus=cacheEntries"), "focus: {out}");
-    assert!(out.contains("sample_index              = alloc_space"), "options: {out}");
+    assert!(
+        out.contains("sample_index              = alloc_space"),
+        "options: {out}"
+    );
     assert!(out.contains("  Commands:"), "help: {out}");
     assert!(out.contains("| main.createMemory"), "peek: {out}");
     let err = stderr(&o);
@@ -281,10 +360,20 @@ fn flame_graphs_and_exports_are_well_formed() {
     assert!(svg.starts_with("<?xml") && svg.contains("main.expensiveOperation") && svg.trim_end().ends_with("</svg>"));
 
     let diff = dir.path("diff.svg");
-    let o = sonde(&["flame", "--base", &data("heap_before.pb.gz"), "-o", &diff, &data("heap_after.pb.gz")]);
+    let o = sonde(&[
+        "flame",
+        "--base",
+        &data("heap_before.pb.gz"),
+        "-o",
+        &diff,
+        &data("heap_after.pb.gz"),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let svg = std::fs::read_to_string(&diff).expect("svg");
-    assert!(svg.contains("main.createMemory") && svg.contains("differential"), "diff svg");
+    assert!(
+        svg.contains("main.createMemory") && svg.contains("differential"),
+        "diff svg"
+    );
 
     let o = sonde(&["convert", "--to", "speedscope", &data("heap.pb.gz")]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -297,9 +386,19 @@ fn flame_graphs_and_exports_are_well_formed() {
     let (samples, weights) = (&v["profiles"][3]["samples"], &v["profiles"][3]["weights"]);
     assert_eq!(samples.as_array().map(|a| a.len()), weights.as_array().map(|a| a.len()));
 
-    let o = sonde(&["convert", "--to", "folded", "--sample-index", "inuse_space", &data("heap.pb.gz")]);
+    let o = sonde(&[
+        "convert",
+        "--to",
+        "folded",
+        "--sample-index",
+        "inuse_space",
+        &data("heap.pb.gz"),
+    ]);
     let text = stdout(&o);
-    let leak = text.lines().find(|l| l.ends_with_char_digit() && l.contains("main.createMemory")).expect("leak stack");
+    let leak = text
+        .lines()
+        .find(|l| l.ends_with_char_digit() && l.contains("main.createMemory"))
+        .expect("leak stack");
     assert!(leak.starts_with("runtime.main;main.main;main.createMemory "), "{leak}");
 }
 
@@ -333,5 +432,8 @@ fn plain_file_argument_opens_the_shell() {
     let o = sonde_with_input(&[&data("goroutine.pb.gz")], "top\n");
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains("Type: goroutine") && out.contains("runtime.gopark"), "{out}");
+    assert!(
+        out.contains("Type: goroutine") && out.contains("runtime.gopark"),
+        "{out}"
+    );
 }

@@ -70,7 +70,10 @@ fn sample_index_granularity_and_sort_match_go() {
     }
     let heap = data("heap.pb.gz");
     for si in ["alloc_space", "alloc_objects", "inuse_objects", "inuse_space", "0", "3"] {
-        same(&[&format!("-sample_index={si}"), "-top", &heap], &["top", "--sample-index", si, &heap]);
+        same(
+            &[&format!("-sample_index={si}"), "-top", &heap],
+            &["top", "--sample-index", si, &heap],
+        );
     }
     for f in ["cpu.pb.gz", "heap.pb.gz", "mutex.pb.gz"] {
         let p = data(f);
@@ -80,12 +83,21 @@ fn sample_index_granularity_and_sort_match_go() {
         same(&["-top", "-noinlines", &p], &["top", "--noinlines", &p]);
         same(&["-top", "-cum", &p], &["top", "--cum", &p]);
         same(&["-top", "-nodecount=3", &p], &["top", "--nodecount", "3", &p]);
-        same(&["-top", "-nodefraction=0.2", &p], &["top", "--nodefraction", "0.2", &p]);
+        same(
+            &["-top", "-nodefraction=0.2", &p],
+            &["top", "--nodefraction", "0.2", &p],
+        );
         same(&["-top", "-unit=ms", &p], &["top", "--unit", "ms", &p]);
     }
     let mutex = data("mutex.pb.gz");
-    same(&["-top", "-sample_index=contentions", &mutex], &["top", "--sample-index=contentions", &mutex]);
-    same(&["-top", "-mean", "-sample_index=delay", &mutex], &["top", "--mean", "--sample-index=delay", &mutex]);
+    same(
+        &["-top", "-sample_index=contentions", &mutex],
+        &["top", "--sample-index=contentions", &mutex],
+    );
+    same(
+        &["-top", "-mean", "-sample_index=delay", &mutex],
+        &["top", "--mean", "--sample-index=delay", &mutex],
+    );
 }
 
 #[test]
@@ -120,10 +132,19 @@ fn filters_match_go() {
         let sonde_opt = format!("--{}={val}", opt.replace('_', "-"));
         same(&["-top", &format!("-{opt}={val}"), p], &["top", &sonde_opt, p]);
     }
-    same(&["-top", "-focus=main", "-relative_percentages", &cpu], &["top", "--focus=main", "--relative-percentages", &cpu]);
-    same(&["-peek=main.main|fibonacci", &cpu], &["peek", "main.main|fibonacci", &cpu]);
+    same(
+        &["-top", "-focus=main", "-relative_percentages", &cpu],
+        &["top", "--focus=main", "--relative-percentages", &cpu],
+    );
+    same(
+        &["-peek=main.main|fibonacci", &cpu],
+        &["peek", "main.main|fibonacci", &cpu],
+    );
     same(&["-peek=.", &heap], &["peek", ".", &heap]);
-    same(&["-traces", "-tagfocus=phase=fib", &cpu], &["traces", "--tagfocus=phase=fib", &cpu]);
+    same(
+        &["-traces", "-tagfocus=phase=fib", &cpu],
+        &["traces", "--tagfocus=phase=fib", &cpu],
+    );
 }
 
 #[test]
@@ -133,13 +154,28 @@ fn base_diff_base_and_multiple_sources_match_go() {
     }
     let (before, after) = (data("heap_before.pb.gz"), data("heap_after.pb.gz"));
     same(&["-top", "-base", &before, &after], &["top", "--base", &before, &after]);
-    same(&["-top", "-diff_base", &before, &after], &["top", "--diff-base", &before, &after]);
+    same(
+        &["-top", "-diff_base", &before, &after],
+        &["top", "--diff-base", &before, &after],
+    );
     same(&["-top", "-base", &after, &before], &["top", "--base", &after, &before]);
-    same(&["-top", "-drop_negative", "-base", &after, &before], &["top", "--drop-negative", "--base", &after, &before]);
-    same(&["-top", "-normalize", "-base", &before, &after], &["top", "--normalize", "--base", &before, &after]);
-    same(&["-top", "-sample_index=alloc_space", "-base", &before, &after], &["diff", "--sample-index=alloc_space", "--base", &before, &after]);
+    same(
+        &["-top", "-drop_negative", "-base", &after, &before],
+        &["top", "--drop-negative", "--base", &after, &before],
+    );
+    same(
+        &["-top", "-normalize", "-base", &before, &after],
+        &["top", "--normalize", "--base", &before, &after],
+    );
+    same(
+        &["-top", "-sample_index=alloc_space", "-base", &before, &after],
+        &["diff", "--sample-index=alloc_space", "--base", &before, &after],
+    );
     same(&["-top", &before, &after], &["top", &before, &after]);
-    same(&["-traces", "-base", &before, &after], &["traces", "--base", &before, &after]);
+    same(
+        &["-traces", "-base", &before, &after],
+        &["traces", "--base", &before, &after],
+    );
 }
 
 #[test]
@@ -148,11 +184,28 @@ fn list_matches_go_with_source_path() {
         return;
     }
     let src = root().join("tests/go").to_string_lossy().into_owned();
-    for (f, re) in [("cpu.pb.gz", "main.expensive"), ("cpu.pb.gz", "fibonacci"), ("heap.pb.gz", "main\\.")] {
+    for (f, re) in [
+        ("cpu.pb.gz", "main.expensive"),
+        ("cpu.pb.gz", "fibonacci"),
+        ("heap.pb.gz", "main\\."),
+    ] {
         let p = data(f);
         same(
-            &[&format!("-list={re}"), &format!("-source_path={src}"), "-trim_path=sonde.dev/fixtures", &p],
-            &["list", re, "--source-path", &src, "--trim-path", "sonde.dev/fixtures", &p],
+            &[
+                &format!("-list={re}"),
+                &format!("-source_path={src}"),
+                "-trim_path=sonde.dev/fixtures",
+                &p,
+            ],
+            &[
+                "list",
+                re,
+                "--source-path",
+                &src,
+                "--trim-path",
+                "sonde.dev/fixtures",
+                &p,
+            ],
         );
     }
 }
@@ -175,7 +228,12 @@ fn go_reads_what_sonde_writes() {
         return;
     }
     let dir = TempDir::new("interop");
-    let (heap, before, after, cpu) = (data("heap.pb.gz"), data("heap_before.pb.gz"), data("heap_after.pb.gz"), data("cpu.pb.gz"));
+    let (heap, before, after, cpu) = (
+        data("heap.pb.gz"),
+        data("heap_before.pb.gz"),
+        data("heap_after.pb.gz"),
+        data("cpu.pb.gz"),
+    );
 
     // merge: the written profile reads like Go's own in-memory merge of the inputs.
     let merged = dir.path("merged.pb.gz");
@@ -201,7 +259,11 @@ fn go_reads_what_sonde_writes() {
     let o = sonde(&["convert", "--to", "pprof", "--focus", "fibonacci", "-o", &conv, &cpu]);
     assert!(o.status.success(), "{}", stderr(&o));
     let got = go_pprof(&["-top", &conv]);
-    assert!(got.status.success(), "go cannot read sonde's conversion: {}", stderr(&got));
+    assert!(
+        got.status.success(),
+        "go cannot read sonde's conversion: {}",
+        stderr(&got)
+    );
     let focused = stdout(&go_pprof(&["-top", "-focus=fibonacci", &cpu]));
     assert_eq!(rows(&stdout(&got)), rows(&focused));
     assert!(!rows(&focused).is_empty());
@@ -210,7 +272,11 @@ fn go_reads_what_sonde_writes() {
 
     // Unfiltered conversion keeps every sample.
     let full = dir.path("full.pb.gz");
-    assert!(sonde(&["convert", "--to", "pprof", "-o", &full, &heap]).status.success());
+    assert!(
+        sonde(&["convert", "--to", "pprof", "-o", &full, &heap])
+            .status
+            .success()
+    );
     same(&["-top", &full], &["top", &heap]);
 }
 
@@ -221,7 +287,11 @@ fn fresh_go_profiles_read_identically() {
     }
     let dir = TempDir::new("regen");
     let script = root().join("tests/go/regen.sh");
-    let o = std::process::Command::new("bash").arg(&script).arg(&dir.0).output().expect("run regen.sh");
+    let o = std::process::Command::new("bash")
+        .arg(&script)
+        .arg(&dir.0)
+        .output()
+        .expect("run regen.sh");
     assert!(o.status.success(), "regenerating Go fixtures failed: {}", stderr(&o));
     for f in GO_FIXTURES {
         let p = dir.path(f);
@@ -231,6 +301,12 @@ fn fresh_go_profiles_read_identically() {
     }
     let cpu = stdout(&sonde(&["top", &dir.path("cpu.pb.gz")]));
     let first = rows(&cpu).into_iter().next().expect("a row");
-    assert_eq!(first.2, "main.expensiveOperation", "the expensive operation is on top:\n{cpu}");
-    assert!(!cpu.contains("quickOperation"), "a sleeping function gets no CPU samples:\n{cpu}");
+    assert_eq!(
+        first.2, "main.expensiveOperation",
+        "the expensive operation is on top:\n{cpu}"
+    );
+    assert!(
+        !cpu.contains("quickOperation"),
+        "a sleeping function gets no CPU samples:\n{cpu}"
+    );
 }

@@ -33,7 +33,18 @@ impl Rng {
     }
 }
 
-const CRATES: &[&str] = &["tokio", "hyper", "serde_json", "alloc", "core", "std", "sonde_demo", "tower", "h2", "bytes"];
+const CRATES: &[&str] = &[
+    "tokio",
+    "hyper",
+    "serde_json",
+    "alloc",
+    "core",
+    "std",
+    "sonde_demo",
+    "tower",
+    "h2",
+    "bytes",
+];
 const TYPES: &[&str] = &[
     "HashMap<K, V, S>",
     "Vec<T, A>",
@@ -43,7 +54,18 @@ const TYPES: &[&str] = &[
     "Option<Box<Node<String>>>",
     "Result<Vec<u8>, std::io::Error>",
 ];
-const VERBS: &[&str] = &["poll", "insert", "get", "encode", "decode", "handle", "call", "drop", "clone", "serialize"];
+const VERBS: &[&str] = &[
+    "poll",
+    "insert",
+    "get",
+    "encode",
+    "decode",
+    "handle",
+    "call",
+    "drop",
+    "clone",
+    "serialize",
+];
 
 fn generate(samples: usize, functions: usize, locations: usize) -> Profile {
     let mut rng = Rng(0x5eed);
@@ -55,9 +77,14 @@ fn generate(samples: usize, functions: usize, locations: usize) -> Profile {
         duration_nanos: 3_600_000_000_000,
         ..Default::default()
     };
-    for (i, name) in ["/srv/bin/service", "/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/libssl.so.3", "[vdso]"]
-        .iter()
-        .enumerate()
+    for (i, name) in [
+        "/srv/bin/service",
+        "/lib/x86_64-linux-gnu/libc.so.6",
+        "/usr/lib/libssl.so.3",
+        "[vdso]",
+    ]
+    .iter()
+    .enumerate()
     {
         p.mappings.push(Mapping {
             memory_start: 0x40_0000 + (i as u64) * 0x1000_0000,
@@ -75,9 +102,21 @@ fn generate(samples: usize, functions: usize, locations: usize) -> Profile {
         let krate = CRATES[rng.below(CRATES.len())];
         let ty = TYPES[rng.below(TYPES.len())];
         let verb = VERBS[rng.below(VERBS.len())];
-        let name = format!("{krate}::module_{}::{ty}::{verb}_{i}::<{}>", i % 97, TYPES[rng.below(TYPES.len())]);
+        let name = format!(
+            "{krate}::module_{}::{ty}::{verb}_{i}::<{}>",
+            i % 97,
+            TYPES[rng.below(TYPES.len())]
+        );
         p.functions.push(Function {
-            system_name: format!("_ZN{}{krate}{}module_{}{}{verb}_{i}17h{:016x}E", krate.len(), 7, i % 97, verb.len() + 2, rng.next()).into(),
+            system_name: format!(
+                "_ZN{}{krate}{}module_{}{}{verb}_{i}17h{:016x}E",
+                krate.len(),
+                7,
+                i % 97,
+                verb.len() + 2,
+                rng.next()
+            )
+            .into(),
             name: name.into(),
             filename: format!("/build/{krate}/src/module_{}/file_{}.rs", i % 97, i % 2000).into(),
             start_line: (i % 900) as i64 + 1,
@@ -162,7 +201,9 @@ fn main() {
             let runs: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(5);
             let gz = std::fs::read(path).expect("read profile");
             let mut raw = Vec::new();
-            flate2::read::MultiGzDecoder::new(&gz[..]).read_to_end(&mut raw).expect("gunzip");
+            flate2::read::MultiGzDecoder::new(&gz[..])
+                .read_to_end(&mut raw)
+                .expect("gunzip");
             let mut rates = Vec::new();
             for _ in 0..runs {
                 let t = Instant::now();

@@ -8,8 +8,8 @@ use std::io::{self, Read};
 use flate2::read::MultiGzDecoder;
 use prost::Message;
 
-use crate::model::{Function, Label, LabelValue, Labels, Line, Location, Mapping, Profile, Sample, Str, ValueType};
 use crate::hash::FastMap;
+use crate::model::{Function, Label, LabelValue, Labels, Line, Location, Mapping, Profile, Sample, Str, ValueType};
 use crate::{Error, Result, proto};
 
 /// The default bound on a decompressed profile: 1 GiB.
@@ -503,14 +503,27 @@ fn decode_proto(buf: &[u8]) -> Result<Profile> {
         let mut locations = Vec::new();
         let mut values = Vec::with_capacity(ntypes);
         raw_labels.clear();
-        decode_sample(buf, start, end, &mut locations, &mut values, &mut raw_labels, &location_map, i)?;
+        decode_sample(
+            buf,
+            start,
+            end,
+            &mut locations,
+            &mut values,
+            &mut raw_labels,
+            &location_map,
+            i,
+        )?;
         if values.len() != ntypes {
             return Err(Error::Invalid(format!(
                 "sample #{} has {} values but the profile declares {} sample types ({})",
                 i + 1,
                 values.len(),
                 ntypes,
-                p.sample_types.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ")
+                p.sample_types
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
         let labels = if raw_labels.is_empty() {
@@ -564,7 +577,10 @@ fn decode_sample(
                 let len_at = pos;
                 let len = varint(msg, &mut pos)? as usize;
                 let stop = pos.checked_add(len).filter(|&e| e <= end).ok_or_else(|| {
-                    decode_err(len_at, format!("sample #{}: packed field runs past the sample's end", index + 1))
+                    decode_err(
+                        len_at,
+                        format!("sample #{}: packed field runs past the sample's end", index + 1),
+                    )
                 })?;
                 // Each varint ends with the one byte that has its top bit clear.
                 let count = msg[pos..stop].iter().filter(|&&b| b < 0x80).count();
@@ -590,7 +606,10 @@ fn decode_sample(
                 let len_at = pos;
                 let len = varint(msg, &mut pos)? as usize;
                 let stop = pos.checked_add(len).filter(|&e| e <= end).ok_or_else(|| {
-                    decode_err(len_at, format!("sample #{}: label runs past the sample's end", index + 1))
+                    decode_err(
+                        len_at,
+                        format!("sample #{}: label runs past the sample's end", index + 1),
+                    )
                 })?;
                 let label = proto::Label::decode(&msg[pos..stop])
                     .map_err(|e| decode_err(pos, format!("invalid label in sample #{}: {e}", index + 1)))?;
@@ -615,7 +634,10 @@ fn decode_sample(
                     }
                 };
                 pos = pos.checked_add(skip).filter(|&e| e <= end).ok_or_else(|| {
-                    decode_err(key_at, format!("sample #{}: field {field} runs past the sample's end", index + 1))
+                    decode_err(
+                        key_at,
+                        format!("sample #{}: field {field} runs past the sample's end", index + 1),
+                    )
                 })?;
             }
         }

@@ -87,7 +87,9 @@ fn scale_to_common_units(profiles: &mut [Profile]) -> Result<()> {
     for i in 0..n {
         let types: Vec<&ValueType> = profiles.iter().map(|p| &p.sample_types[i]).collect();
         common.push(units::common_value_type(&types).map_err(|e| {
-            Error::Incompatible(format!("their sample types differ ({e}); combine profiles of the same kind"))
+            Error::Incompatible(format!(
+                "their sample types differ ({e}); combine profiles of the same kind"
+            ))
         })?);
     }
     for p in profiles.iter_mut() {

@@ -319,14 +319,26 @@ impl Profile {
                 ));
             }
             if let Some(&l) = s.locations.iter().find(|&&l| l as usize >= self.locations.len()) {
-                return bad(format!("sample #{} refers to location index {l} of {}", i + 1, self.locations.len()));
+                return bad(format!(
+                    "sample #{} refers to location index {l} of {}",
+                    i + 1,
+                    self.locations.len()
+                ));
             }
         }
         for (i, l) in self.locations.iter().enumerate() {
             if let Some(m) = l.mapping.filter(|&m| m as usize >= self.mappings.len()) {
-                return bad(format!("location #{} refers to mapping index {m} of {}", i + 1, self.mappings.len()));
+                return bad(format!(
+                    "location #{} refers to mapping index {m} of {}",
+                    i + 1,
+                    self.mappings.len()
+                ));
             }
-            if let Some(line) = l.lines.iter().find(|line| line.function as usize >= self.functions.len()) {
+            if let Some(line) = l
+                .lines
+                .iter()
+                .find(|line| line.function as usize >= self.functions.len())
+            {
                 return bad(format!(
                     "location #{} refers to function index {} of {}",
                     i + 1,

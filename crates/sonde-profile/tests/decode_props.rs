@@ -11,7 +11,9 @@ fn fixture(name: &str) -> Vec<u8> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/").to_string() + name;
     let gz = std::fs::read(path).expect("fixture");
     let mut raw = Vec::new();
-    flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut raw).expect("gunzip");
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_end(&mut raw)
+        .expect("gunzip");
     raw
 }
 
@@ -22,7 +24,13 @@ fn report_on(p: &Profile) {
         format_time: &report::format_time_utc,
         open_source: &opener,
     };
-    for cmd in [Command::Top, Command::Traces, Command::Tree, Command::Raw, Command::Folded] {
+    for cmd in [
+        Command::Top,
+        Command::Traces,
+        Command::Tree,
+        Command::Raw,
+        Command::Folded,
+    ] {
         let _ = report::generate(p.clone(), &cmd, &Config::default(), &env);
     }
 }
@@ -110,80 +118,91 @@ proptest! {
 /// Random but internally consistent profiles.
 fn profile() -> impl Strategy<Value = Profile> {
     let names = proptest::collection::vec("[a-z:<>_]{1,12}", 1..8);
-    (names, 1usize..4, 0usize..3).prop_flat_map(|(names, ntypes, nmaps)| {
-        let nfun = names.len();
-        let loc = (
-            proptest::option::of(0..nmaps.max(1) as u32),
-            any::<u64>(),
-            proptest::collection::vec((0..nfun as u32, 0i64..500, 0i64..80), 0..3),
-        );
-        let locs = proptest::collection::vec(loc, 1..10);
-        (Just(names), Just(ntypes), Just(nmaps), locs).prop_flat_map(|(names, ntypes, nmaps, locs)| {
-            let nloc = locs.len() as u32;
-            let sample = (
-                proptest::collection::vec(0..nloc, 0..12),
-                proptest::collection::vec(-1000i64..100_000, ntypes..=ntypes),
-                proptest::collection::vec(("[a-z]{1,4}", "[a-z0-9]{0,4}", any::<bool>(), -5i64..5000), 0..3),
+    (names, 1usize..4, 0usize..3)
+        .prop_flat_map(|(names, ntypes, nmaps)| {
+            let nfun = names.len();
+            let loc = (
+                proptest::option::of(0..nmaps.max(1) as u32),
+                any::<u64>(),
+                proptest::collection::vec((0..nfun as u32, 0i64..500, 0i64..80), 0..3),
             );
-            let samples = proptest::collection::vec(sample, 0..20);
-            (Just(names), Just(ntypes), Just(nmaps), Just(locs), samples, 0i64..2_000_000_000)
+            let locs = proptest::collection::vec(loc, 1..10);
+            (Just(names), Just(ntypes), Just(nmaps), locs).prop_flat_map(|(names, ntypes, nmaps, locs)| {
+                let nloc = locs.len() as u32;
+                let sample = (
+                    proptest::collection::vec(0..nloc, 0..12),
+                    proptest::collection::vec(-1000i64..100_000, ntypes..=ntypes),
+                    proptest::collection::vec(("[a-z]{1,4}", "[a-z0-9]{0,4}", any::<bool>(), -5i64..5000), 0..3),
+                );
+                let samples = proptest::collection::vec(sample, 0..20);
+                (
+                    Just(names),
+                    Just(ntypes),
+                    Just(nmaps),
+                    Just(locs),
+                    samples,
+                    0i64..2_000_000_000,
+                )
+            })
         })
-    })
-    .prop_map(|(names, ntypes, nmaps, locs, samples, time)| {
-        let kinds = [("samples", "count"), ("cpu", "nanoseconds"), ("alloc_space", "bytes")];
-        Profile {
-            sample_types: (0..ntypes).map(|i| ValueType::new(kinds[i].0, kinds[i].1)).collect(),
-            functions: names
-                .iter()
-                .enumerate()
-                .map(|(i, n)| sonde_profile::Function {
-                    name: n.as_str().into(),
-                    system_name: format!("_Z{n}").into(),
-                    filename: format!("src/f{i}.rs").into(),
-                    start_line: i as i64,
-                })
-                .collect(),
-            mappings: (0..nmaps)
-                .map(|i| Mapping {
-                    memory_start: 0x1000 * (i as u64 + 1),
-                    memory_limit: 0x1000 * (i as u64 + 2),
-                    filename: format!("/bin/m{i}").into(),
-                    has_functions: true,
-                    ..Default::default()
-                })
-                .collect(),
-            locations: locs
-                .into_iter()
-                .map(|(m, address, lines)| Location {
-                    mapping: if nmaps == 0 { None } else { m },
-                    address,
-                    lines: lines.into_iter().map(|(function, line, column)| Line { function, line, column }).collect(),
-                    is_folded: false,
-                })
-                .collect(),
-            samples: samples
-                .into_iter()
-                .map(|(locations, values, labels)| Sample {
-                    locations,
-                    values,
-                    labels: Labels::new(
-                        labels
+        .prop_map(|(names, ntypes, nmaps, locs, samples, time)| {
+            let kinds = [("samples", "count"), ("cpu", "nanoseconds"), ("alloc_space", "bytes")];
+            Profile {
+                sample_types: (0..ntypes).map(|i| ValueType::new(kinds[i].0, kinds[i].1)).collect(),
+                functions: names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| sonde_profile::Function {
+                        name: n.as_str().into(),
+                        system_name: format!("_Z{n}").into(),
+                        filename: format!("src/f{i}.rs").into(),
+                        start_line: i as i64,
+                    })
+                    .collect(),
+                mappings: (0..nmaps)
+                    .map(|i| Mapping {
+                        memory_start: 0x1000 * (i as u64 + 1),
+                        memory_limit: 0x1000 * (i as u64 + 2),
+                        filename: format!("/bin/m{i}").into(),
+                        has_functions: true,
+                        ..Default::default()
+                    })
+                    .collect(),
+                locations: locs
+                    .into_iter()
+                    .map(|(m, address, lines)| Location {
+                        mapping: if nmaps == 0 { None } else { m },
+                        address,
+                        lines: lines
                             .into_iter()
-                            .map(|(k, v, is_num, n)| {
-                                if is_num || v.is_empty() {
-                                    Label::num(&k, n.max(1), "bytes")
-                                } else {
-                                    Label::str(&k, &v)
-                                }
-                            })
+                            .map(|(function, line, column)| Line { function, line, column })
                             .collect(),
-                    ),
-                })
-                .collect(),
-            time_nanos: time,
-            period: 10,
-            period_type: Some(ValueType::new("cpu", "nanoseconds")),
-            ..Default::default()
-        }
-    })
+                        is_folded: false,
+                    })
+                    .collect(),
+                samples: samples
+                    .into_iter()
+                    .map(|(locations, values, labels)| Sample {
+                        locations,
+                        values,
+                        labels: Labels::new(
+                            labels
+                                .into_iter()
+                                .map(|(k, v, is_num, n)| {
+                                    if is_num || v.is_empty() {
+                                        Label::num(&k, n.max(1), "bytes")
+                                    } else {
+                                        Label::str(&k, &v)
+                                    }
+                                })
+                                .collect(),
+                        ),
+                    })
+                    .collect(),
+                time_nanos: time,
+                period: 10,
+                period_type: Some(ValueType::new("cpu", "nanoseconds")),
+                ..Default::default()
+            }
+        })
 }

@@ -8,7 +8,10 @@ use std::process::{Command, Output};
 
 /// The workspace root.
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
 }
 
 /// The path of a fixture under tests/data.
@@ -39,7 +42,12 @@ pub fn sonde_with_input(args: &[&str], stdin: &str) -> Output {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("run sonde");
-    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
     child.wait_with_output().expect("wait for sonde")
 }
 
@@ -55,12 +63,18 @@ pub fn stderr(o: &Output) -> String {
 
 /// Whether the Go toolchain is installed. Prints why a test is skipped when not.
 pub fn go_available(test: &str) -> bool {
-    let ok = Command::new("go").arg("version").output().map(|o| o.status.success()).unwrap_or(false);
+    let ok = Command::new("go")
+        .arg("version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
     if !ok && std::env::var_os("SONDE_REQUIRE_GO").is_some() {
         panic!("{test}: SONDE_REQUIRE_GO is set but the Go toolchain (`go`) is not installed");
     }
     if !ok {
-        eprintln!("SKIPPED {test}: the Go toolchain (`go`) is not installed; install golang-go to run the interop tests");
+        eprintln!(
+            "SKIPPED {test}: the Go toolchain (`go`) is not installed; install golang-go to run the interop tests"
+        );
     }
     ok
 }
