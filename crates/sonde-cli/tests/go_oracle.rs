@@ -57,7 +57,7 @@ fn top_traces_tree_raw_match_go_on_every_fixture() {
     }
     for f in GO_FIXTURES.iter().chain(OTHER_PRODUCERS) {
         let p = data(f);
-        for cmd in ["top", "traces", "tree", "raw"] {
+        for cmd in ["top", "traces", "tree", "raw", "tags"] {
             same(&[&format!("-{cmd}"), &p], &[cmd, &p]);
         }
     }

@@ -43,6 +43,7 @@ pub mod model;
 pub mod proto;
 pub mod report;
 pub mod units;
+mod wire;
 
 pub use aggregate::Granularity;
 pub use decode::ReadOptions;

@@ -7,11 +7,13 @@
 //! percentages stay relative to the whole profile), apply the filters, aggregate to
 //! the requested granularity, build the call graph, trim it, pick the output unit.
 
+mod config;
 mod export;
 mod raw;
 mod source;
 mod text;
 
+pub use config::{Command, Config};
 pub use export::{folded_stacks, speedscope_json};
 pub use source::SourceOpener;
 
@@ -23,148 +25,6 @@ use crate::graph::{Graph, GraphOptions, NodeOptions, NodeTable};
 use crate::model::{Profile, base_name};
 use crate::units;
 use crate::{Error, Result};
-
-/// What to show and how: the settings of `go tool pprof`, with its defaults.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Config {
-    /// Which sample type to report (name or number); `None` for the profile's default.
-    pub sample_index: Option<String>,
-    /// Report the mean value per event (value divided by the first sample type).
-    pub mean: bool,
-    /// Keep only samples with a frame matching this regex.
-    pub focus: String,
-    /// Drop samples with a frame matching this regex.
-    pub ignore: String,
-    /// Remove frames matching this regex from stacks.
-    pub hide: String,
-    /// Keep only frames matching this regex.
-    pub show: String,
-    /// Drop callers above the highest frame matching this regex.
-    pub show_from: String,
-    /// Drop callees below the lowest frame matching this regex.
-    pub prune_from: String,
-    /// Keep only samples with labels matching (`key=regex`, `regex`, or a range).
-    pub tagfocus: String,
-    /// Drop samples with labels matching.
-    pub tagignore: String,
-    /// Keep only labels whose key matches.
-    pub tagshow: String,
-    /// Remove labels whose key matches.
-    pub taghide: String,
-    /// What one report entry stands for.
-    pub granularity: Granularity,
-    /// Attribute inlined functions to their callers.
-    pub noinlines: bool,
-    /// How many entries to show; `None` for the report's default.
-    pub nodecount: Option<usize>,
-    /// Hide entries whose cumulative value is below this fraction of the total.
-    pub nodefraction: f64,
-    /// Hide edges below this fraction of the total.
-    pub edgefraction: f64,
-    /// Apply nodecount/nodefraction/edgefraction at all.
-    pub trim: bool,
-    /// Sort by cumulative value instead of flat.
-    pub cum: bool,
-    /// Unit for values: `minimum` (pprof's default), `auto`, or a unit such as `ms`, `MB`.
-    pub unit: String,
-    /// Drop entries with negative values (useful with a base).
-    pub drop_negative: bool,
-    /// Percentages relative to the focused samples rather than the whole profile.
-    pub relative_percentages: bool,
-    /// Omit the profile header lines (file, type, time) from reports.
-    pub compact_labels: bool,
-    /// Divide all values by this number.
-    pub divide_by: f64,
-    /// Where to look for source files (`:`-separated), for `list`.
-    pub source_path: String,
-    /// Path prefixes to remove from source paths (`:`-separated), for `list`.
-    pub trim_path: String,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            sample_index: None,
-            mean: false,
-            focus: String::new(),
-            ignore: String::new(),
-            hide: String::new(),
-            show: String::new(),
-            show_from: String::new(),
-            prune_from: String::new(),
-            tagfocus: String::new(),
-            tagignore: String::new(),
-            tagshow: String::new(),
-            taghide: String::new(),
-            granularity: Granularity::Functions,
-            noinlines: false,
-            nodecount: None,
-            nodefraction: 0.005,
-            edgefraction: 0.001,
-            trim: true,
-            cum: false,
-            unit: "minimum".into(),
-            drop_negative: false,
-            relative_percentages: false,
-            compact_labels: false,
-            divide_by: 1.0,
-            source_path: String::new(),
-            trim_path: String::new(),
-        }
-    }
-}
-
-impl Config {
-    /// The active filters as `name=value` pairs, in pprof's order.
-    pub fn active_filters(&self) -> Vec<String> {
-        [
-            ("focus", &self.focus),
-            ("ignore", &self.ignore),
-            ("hide", &self.hide),
-            ("show", &self.show),
-            ("show_from", &self.show_from),
-            ("tagfocus", &self.tagfocus),
-            ("tagignore", &self.tagignore),
-            ("tagshow", &self.tagshow),
-            ("taghide", &self.taghide),
-        ]
-        .iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect()
-    }
-}
-
-/// A report to produce.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Command {
-    /// The flat/cum table (`top`, `text`).
-    Top,
-    /// Annotated source of the functions matching the regex.
-    List(String),
-    /// Callers and callees of the entries matching the regex.
-    Peek(String),
-    /// Every sample's stack.
-    Traces,
-    /// Callers and callees of every entry.
-    Tree,
-    /// A textual dump of the whole profile.
-    Raw,
-    /// Label values with their share of the total.
-    Tags,
-    /// Folded stacks (`root;caller;leaf value`), one line per distinct stack.
-    Folded,
-    /// Speedscope's JSON file format.
-    Speedscope,
-    /// The filtered profile itself, for writing as pprof.
-    Proto,
-}
-
-impl Command {
-    fn is_export(&self) -> bool {
-        matches!(self, Command::Raw | Command::Proto)
-    }
-}
 
 /// Hooks a report needs from its environment.
 pub struct Env<'a> {

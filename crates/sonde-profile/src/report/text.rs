@@ -199,12 +199,12 @@ pub(super) fn tags(rpt: &Report) -> String {
             *tag_map.entry(l.key.to_string()).or_default().entry(val).or_default() += v;
         }
     }
-    // Rows as (label, value text, percentage, name); columns aligned like a tabwriter.
-    let mut rows: Vec<[String; 3]> = Vec::new();
+    // Cells as Go's tabwriter sees them: tab-terminated cells, then trailing text.
+    let mut lines: Vec<Vec<String>> = Vec::new();
     for (key, values) in &tag_map {
         let total: i64 = values.values().sum();
         let (f, u) = units::scale(total, &rpt.sample_unit, &rpt.output_unit);
-        rows.push([format!("{key}:"), format!(" Total {f:.1}{u}"), String::new()]);
+        lines.push(vec![format!("{key}:"), format!(" Total {f:.1}{u}")]);
         let mut vals: Vec<(&String, &i64)> = values.iter().collect();
         vals.sort_by(|a, b| b.1.abs().cmp(&a.1.abs()).then(a.0.cmp(b.0)));
         for (name, &v) in vals {
@@ -214,19 +214,51 @@ pub(super) fn tags(rpt: &Report) -> String {
             } else {
                 format!("{f:.1}{u}:")
             };
-            rows.push([" ".into(), amount, format!(" {name}")]);
+            lines.push(vec![" ".into(), amount, format!(" {name}")]);
         }
-        rows.push([String::new(), String::new(), String::new()]);
+        lines.push(vec![String::new()]);
     }
-    let w0 = rows.iter().map(|r| r[0].chars().count()).max().unwrap_or(0);
-    let w1 = rows.iter().map(|r| r[1].chars().count()).max().unwrap_or(0);
     let mut out = String::new();
-    for r in rows {
-        if r.iter().all(String::is_empty) {
-            out.push('\n');
+    let mut widths = Vec::new();
+    tab_format(&lines, 0, lines.len(), &mut widths, &mut out);
+    out
+}
+
+/// Lays out `lines[l0..l1]` like Go's `text/tabwriter` with right alignment and a
+/// padding of one: every line's cells but the last are columns, and a column's
+/// width is set per block of consecutive lines that have it.
+fn tab_format(lines: &[Vec<String>], mut l0: usize, l1: usize, widths: &mut Vec<usize>, out: &mut String) {
+    let column = widths.len();
+    let mut this = l0;
+    while this < l1 {
+        if column + 1 >= lines[this].len() {
+            this += 1;
             continue;
         }
-        let _ = writeln!(out, "{:>w0$} {:>w1$}{}", r[0], r[1], r[2]);
+        tab_write(&lines[l0..this], widths, out);
+        l0 = this;
+        let mut width = 0;
+        while this < l1 && column + 1 < lines[this].len() {
+            width = width.max(lines[this][column].chars().count() + 1);
+            this += 1;
+        }
+        widths.push(width);
+        tab_format(lines, l0, this, widths, out);
+        widths.pop();
+        l0 = this;
     }
-    out
+    tab_write(&lines[l0..l1], widths, out);
+}
+
+fn tab_write(lines: &[Vec<String>], widths: &[usize], out: &mut String) {
+    for line in lines {
+        for (j, cell) in line.iter().enumerate() {
+            if j < widths.len() {
+                let pad = widths[j].saturating_sub(cell.chars().count());
+                out.extend(std::iter::repeat_n(' ', pad));
+            }
+            out.push_str(cell);
+        }
+        out.push('\n');
+    }
 }

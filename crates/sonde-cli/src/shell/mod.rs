@@ -2,23 +2,21 @@
 //! commands (`top10`, `list foo`, `peek`, `traces`, `sample_index=alloc_space`,
 //! `focus=...`), history and tab completion.
 
-use std::borrow::Cow;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, bail};
-use rustyline::completion::{Completer, Pair};
+use rustyline::Editor;
 use rustyline::error::ReadlineError;
-use rustyline::highlight::Highlighter;
-use rustyline::hint::Hinter;
 use rustyline::history::FileHistory;
-use rustyline::validate::Validator;
-use rustyline::{Context, Editor, Helper};
 use sonde_profile::report::{self, Command, Config, Output};
 use sonde_profile::{Granularity, Profile};
 
 use crate::options::{AnalysisArgs, with_env};
 
-const COMMANDS: &[(&str, &str)] = &[
+mod complete;
+use complete::ShellHelper;
+
+pub(crate) const COMMANDS: &[(&str, &str)] = &[
     (
         "top",
         "Entries with the most samples; top20 shows 20, top -cum sorts by cumulative value",
@@ -37,7 +35,7 @@ const COMMANDS: &[(&str, &str)] = &[
     ("quit", "Leave the shell (also: exit, q, Ctrl-D)"),
 ];
 
-const SETTINGS: &[(&str, &str)] = &[
+pub(crate) const SETTINGS: &[(&str, &str)] = &[
     ("sample_index", "Sample value to report (a type name or index)"),
     ("focus", "Keep samples with a frame matching this regex"),
     ("ignore", "Drop samples with a frame matching this regex"),
@@ -473,80 +471,3 @@ fn print_help(topic: Option<&str>) {
     println!();
     println!("  type \"help <cmd|option>\" for more information");
 }
-
-/// Tab completion of commands, settings, sample types and function names.
-struct ShellHelper {
-    words: Vec<String>,
-    functions: Vec<String>,
-}
-
-impl ShellHelper {
-    fn new(p: &Profile) -> Self {
-        let mut words: Vec<String> = COMMANDS.iter().chain(SETTINGS).map(|(n, _)| n.to_string()).collect();
-        words.extend(p.sample_types.iter().map(|t| t.ty.to_string()));
-        words.extend(["o", "exit", "q", "cum", "flat"].map(String::from));
-        words.extend(Granularity::ALL.iter().map(|(n, _)| n.to_string()));
-        words.sort();
-        words.dedup();
-        let mut functions: Vec<String> = p
-            .functions
-            .iter()
-            .map(|f| f.name.to_string())
-            .filter(|n| !n.is_empty())
-            .collect();
-        functions.sort();
-        functions.dedup();
-        ShellHelper { words, functions }
-    }
-}
-
-impl Completer for ShellHelper {
-    type Candidate = Pair;
-
-    fn complete(&self, line: &str, pos: usize, _ctx: &Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
-        let before = &line[..pos];
-        let start = before
-            .rfind(|c: char| c.is_whitespace() || c == '=')
-            .map_or(0, |i| i + 1);
-        let word = &before[start..];
-        let first_word = !before[..start].chars().any(|c| !c.is_whitespace());
-        let (start, word, prefix) = match word.strip_prefix('-') {
-            Some(w) if !first_word => (start + 1, w, ""),
-            _ => (start, word, ""),
-        };
-        let pool = if first_word { &self.words } else { &self.functions };
-        let mut out: Vec<Pair> = pool
-            .iter()
-            .filter(|w| w.starts_with(word))
-            .map(|w| Pair {
-                display: w.clone(),
-                replacement: format!("{prefix}{w}"),
-            })
-            .collect();
-        if out.is_empty() && !first_word && !word.is_empty() {
-            // As pprof does, a unique substring match completes too.
-            let hits: Vec<&String> = pool.iter().filter(|w| w.contains(word)).collect();
-            if hits.len() == 1 {
-                out.push(Pair {
-                    display: hits[0].clone(),
-                    replacement: hits[0].clone(),
-                });
-            }
-        }
-        Ok((start, out))
-    }
-}
-
-impl Hinter for ShellHelper {
-    type Hint = String;
-}
-
-impl Highlighter for ShellHelper {
-    fn highlight<'l>(&self, line: &'l str, _pos: usize) -> Cow<'l, str> {
-        Cow::Borrowed(line)
-    }
-}
-
-impl Validator for ShellHelper {}
-
-impl Helper for ShellHelper {}
