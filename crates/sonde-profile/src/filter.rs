@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
-use crate::model::{Label, LabelValue, Location, Profile, Sample, Str};
+use crate::model::{LabelValue, Location, Profile, Sample, Str};
 use crate::units;
 use crate::{Error, Result};
 
@@ -451,14 +451,6 @@ fn parse_range(filter: &str) -> Option<TagFilterKind> {
         hi: Some(v2),
         unit,
     })
-}
-
-/// The label as pprof's text reports spell it: `key:value`.
-pub fn label_text(l: &Label) -> String {
-    match &l.value {
-        LabelValue::Str(v) => format!("{}:{v}", l.key),
-        LabelValue::Num { value, unit } => format!("{}:{value}{unit}", l.key),
-    }
 }
 
 #[cfg(test)]

@@ -94,7 +94,7 @@ pub struct Generated {
 }
 
 /// A profile prepared for one report: value selection, total, output unit.
-pub struct Report {
+pub(crate) struct Report {
     prof: Profile,
     total: i64,
     value_index: usize,
@@ -521,11 +521,6 @@ impl Report {
             }
         }
         label
-    }
-
-    /// The total the percentages refer to.
-    pub fn total(&self) -> i64 {
-        self.total
     }
 }
 

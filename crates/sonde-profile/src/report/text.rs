@@ -31,20 +31,22 @@ pub(super) fn top(rpt: &mut Report, env: &Env) -> String {
         let (flat, cum) = (n.flat_value(), n.cum_value());
         flat_sum += flat;
         let inl = n.inline_label();
-        let _ = writeln!(
-            out,
-            "{:>10} {} {} {:>10} {}  {}{}{}",
-            rpt.format_value(flat),
-            percentage(flat, rpt.total),
-            percentage(flat_sum, rpt.total),
-            rpt.format_value(cum),
-            percentage(cum, rpt.total),
-            n.name,
-            if inl.is_empty() { "" } else { " " },
-            inl
-        );
+        let sep = if inl.is_empty() { "" } else { " " };
+        let _ = writeln!(out, "{}  {}{sep}{inl}", value_columns(rpt, flat, flat_sum, cum), n.name);
     }
     out
+}
+
+/// The `flat flat% sum% cum cum%` columns of a row.
+fn value_columns(rpt: &Report, flat: i64, flat_sum: i64, cum: i64) -> String {
+    format!(
+        "{:>10} {} {} {:>10} {}",
+        rpt.format_value(flat),
+        percentage(flat, rpt.total),
+        percentage(flat_sum, rpt.total),
+        rpt.format_value(cum),
+        percentage(cum, rpt.total)
+    )
 }
 
 /// `tree` (all entries) and `peek REGEX` (matching entries): each entry with its
@@ -73,36 +75,23 @@ pub(super) fn tree(rpt: &mut Report, rx: Option<&Regex>, env: &Env) -> Result<St
         let (flat, cum) = (n.flat_value(), n.cum_value());
         out.push_str(SEPARATOR);
         out.push('\n');
+        let edge_line = |out: &mut String, e: &crate::graph::Edge, other: u32| {
+            let inline = if e.inline { " (inline)" } else { "" };
+            let (w, pct) = (rpt.format_value(e.weight), percentage(e.weight, cum));
+            let _ = writeln!(out, "{w:>50} {pct} |   {}{inline}", g.name_of(other));
+        };
         for e in g.sorted_edges(&n.in_edges) {
-            let _ = writeln!(
-                out,
-                "{:>50} {} |   {}{}",
-                rpt.format_value(e.weight),
-                percentage(e.weight, cum),
-                g.name_of(e.src),
-                if e.inline { " (inline)" } else { "" }
-            );
+            edge_line(&mut out, e, e.src);
         }
         flat_sum += flat;
         let _ = writeln!(
             out,
-            "{:>10} {} {} {:>10} {}                | {}",
-            rpt.format_value(flat),
-            percentage(flat, rpt.total),
-            percentage(flat_sum, rpt.total),
-            rpt.format_value(cum),
-            percentage(cum, rpt.total),
+            "{}                | {}",
+            value_columns(rpt, flat, flat_sum, cum),
             n.name
         );
         for e in g.sorted_edges(&n.out_edges) {
-            let _ = writeln!(
-                out,
-                "{:>50} {} |   {}{}",
-                rpt.format_value(e.weight),
-                percentage(e.weight, cum),
-                g.name_of(e.dest),
-                if e.inline { " (inline)" } else { "" }
-            );
+            edge_line(&mut out, e, e.dest);
         }
     }
     if !g.nodes.is_empty() {
