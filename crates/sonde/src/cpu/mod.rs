@@ -1,0 +1,363 @@
+//! The CPU profiler: `pprof.StartCPUProfile` / `StopCPUProfile` for Rust.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//!
+//! fn expensive_operation() -> u64 {
+//!     (0..1_000_000u64).map(|i| std::hint::black_box(i * i)).sum()
+//! }
+//!
+//! fn quick_operation() {
+//!     std::thread::sleep(Duration::from_millis(10));
+//! }
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     // Go: pprof.StartCPUProfile(f); defer pprof.StopCPUProfile()
+//!     let profiler = sonde::cpu::start(sonde::cpu::CpuOptions::default())?;
+//!     for _ in 0..100 {
+//!         expensive_operation(); // shows up in the profile
+//!         quick_operation(); // sleeps: no CPU samples
+//!     }
+//!     let profile = profiler.stop()?;
+//!     profile.write_file("cpu.pb.gz")?; // then: sonde top cpu.pb.gz
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Each thread has a timer on its own CPU clock (as Go does since 1.18), so
+//! samples are proportional to each thread's CPU time however many threads are
+//! busy, and sleeping threads get none. When the kernel checks timers less often
+//! than the sampling period (many kernels check CPU timers at every scheduler tick,
+//! 250 Hz), each signal carries the number of periods that elapsed, so the
+//! profile's CPU total stays exact at 1000 Hz.
+
+mod build;
+mod ring;
+mod signal;
+mod timers;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use sonde_profile::Profile;
+
+use crate::Error;
+pub use crate::unwind::Unwinding;
+use crate::unwind::{self, Walk};
+use build::{BuildOptions, Collected, StackCount, StackKey};
+use ring::Ring;
+
+/// Settings of a CPU profile.
+#[derive(Clone, Debug)]
+pub struct CpuOptions {
+    frequency: u32,
+    thread_labels: bool,
+    unwinding: Unwinding,
+    blocklist: Vec<String>,
+}
+
+impl Default for CpuOptions {
+    fn default() -> Self {
+        CpuOptions {
+            frequency: 100,
+            thread_labels: false,
+            unwinding: Unwinding::Auto,
+            blocklist: Vec::new(),
+        }
+    }
+}
+
+impl CpuOptions {
+    /// Samples per second of CPU time per thread (default 100, as Go; 1 to 10000).
+    pub fn frequency(mut self, hz: u32) -> Self {
+        self.frequency = hz;
+        self
+    }
+
+    /// Labels each sample with its thread's name (`thread`) and id (`thread_id`),
+    /// so that `sonde top --tagfocus thread=worker` selects threads.
+    pub fn thread_labels(mut self, on: bool) -> Self {
+        self.thread_labels = on;
+        self
+    }
+
+    /// How stacks are walked (default [`Unwinding::Auto`]).
+    pub fn unwinding(mut self, u: Unwinding) -> Self {
+        self.unwinding = u;
+        self
+    }
+
+    /// Drops frames whose function name starts with any of these prefixes (for
+    /// example a runtime's own scheduling frames).
+    pub fn blocklist<I: IntoIterator<Item = S>, S: Into<String>>(mut self, prefixes: I) -> Self {
+        self.blocklist = prefixes.into_iter().map(Into::into).collect();
+        self
+    }
+}
+
+/// Whether a CPU profile runs in this process.
+static RUNNING: AtomicBool = AtomicBool::new(false);
+static NEXT_COOKIE: AtomicU32 = AtomicU32::new(1);
+
+/// A running CPU profile. [`CpuProfiler::stop`] ends it and returns the profile;
+/// dropping it ends it and discards the data.
+#[must_use = "the profile is collected until stop() is called"]
+pub struct CpuProfiler {
+    session: Option<Session>,
+}
+
+struct Session {
+    stop: mpsc::Sender<()>,
+    collector: JoinHandle<Result<Collected, Error>>,
+    opts: CpuOptions,
+    period_ns: u64,
+    wall_start: SystemTime,
+    start: Instant,
+    pid: u32,
+}
+
+/// Starts profiling every thread of the process.
+///
+/// Fails with [`Error::AlreadyRunning`] if a profile is running, and with
+/// [`Error::SignalHandlerInUse`] if another component owns SIGPROF (whose handler
+/// is then left untouched).
+pub fn start(opts: CpuOptions) -> Result<CpuProfiler, Error> {
+    if !(1..=10_000).contains(&opts.frequency) {
+        return Err(Error::InvalidOption(format!(
+            "CPU profiling frequency must be between 1 and 10000 Hz, got {}",
+            opts.frequency
+        )));
+    }
+    if !cfg!(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    )) {
+        return Err(Error::Unsupported);
+    }
+    if RUNNING
+        .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+        .is_err()
+    {
+        return Err(Error::AlreadyRunning);
+    }
+    match start_session(opts) {
+        Ok(session) => Ok(CpuProfiler { session: Some(session) }),
+        Err(e) => {
+            RUNNING.store(false, Ordering::SeqCst);
+            Err(e)
+        }
+    }
+}
+
+/// Profiles for `duration` and returns the profile (Go's
+/// `/debug/pprof/profile?seconds=N`).
+pub fn profile_for(duration: Duration, opts: CpuOptions) -> Result<Profile, Error> {
+    let p = start(opts)?;
+    std::thread::sleep(duration);
+    p.stop()
+}
+
+impl CpuProfiler {
+    /// Stops profiling and returns the profile, symbolized.
+    pub fn stop(mut self) -> Result<Profile, Error> {
+        let session = self.session.take().ok_or(Error::Collector)?;
+        let opts = session.opts.clone();
+        let (period_ns, wall_start, start) = (session.period_ns, session.wall_start, session.start);
+        let collected = finish(session)?;
+        let time_nanos = wall_start.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64);
+        Ok(build::build(
+            &collected,
+            &BuildOptions {
+                period_ns,
+                time_nanos,
+                duration_nanos: start.elapsed().as_nanos() as i64,
+                thread_labels: opts.thread_labels,
+                blocklist: &opts.blocklist,
+            },
+        ))
+    }
+}
+
+impl Drop for CpuProfiler {
+    fn drop(&mut self) {
+        if let Some(s) = self.session.take() {
+            let _ = finish(s);
+        }
+    }
+}
+
+fn start_session(opts: CpuOptions) -> Result<Session, Error> {
+    signal::install()?;
+    register_fork_handler();
+    let cpus = std::thread::available_parallelism().map_or(4, |n| n.get());
+    let state = unwind::prepare(opts.unwinding, cpus * 2)?;
+    let walk = match state.walk {
+        Walk::FramePointers => "frame pointers",
+        Walk::FramePointersTablesLeaf => "frame pointers (unwind tables for the interrupted frame)",
+        Walk::Tables => "unwind tables",
+    };
+    if let Some(old) = unwind::publish(Some(Box::new(state))) {
+        // A previous profile's state: nothing can still use it.
+        let _ = unwind::retire(old, Duration::from_secs(1)).map(Box::leak);
+    }
+    let period_ns = 1_000_000_000 / opts.frequency as u64;
+    let cookie = NEXT_COOKIE.fetch_add(1, Ordering::Relaxed).max(1) ^ (std::process::id() << 16);
+    let cookie = if cookie == 0 { 1 } else { cookie };
+    let thread_labels = opts.thread_labels;
+    let (stop_tx, stop_rx) = mpsc::channel();
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let wall_start = SystemTime::now();
+    let start = Instant::now();
+    let collector = std::thread::Builder::new()
+        .name("sonde-cpu".into())
+        .spawn(move || collect(period_ns, cookie, thread_labels, walk, stop_rx, ready_tx))
+        .map_err(Error::Io)?;
+    match ready_rx.recv() {
+        Ok(Ok(())) => Ok(Session {
+            stop: stop_tx,
+            collector,
+            opts,
+            period_ns,
+            wall_start,
+            start,
+            pid: std::process::id(),
+        }),
+        Ok(Err(e)) => {
+            let _ = collector.join();
+            cleanup_state();
+            Err(e)
+        }
+        Err(_) => {
+            let _ = collector.join();
+            cleanup_state();
+            Err(Error::Collector)
+        }
+    }
+}
+
+fn finish(s: Session) -> Result<Collected, Error> {
+    if s.pid != std::process::id() {
+        // We are a forked child: the collector thread does not exist here.
+        return Err(Error::Forked);
+    }
+    let _ = s.stop.send(());
+    let result = s.collector.join().map_err(|_| Error::Collector).and_then(|r| r);
+    cleanup_state();
+    RUNNING.store(false, Ordering::SeqCst);
+    result
+}
+
+/// Unpublishes the unwinder state and frees it once no handler can use it.
+fn cleanup_state() {
+    if let Some(old) = unwind::publish(None) {
+        if let Some(stuck) = unwind::retire(old, Duration::from_secs(2)) {
+            // A handler is still running after two seconds (impossible in
+            // practice); leaking is the safe choice.
+            Box::leak(stuck);
+        }
+    }
+}
+
+fn register_fork_handler() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    extern "C" fn in_child() {
+        RUNNING.store(false, Ordering::SeqCst);
+        signal::reset_after_fork();
+    }
+    ONCE.call_once(|| {
+        // SAFETY: registers a child-side fork handler that only stores atomics.
+        unsafe {
+            libc::pthread_atfork(None, None, Some(in_child));
+        }
+    });
+}
+
+/// How often the collector drains the sample ring.
+const DRAIN_INTERVAL: Duration = Duration::from_millis(10);
+/// Every this many drains, threads are rescanned.
+const SCAN_EVERY: u32 = 2;
+
+/// The collector thread: arms timers, drains samples, follows threads.
+fn collect(
+    period_ns: u64,
+    cookie: u32,
+    thread_labels: bool,
+    walk: &'static str,
+    stop: mpsc::Receiver<()>,
+    ready: mpsc::Sender<Result<(), Error>>,
+) -> Result<Collected, Error> {
+    let ring: &'static Ring = Box::leak(Box::new(Ring::new(2048)));
+    let mut timers = timers::ThreadTimers::new(period_ns, cookie, timers::current_tid());
+    signal::activate(cookie, ring);
+    let mut stacks: HashMap<StackKey, StackCount> = HashMap::new();
+    let mut truncated = 0u64;
+    let mut graveyard = Vec::new();
+    let drain = |stacks: &mut HashMap<StackKey, StackCount>, truncated: &mut u64| {
+        ring.consume(|s| {
+            let len = (s.len as usize).min(s.frames.len());
+            let key = (if thread_labels { s.tid } else { 0 }, s.frames[..len].into());
+            let e = stacks.entry(key).or_default();
+            e.periods += s.weight as u64;
+            e.signals += 1;
+            *truncated += s.truncated as u64;
+        });
+    };
+    let first = timers.sync();
+    if let Err(e) = first {
+        signal::deactivate();
+        timers.delete_all();
+        let _ = ready.send(Err(Error::Timer(e)));
+        return Err(Error::Collector);
+    }
+    let _ = ready.send(Ok(()));
+    let mut tick = 0u32;
+    loop {
+        match stop.recv_timeout(DRAIN_INTERVAL) {
+            Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        drain(&mut stacks, &mut truncated);
+        tick = tick.wrapping_add(1);
+        if tick % SCAN_EVERY == 0 {
+            if let Ok((added, removed)) = timers.sync() {
+                if added + removed > 0 {
+                    if let Some(old) = unwind::refresh_regions() {
+                        graveyard.push(old);
+                    }
+                }
+            }
+            if !graveyard.is_empty() && unwind::quiescent() {
+                graveyard.clear();
+            }
+        }
+    }
+    timers.delete_all();
+    signal::deactivate();
+    // Wait for handlers that were already running, then take their samples.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !unwind::quiescent() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_micros(100));
+    }
+    drain(&mut stacks, &mut truncated);
+    let dropped = ring.dropped();
+    if unwind::quiescent() {
+        graveyard.clear();
+        // SAFETY: the ring was leaked from a Box above; signals are deactivated
+        // and no handler is running, so nothing can reach it any more.
+        drop(unsafe { Box::from_raw(ring as *const Ring as *mut Ring) });
+    }
+    let modules = unwind::with_state(|s| s.map(|s| s.modules.clone()).unwrap_or_default());
+    let thread_names = timers.names().clone();
+    Ok(Collected {
+        stacks,
+        threads_seen: thread_names.len(),
+        thread_names,
+        dropped,
+        truncated,
+        modules,
+        walk,
+    })
+}

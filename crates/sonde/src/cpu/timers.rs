@@ -1,0 +1,187 @@
+//! Per-thread CPU-time timers, the way Go (≥1.18) samples on Linux: each thread
+//! gets a POSIX timer on its own CPU clock that sends SIGPROF to that thread every
+//! `period` of CPU time it uses. A thread's samples are therefore proportional to
+//! its own CPU time, however many threads are busy, and a sleeping thread gets
+//! none. Threads are found by scanning `/proc/self/task`; timers of threads that
+//! exited are deleted at the next scan.
+
+use std::collections::HashMap;
+use std::io;
+
+/// Linux's clock id for the CPU time of thread `tid` (`MAKE_THREAD_CPUCLOCK(tid,
+/// CPUCLOCK_SCHED)`).
+fn thread_cpu_clock(tid: u32) -> libc::clockid_t {
+    ((!(tid as libc::clockid_t)) << 3) | 6
+}
+
+/// The timers of the sampled threads.
+pub(crate) struct ThreadTimers {
+    timers: HashMap<u32, libc::c_int>,
+    names: HashMap<u32, String>,
+    period_ns: u64,
+    cookie: u32,
+    exclude: u32,
+    seed: u64,
+}
+
+impl ThreadTimers {
+    /// Timers firing every `period_ns` of thread CPU time, tagged with `cookie`;
+    /// thread `exclude` (the collector itself) is not sampled.
+    pub(crate) fn new(period_ns: u64, cookie: u32, exclude: u32) -> ThreadTimers {
+        ThreadTimers {
+            timers: HashMap::new(),
+            names: HashMap::new(),
+            period_ns,
+            cookie,
+            exclude,
+            seed: (cookie as u64) << 32 | period_ns,
+        }
+    }
+
+    /// Creates timers for threads that appeared and deletes those of threads that
+    /// exited. Returns (added, removed).
+    pub(crate) fn sync(&mut self) -> io::Result<(usize, usize)> {
+        let tids = list_tids()?;
+        let mut added = 0;
+        for &tid in &tids {
+            if tid == self.exclude || self.timers.contains_key(&tid) {
+                continue;
+            }
+            match self.arm(tid) {
+                Ok(id) => {
+                    self.timers.insert(tid, id);
+                    self.names.insert(tid, thread_name(tid));
+                    added += 1;
+                }
+                // The thread exited between the scan and now.
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) || e.raw_os_error() == Some(libc::ESRCH) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let gone: Vec<u32> = self.timers.keys().copied().filter(|t| !tids.contains(t)).collect();
+        for tid in &gone {
+            if let Some(id) = self.timers.remove(tid) {
+                delete_timer(id);
+            }
+        }
+        Ok((added, gone.len()))
+    }
+
+    /// The names of every thread seen, as they were when first seen.
+    pub(crate) fn names(&self) -> &HashMap<u32, String> {
+        &self.names
+    }
+
+    /// Deletes every timer.
+    pub(crate) fn delete_all(&mut self) {
+        for (_, id) in self.timers.drain() {
+            delete_timer(id);
+        }
+    }
+
+    fn next_random(&mut self) -> u64 {
+        // splitmix64
+        self.seed = self.seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.seed;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn arm(&mut self, tid: u32) -> io::Result<libc::c_int> {
+        // SAFETY: sigevent is plain data; zero is a valid value for every field.
+        let mut sev: libc::sigevent = unsafe { std::mem::zeroed() };
+        sev.sigev_notify = libc::SIGEV_THREAD_ID;
+        sev.sigev_signo = libc::SIGPROF;
+        sev.sigev_notify_thread_id = tid as libc::c_int;
+        sev.sigev_value = libc::sigval {
+            sival_ptr: encode_value(self.cookie, tid) as *mut libc::c_void,
+        };
+        let mut id: libc::c_int = 0;
+        // SAFETY: raw timer_create with valid pointers to `sev` and `id`; the kernel
+        // writes the new timer id into `id`.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_timer_create,
+                thread_cpu_clock(tid) as libc::c_long,
+                &mut sev as *mut libc::sigevent,
+                &mut id as *mut libc::c_int,
+            )
+        };
+        if r != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // The first expiry is random within the period, as in Go, so that threads
+        // that run briefly are not systematically missed or over-counted.
+        let first = 1 + self.next_random() % self.period_ns;
+        let spec = libc::itimerspec {
+            it_interval: timespec(self.period_ns),
+            it_value: timespec(first),
+        };
+        // SAFETY: raw timer_settime on the timer created above with a valid spec.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_timer_settime,
+                id as libc::c_long,
+                0 as libc::c_long,
+                &spec as *const libc::itimerspec,
+                std::ptr::null_mut::<libc::itimerspec>(),
+            )
+        };
+        if r != 0 {
+            let e = io::Error::last_os_error();
+            delete_timer(id);
+            return Err(e);
+        }
+        Ok(id)
+    }
+}
+
+impl Drop for ThreadTimers {
+    fn drop(&mut self) {
+        self.delete_all();
+    }
+}
+
+fn timespec(ns: u64) -> libc::timespec {
+    libc::timespec {
+        tv_sec: (ns / 1_000_000_000) as libc::time_t,
+        tv_nsec: (ns % 1_000_000_000) as libc::c_long,
+    }
+}
+
+fn delete_timer(id: libc::c_int) {
+    // SAFETY: raw timer_delete of a timer this process created; failure (already
+    // deleted) is harmless.
+    unsafe {
+        libc::syscall(libc::SYS_timer_delete, id as libc::c_long);
+    }
+}
+
+/// The value a timer carries in `si_value`: the profile's cookie and the thread.
+pub(crate) fn encode_value(cookie: u32, tid: u32) -> u64 {
+    (cookie as u64) << 32 | tid as u64
+}
+
+/// The ids of this process's threads.
+pub(crate) fn list_tids() -> io::Result<Vec<u32>> {
+    let mut tids = Vec::new();
+    for e in std::fs::read_dir("/proc/self/task")? {
+        if let Some(tid) = e?.file_name().to_str().and_then(|s| s.parse().ok()) {
+            tids.push(tid);
+        }
+    }
+    Ok(tids)
+}
+
+/// The calling thread's id.
+pub(crate) fn current_tid() -> u32 {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::syscall(libc::SYS_gettid) as u32 }
+}
+
+fn thread_name(tid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/self/task/{tid}/comm"))
+        .map(|s| s.trim_end().to_string())
+        .unwrap_or_default()
+}

@@ -1,0 +1,64 @@
+//! # sonde
+//!
+//! In-process profilers for Rust that write Go's pprof format, readable by
+//! `sonde top` and `go tool pprof` alike.
+//!
+//! The map of the crate:
+//!
+//! * [`cpu`]: the CPU profiler (`pprof.StartCPUProfile` for Rust): per-thread
+//!   CPU-time timers, signal-safe stack capture, symbolized pprof output.
+//! * `unwind` (internal): the one stack unwinder all collectors share — frame
+//!   pointers or the binaries' unwind tables, allocation-free and bounds-checked,
+//!   usable in signal handlers.
+//! * `symbolize` (internal): addresses to demangled names, files, lines and
+//!   inlined frames, cached across profiles ([`clear_symbol_cache`] frees it).
+//!
+//! Every collector produces a [`sonde_profile::Profile`]; write it with
+//! [`Profile::write_file`](sonde_profile::Profile::write_file).
+
+#![deny(missing_docs)]
+
+pub mod cpu;
+mod symbolize;
+mod unwind;
+
+pub use sonde_profile::Profile;
+pub use symbolize::clear_cache as clear_symbol_cache;
+
+/// Errors of the runtime profilers.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A profile of this kind is already running in the process.
+    #[error("a CPU profile is already running in this process; stop it before starting another")]
+    AlreadyRunning,
+    /// Another component installed a SIGPROF handler, which sonde leaves alone.
+    #[error(
+        "another SIGPROF handler is installed (at {handler:#x}), and sonde will not replace it; stop the \
+         other profiler (pprof-rs, gperftools, a setitimer user) or profile in another process"
+    )]
+    SignalHandlerInUse {
+        /// Address of the installed handler.
+        handler: usize,
+    },
+    /// Installing the signal handler failed.
+    #[error("installing the SIGPROF handler failed: {0}")]
+    Signal(std::io::Error),
+    /// Creating or arming a per-thread timer failed.
+    #[error("creating the per-thread CPU timers failed: {0}")]
+    Timer(std::io::Error),
+    /// An option value out of range.
+    #[error("{0}")]
+    InvalidOption(String),
+    /// This platform is not supported.
+    #[error("CPU profiling is supported on Linux (x86_64 and aarch64) only")]
+    Unsupported,
+    /// The profile was started before `fork()` and cannot be stopped in the child.
+    #[error("this profile was started in the parent process before fork(); stop it in the parent")]
+    Forked,
+    /// Reading information about the process failed.
+    #[error("reading process information: {0}")]
+    Io(#[from] std::io::Error),
+    /// The collector thread stopped unexpectedly.
+    #[error("the profiler's collector thread stopped unexpectedly")]
+    Collector,
+}

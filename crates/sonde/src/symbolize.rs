@@ -1,0 +1,184 @@
+//! The one symbolizer, shared by every collector: addresses to demangled function
+//! names, files and lines, with inlined frames expanded. It runs when a profile is
+//! built, never in a signal handler. Debug info is loaded lazily per binary and
+//! kept, with every address already resolved, for the next profiles of this
+//! process; [`clear_cache`] frees it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use addr2line::Loader;
+
+/// One source frame of an address: with inlining, an address has several,
+/// innermost first.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub(crate) struct SourceFrame {
+    /// Demangled name without the hash suffix, e.g. `my_crate::work`.
+    pub function: String,
+    /// The linker's (mangled) name when known, else the same as `function`.
+    pub system_name: String,
+    /// Source file path, empty when unknown.
+    pub file: String,
+    /// Line number, 0 when unknown.
+    pub line: u32,
+}
+
+struct Binary {
+    loader: Option<Loader>,
+    resolved: HashMap<u64, Arc<[SourceFrame]>>,
+}
+
+// SAFETY: a `Binary` is only used while holding the `SYMBOLS` mutex, one thread at
+// a time; addr2line's loader keeps lazily filled caches that are not shared
+// between threads without that lock.
+unsafe impl Send for Binary {}
+
+static SYMBOLS: Mutex<Option<HashMap<String, Binary>>> = Mutex::new(None);
+
+/// Resolves `addr` (an address in the file's own address space, i.e. the runtime
+/// address minus the load bias) in the binary at `path`. Returns no frames when the
+/// binary cannot be read or has no symbol for the address.
+pub(crate) fn resolve(path: &str, addr: u64) -> Arc<[SourceFrame]> {
+    let mut guard = SYMBOLS.lock().unwrap_or_else(|p| p.into_inner());
+    let binaries = guard.get_or_insert_with(HashMap::new);
+    let bin = binaries.entry(path.to_string()).or_insert_with(|| Binary {
+        loader: Loader::new(path).ok(),
+        resolved: HashMap::new(),
+    });
+    if let Some(frames) = bin.resolved.get(&addr) {
+        return frames.clone();
+    }
+    let frames: Arc<[SourceFrame]> = match &bin.loader {
+        Some(loader) => lookup(loader, addr).into(),
+        None => Arc::from(Vec::new()),
+    };
+    bin.resolved.insert(addr, frames.clone());
+    frames
+}
+
+/// Frees the loaded debug info and resolved addresses.
+pub fn clear_cache() {
+    *SYMBOLS.lock().unwrap_or_else(|p| p.into_inner()) = None;
+}
+
+fn lookup(loader: &Loader, addr: u64) -> Vec<SourceFrame> {
+    let mut out = Vec::new();
+    if let Ok(mut frames) = loader.find_frames(addr) {
+        while let Ok(Some(f)) = frames.next() {
+            let raw = f
+                .function
+                .as_ref()
+                .and_then(|n| n.raw_name().ok())
+                .map(|n| n.into_owned());
+            let (function, system_name) = match (&raw, f.function.as_ref().and_then(|n| n.demangle().ok())) {
+                (Some(raw), demangled) => (demangle(raw).or(demangled.map(|d| d.into_owned())), raw.clone()),
+                (None, _) => (None, String::new()),
+            };
+            let (file, line) = f
+                .location
+                .map(|l| (l.file.unwrap_or_default().to_string(), l.line.unwrap_or(0)))
+                .unwrap_or_default();
+            let function = function.unwrap_or_else(|| system_name.clone());
+            if function.is_empty() && file.is_empty() {
+                continue;
+            }
+            out.push(SourceFrame {
+                system_name: if system_name.is_empty() {
+                    function.clone()
+                } else {
+                    system_name
+                },
+                function,
+                file,
+                line,
+            });
+        }
+    }
+    // The symbol table names the outermost (not inlined) function with its full
+    // path, which line-tables-only debug info lacks; without debug info it is the
+    // only name there is.
+    if let Some(sym) = loader.find_symbol(addr) {
+        let function = demangle(sym).unwrap_or_else(|| sym.to_string());
+        match out.last_mut() {
+            Some(f) if f.function.is_empty() || same_function(&function, &f.function) => {
+                f.function = function;
+                f.system_name = sym.to_string();
+            }
+            Some(_) => {}
+            None => out.push(SourceFrame {
+                function,
+                system_name: sym.to_string(),
+                ..Default::default()
+            }),
+        }
+    }
+    out
+}
+
+/// Whether a full symbol name (`my_crate::module::work`) and a debug-info name
+/// (`work`, `work<T>`) name the same function.
+fn same_function(symbol: &str, dwarf: &str) -> bool {
+    let base = dwarf.split('<').next().unwrap_or(dwarf);
+    let base = base.rsplit("::").next().unwrap_or(base);
+    let sym = symbol.split('<').next().unwrap_or(symbol);
+    !base.is_empty() && (sym == base || sym.ends_with(&format!("::{base}")))
+}
+
+/// Demangles a Rust symbol without its hash (`foo::bar`, not `foo::bar::h0123…`).
+pub(crate) fn demangle(name: &str) -> Option<String> {
+    rustc_demangle::try_demangle(name).ok().map(|d| format!("{d:#}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::unwind::modules::{loaded_modules, module_for};
+
+    #[inline(never)]
+    fn a_function_to_find() -> u64 {
+        std::hint::black_box(42)
+    }
+
+    #[test]
+    fn resolves_own_function_with_file_and_line() {
+        let mods = loaded_modules();
+        let addr = a_function_to_find as *const () as usize as u64 + 1;
+        let m = &mods[module_for(&mods, addr).expect("module")];
+        let frames = resolve(&m.path, addr - m.bias);
+        let f = frames.last().expect("a frame");
+        assert!(
+            f.function.ends_with("symbolize::tests::a_function_to_find"),
+            "full path: {frames:?}"
+        );
+        assert!(f.file.ends_with("symbolize.rs"), "{frames:?}");
+        assert!(f.line > 0, "{frames:?}");
+        assert!(!f.system_name.is_empty());
+        // The second lookup comes from the cache.
+        assert!(Arc::ptr_eq(&frames, &resolve(&m.path, addr - m.bias)));
+    }
+
+    #[test]
+    fn missing_binaries_resolve_to_nothing() {
+        assert!(resolve("/nonexistent/binary", 0x1000).is_empty());
+    }
+
+    #[test]
+    fn matches_symbol_and_debug_names() {
+        assert!(same_function("app::work", "work"));
+        assert!(same_function(
+            "core::ops::function::FnOnce::call_once",
+            "call_once<fn()>"
+        ));
+        assert!(!same_function("app::other", "work"));
+        assert!(!same_function("app::network", "work"));
+    }
+
+    #[test]
+    fn demangles_without_hash() {
+        assert_eq!(
+            demangle("_ZN4core3ptr13drop_in_place17h0123456789abcdefE").as_deref(),
+            Some("core::ptr::drop_in_place")
+        );
+        assert_eq!(demangle("memcpy"), None);
+    }
+}
