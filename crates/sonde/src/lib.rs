@@ -23,6 +23,38 @@ mod symbolize;
 mod unwind;
 
 pub use sonde_profile::Profile;
+
+/// Internals exposed for sonde's own benchmarks (`bench/`); not a stable API.
+#[doc(hidden)]
+pub mod __bench {
+    pub use crate::unwind::Unwinding;
+
+    /// The sample path of the CPU profiler's signal handler, callable directly.
+    pub struct SamplePath(crate::unwind::UnwindState);
+
+    impl SamplePath {
+        /// Prepares the unwinder as a profile start would.
+        pub fn new(mode: Unwinding) -> std::io::Result<SamplePath> {
+            crate::unwind::prepare(mode, 2).map(SamplePath)
+        }
+
+        /// Walks the stack saved in `ucontext` into `out`; returns the frame count.
+        ///
+        /// # Safety
+        /// `ucontext` must point to a `ucontext_t` filled by `getcontext` on this
+        /// thread, whose stack frames are still live.
+        pub unsafe fn capture(&self, ucontext: *const std::ffi::c_void, out: &mut [u64]) -> usize {
+            // SAFETY: guaranteed by the caller.
+            let regs = unsafe { crate::unwind::Registers::from_ucontext(ucontext.cast()) };
+            crate::unwind::capture_with(&self.0, &regs, out)
+        }
+
+        /// Which walk `Unwinding::Auto` resolved to.
+        pub fn walk(&self) -> String {
+            format!("{:?}", self.0.walk)
+        }
+    }
+}
 pub use symbolize::clear_cache as clear_symbol_cache;
 
 /// Errors of the runtime profilers.

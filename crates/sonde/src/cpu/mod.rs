@@ -275,8 +275,11 @@ fn register_fork_handler() {
     });
 }
 
-/// How often the collector drains the sample ring.
-const DRAIN_INTERVAL: Duration = Duration::from_millis(10);
+/// How often the collector drains the sample ring (and, every other time, looks
+/// for new threads): rarely enough that an idle profile costs almost nothing.
+const DRAIN_INTERVAL: Duration = Duration::from_millis(25);
+/// How soon the next drain comes when the ring was filling up.
+const BUSY_DRAIN_INTERVAL: Duration = Duration::from_millis(5);
 /// Every this many drains, threads are rescanned.
 const SCAN_EVERY: u32 = 2;
 
@@ -290,13 +293,21 @@ fn collect(
     ready: mpsc::Sender<Result<(), Error>>,
 ) -> Result<Collected, Error> {
     let ring: &'static Ring = Box::leak(Box::new(Ring::new(2048)));
-    let mut timers = timers::ThreadTimers::new(period_ns, cookie, timers::current_tid());
+    let mut timers = match timers::ThreadTimers::new(period_ns, cookie, timers::current_tid()) {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = ready.send(Err(Error::Timer(e)));
+            return Err(Error::Collector);
+        }
+    };
     signal::activate(cookie, ring);
     let mut stacks: HashMap<StackKey, StackCount> = HashMap::new();
     let mut truncated = 0u64;
     let mut graveyard = Vec::new();
     let drain = |stacks: &mut HashMap<StackKey, StackCount>, truncated: &mut u64| {
+        let mut taken = 0usize;
         ring.consume(|s| {
+            taken += 1;
             let len = (s.len as usize).min(s.frames.len());
             let key = (if thread_labels { s.tid } else { 0 }, s.frames[..len].into());
             let e = stacks.entry(key).or_default();
@@ -304,6 +315,7 @@ fn collect(
             e.signals += 1;
             *truncated += s.truncated as u64;
         });
+        taken
     };
     let first = timers.sync();
     if let Err(e) = first {
@@ -314,12 +326,18 @@ fn collect(
     }
     let _ = ready.send(Ok(()));
     let mut tick = 0u32;
+    let mut wait = DRAIN_INTERVAL;
     loop {
-        match stop.recv_timeout(DRAIN_INTERVAL) {
+        match stop.recv_timeout(wait) {
             Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
-        drain(&mut stacks, &mut truncated);
+        let taken = drain(&mut stacks, &mut truncated);
+        wait = if taken > ring.capacity() / 4 {
+            BUSY_DRAIN_INTERVAL
+        } else {
+            DRAIN_INTERVAL
+        };
         tick = tick.wrapping_add(1);
         if tick % SCAN_EVERY == 0 {
             if let Ok((added, removed)) = timers.sync() {

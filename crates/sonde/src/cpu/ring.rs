@@ -28,14 +28,11 @@ pub(crate) struct SampleData {
     pub frames: [u64; MAX_DEPTH],
 }
 
-struct Slot {
-    state: AtomicU8,
-    data: UnsafeCell<SampleData>,
-}
-
-/// The sample slots.
+/// The sample slots. The states are kept apart from the (large) sample data so
+/// that the consumer's scan touches a few cache lines, not every slot.
 pub(crate) struct Ring {
-    slots: Box<[Slot]>,
+    states: Box<[AtomicU8]>,
+    data: Box<[UnsafeCell<SampleData>]>,
     next: AtomicUsize,
     dropped: AtomicU64,
 }
@@ -48,17 +45,18 @@ unsafe impl Sync for Ring {}
 impl Ring {
     /// Allocates `capacity` slots (outside any signal handler).
     pub(crate) fn new(capacity: usize) -> Ring {
+        let n = capacity.max(1);
         Ring {
-            slots: (0..capacity.max(1))
-                .map(|_| Slot {
-                    state: AtomicU8::new(EMPTY),
-                    data: UnsafeCell::new(SampleData {
+            states: (0..n).map(|_| AtomicU8::new(EMPTY)).collect(),
+            data: (0..n)
+                .map(|_| {
+                    UnsafeCell::new(SampleData {
                         tid: 0,
                         weight: 0,
                         len: 0,
                         truncated: false,
                         frames: [0; MAX_DEPTH],
-                    }),
+                    })
                 })
                 .collect(),
             next: AtomicUsize::new(0),
@@ -70,21 +68,21 @@ impl Ring {
     /// free the sample is dropped and counted. Signal-safe.
     #[inline]
     pub(crate) fn produce(&self, fill: impl FnOnce(&mut SampleData)) {
-        let n = self.slots.len();
+        let n = self.states.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
         // Look at a few slots before giving up, so that one slow slot does not drop samples.
         for k in 0..n.min(8) {
-            let Some(slot) = self.slots.get((start + k) % n) else {
+            let i = (start + k) % n;
+            let (Some(state), Some(data)) = (self.states.get(i), self.data.get(i)) else {
                 break;
             };
-            if slot
-                .state
+            if state
                 .compare_exchange(EMPTY, WRITING, Ordering::Acquire, Ordering::Relaxed)
                 .is_ok()
             {
                 // SAFETY: the WRITING state gives this handler exclusive access.
-                fill(unsafe { &mut *slot.data.get() });
-                slot.state.store(FULL, Ordering::Release);
+                fill(unsafe { &mut *data.get() });
+                state.store(FULL, Ordering::Release);
                 return;
             }
         }
@@ -93,13 +91,18 @@ impl Ring {
 
     /// Hands every filled slot to `take` and frees it. Only one thread may consume.
     pub(crate) fn consume(&self, mut take: impl FnMut(&SampleData)) {
-        for slot in self.slots.iter() {
-            if slot.state.load(Ordering::Acquire) == FULL {
+        for (state, data) in self.states.iter().zip(self.data.iter()) {
+            if state.load(Ordering::Acquire) == FULL {
                 // SAFETY: FULL means the producer is done; only this consumer reads.
-                take(unsafe { &*slot.data.get() });
-                slot.state.store(EMPTY, Ordering::Release);
+                take(unsafe { &*data.get() });
+                state.store(EMPTY, Ordering::Release);
             }
         }
+    }
+
+    /// Number of slots.
+    pub(crate) fn capacity(&self) -> usize {
+        self.states.len()
     }
 
     /// Samples dropped because every slot was busy.

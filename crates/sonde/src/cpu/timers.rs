@@ -16,6 +16,7 @@ fn thread_cpu_clock(tid: u32) -> libc::clockid_t {
 
 /// The timers of the sampled threads.
 pub(crate) struct ThreadTimers {
+    tasks: TaskDir,
     timers: HashMap<u32, libc::c_int>,
     names: HashMap<u32, String>,
     period_ns: u64,
@@ -27,21 +28,22 @@ pub(crate) struct ThreadTimers {
 impl ThreadTimers {
     /// Timers firing every `period_ns` of thread CPU time, tagged with `cookie`;
     /// thread `exclude` (the collector itself) is not sampled.
-    pub(crate) fn new(period_ns: u64, cookie: u32, exclude: u32) -> ThreadTimers {
-        ThreadTimers {
+    pub(crate) fn new(period_ns: u64, cookie: u32, exclude: u32) -> io::Result<ThreadTimers> {
+        Ok(ThreadTimers {
+            tasks: TaskDir::open()?,
             timers: HashMap::new(),
             names: HashMap::new(),
             period_ns,
             cookie,
             exclude,
             seed: (cookie as u64) << 32 | period_ns,
-        }
+        })
     }
 
     /// Creates timers for threads that appeared and deletes those of threads that
     /// exited. Returns (added, removed).
     pub(crate) fn sync(&mut self) -> io::Result<(usize, usize)> {
-        let tids = list_tids()?;
+        let tids = self.tasks.list()?;
         let mut added = 0;
         for &tid in &tids {
             if tid == self.exclude || self.timers.contains_key(&tid) {
@@ -163,15 +165,75 @@ pub(crate) fn encode_value(cookie: u32, tid: u32) -> u64 {
     (cookie as u64) << 32 | tid as u64
 }
 
-/// The ids of this process's threads.
-pub(crate) fn list_tids() -> io::Result<Vec<u32>> {
-    let mut tids = Vec::new();
-    for e in std::fs::read_dir("/proc/self/task")? {
-        if let Some(tid) = e?.file_name().to_str().and_then(|s| s.parse().ok()) {
-            tids.push(tid);
+/// `/proc/self/task`, kept open: re-reading an open directory of procfs lists the
+/// threads of the moment, without the cost of opening it again at every scan.
+struct TaskDir {
+    fd: libc::c_int,
+    buf: Vec<u8>,
+}
+
+impl TaskDir {
+    fn open() -> io::Result<TaskDir> {
+        // SAFETY: opens a directory with a NUL-terminated path.
+        let fd = unsafe {
+            libc::open(
+                c"/proc/self/task".as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
         }
+        Ok(TaskDir {
+            fd,
+            buf: vec![0; 32 * 1024],
+        })
     }
-    Ok(tids)
+
+    /// The ids of this process's threads.
+    fn list(&mut self) -> io::Result<Vec<u32>> {
+        // SAFETY: rewinds our own directory descriptor.
+        if unsafe { libc::lseek(self.fd, 0, libc::SEEK_SET) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut tids = Vec::new();
+        loop {
+            // SAFETY: getdents64 writes at most buf.len() bytes into buf.
+            let n = unsafe { libc::syscall(libc::SYS_getdents64, self.fd, self.buf.as_mut_ptr(), self.buf.len()) };
+            if n < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if n == 0 {
+                break;
+            }
+            parse_dirents(&self.buf[..n as usize], &mut tids);
+        }
+        Ok(tids)
+    }
+}
+
+impl Drop for TaskDir {
+    fn drop(&mut self) {
+        // SAFETY: closes the descriptor this struct owns.
+        unsafe { libc::close(self.fd) };
+    }
+}
+
+/// Appends the numeric names in a buffer of `linux_dirent64` records.
+fn parse_dirents(mut buf: &[u8], out: &mut Vec<u32>) {
+    // struct linux_dirent64 { u64 ino; i64 off; u16 reclen; u8 type; char name[]; }
+    while buf.len() >= 19 {
+        let reclen = u16::from_ne_bytes([buf[16], buf[17]]) as usize;
+        if reclen < 19 || reclen > buf.len() {
+            break;
+        }
+        let name = &buf[19..reclen];
+        let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
+        if let Some(tid) = std::str::from_utf8(name).ok().and_then(|s| s.parse().ok()) {
+            out.push(tid);
+        }
+        buf = &buf[reclen..];
+    }
 }
 
 /// The calling thread's id.
@@ -184,4 +246,30 @@ fn thread_name(tid: u32) -> String {
     std::fs::read_to_string(format!("/proc/self/task/{tid}/comm"))
         .map(|s| s.trim_end().to_string())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_threads_through_the_open_directory() {
+        let mut dir = TaskDir::open().expect("open");
+        let before = dir.list().expect("list");
+        assert!(before.contains(&current_tid()), "{before:?}");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let h = std::thread::spawn(move || {
+            tx.send(current_tid()).expect("send");
+            let _ = done_rx.recv();
+        });
+        let tid = rx.recv().expect("tid");
+        assert!(
+            dir.list().expect("list").contains(&tid),
+            "a new thread is seen on the next scan"
+        );
+        done_tx.send(()).expect("done");
+        h.join().expect("join");
+        assert!(!dir.list().expect("list").contains(&tid), "an exited thread is gone");
+    }
 }
