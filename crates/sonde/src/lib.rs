@@ -7,6 +7,8 @@
 //!
 //! * [`cpu`]: the CPU profiler (`pprof.StartCPUProfile` for Rust): per-thread
 //!   CPU-time timers, signal-safe stack capture, symbolized pprof output.
+//! * [`heap`]: the heap profiler (`pprof.WriteHeapProfile`): a sampling global
+//!   allocator wrapper over any allocator, with exact allocation counters.
 //! * `unwind` (internal): the one stack unwinder all collectors share — frame
 //!   pointers or the binaries' unwind tables, allocation-free and bounds-checked,
 //!   usable in signal handlers.
@@ -19,6 +21,8 @@
 #![deny(missing_docs)]
 
 pub mod cpu;
+pub mod heap;
+mod stacks;
 mod symbolize;
 mod unwind;
 

@@ -77,7 +77,10 @@ fn expensive_dominates_and_sleep_is_absent() {
             .filter(|l| l.contains("cpu_seed::"))
             .map(|l| l.split_whitespace().nth(4).unwrap_or("").to_string())
             .next();
-        assert!(top_cum.is_some_and(|c| c.trim_end_matches('%').parse::<f64>().unwrap_or(0.0) >= 95.0), "{top}");
+        assert!(
+            top_cum.is_some_and(|c| c.trim_end_matches('%').parse::<f64>().unwrap_or(0.0) >= 95.0),
+            "{top}"
+        );
     }
     // The profiler can run again after stopping.
     let again = cpu::start(CpuOptions::default()).expect("restart");

@@ -5,10 +5,10 @@
 
 use std::collections::HashMap;
 
-use sonde_profile::{Function, Label, Labels, Line, Location, Mapping, Profile, Sample, Str, ValueType};
+use sonde_profile::{Label, Labels, Profile, Sample, Str, ValueType};
 
-use crate::symbolize::{self, SourceFrame};
-use crate::unwind::modules::{LoadedModule, module_for};
+use crate::stacks::StackTables;
+use crate::unwind::modules::LoadedModule;
 
 /// A stack as collected: the thread (0 when threads are not labelled) and the
 /// frames, pc first, then return addresses.
@@ -41,40 +41,19 @@ pub(crate) struct BuildOptions<'a> {
     pub blocklist: &'a [String],
 }
 
-#[derive(Default)]
-struct Tables {
-    p: Profile,
-    functions: HashMap<Function, u32>,
-    mappings: HashMap<usize, u32>,
-    locations: HashMap<u64, Option<u32>>,
-}
-
 pub(crate) fn build(c: &Collected, o: &BuildOptions) -> Profile {
-    let mut t = Tables {
-        p: Profile {
-            sample_types: vec![ValueType::new("samples", "count"), ValueType::new("cpu", "nanoseconds")],
-            period_type: Some(ValueType::new("cpu", "nanoseconds")),
-            period: o.period_ns as i64,
-            time_nanos: o.time_nanos,
-            duration_nanos: o.duration_nanos,
-            ..Default::default()
-        },
+    let p = Profile {
+        sample_types: vec![ValueType::new("samples", "count"), ValueType::new("cpu", "nanoseconds")],
+        period_type: Some(ValueType::new("cpu", "nanoseconds")),
+        period: o.period_ns as i64,
+        time_nanos: o.time_nanos,
+        duration_nanos: o.duration_nanos,
         ..Default::default()
     };
-    // The main binary is the first mapping, as pprof expects.
-    if !c.modules.is_empty() {
-        t.mapping(c, 0);
-    }
+    let mut t = StackTables::new(p, &c.modules, o.blocklist, &[]);
     let mut samples: HashMap<(Vec<u32>, u32), u64> = HashMap::new();
     for ((tid, frames), count) in &c.stacks {
-        let mut locs = Vec::with_capacity(frames.len());
-        for (i, &addr) in frames.iter().enumerate() {
-            // Return addresses point after the call; look up the call itself.
-            let lookup = if i == 0 { addr } else { addr.wrapping_sub(1) };
-            if let Some(l) = t.location(c, lookup, o.blocklist) {
-                locs.push(l);
-            }
-        }
+        let locs = t.stack(frames);
         if locs.is_empty() {
             continue;
         }
@@ -118,82 +97,4 @@ pub(crate) fn build(c: &Collected, o: &BuildOptions) -> Profile {
         )));
     }
     t.p
-}
-
-impl Tables {
-    fn mapping(&mut self, c: &Collected, m: usize) -> u32 {
-        if let Some(&i) = self.mappings.get(&m) {
-            return i;
-        }
-        let lm = &c.modules[m];
-        let i = self.p.mappings.len() as u32;
-        self.p.mappings.push(Mapping {
-            memory_start: lm.text.start,
-            memory_limit: lm.text.end,
-            file_offset: lm.file_offset,
-            filename: Str::from(lm.path.as_str()),
-            build_id: Str::from(lm.build_id_hex()),
-            has_functions: lm.has_file,
-            has_filenames: lm.has_file,
-            has_line_numbers: lm.has_file,
-            has_inline_frames: lm.has_file,
-        });
-        self.mappings.insert(m, i);
-        i
-    }
-
-    fn function(&mut self, f: &SourceFrame) -> u32 {
-        let key = Function {
-            name: Str::from(f.function.as_str()),
-            system_name: Str::from(f.system_name.as_str()),
-            filename: Str::from(f.file.as_str()),
-            start_line: 0,
-        };
-        if let Some(&i) = self.functions.get(&key) {
-            return i;
-        }
-        let i = self.p.functions.len() as u32;
-        self.p.functions.push(key.clone());
-        self.functions.insert(key, i);
-        i
-    }
-
-    /// The location of `addr`, or `None` when every frame of it is blocklisted.
-    fn location(&mut self, c: &Collected, addr: u64, blocklist: &[String]) -> Option<u32> {
-        if let Some(&l) = self.locations.get(&addr) {
-            return l;
-        }
-        let m = module_for(&c.modules, addr);
-        let frames: std::sync::Arc<[SourceFrame]> = match m {
-            Some(m) if c.modules[m].has_file => symbolize::resolve(&c.modules[m].path, addr - c.modules[m].bias),
-            _ => std::sync::Arc::from(Vec::new()),
-        };
-        let kept: Vec<&SourceFrame> = frames
-            .iter()
-            .filter(|f| !blocklist.iter().any(|b| f.function.starts_with(b.as_str())))
-            .collect();
-        let result = if !frames.is_empty() && kept.is_empty() {
-            None
-        } else {
-            let lines = kept
-                .iter()
-                .map(|f| Line {
-                    function: self.function(f),
-                    line: f.line as i64,
-                    column: 0,
-                })
-                .collect();
-            let mapping = m.map(|m| self.mapping(c, m));
-            let i = self.p.locations.len() as u32;
-            self.p.locations.push(Location {
-                mapping,
-                address: addr,
-                lines,
-                is_folded: false,
-            });
-            Some(i)
-        };
-        self.locations.insert(addr, result);
-        result
-    }
 }

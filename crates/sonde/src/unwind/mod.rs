@@ -262,6 +262,77 @@ pub(crate) fn capture_with(st: &UnwindState, regs: &Registers, out: &mut [u64]) 
     }
 }
 
+/// The registers of the caller, for walking the current stack synchronously (the
+/// heap profiler samples inside the allocator, not in a signal handler).
+#[inline(always)]
+pub(crate) fn current_registers() -> Registers {
+    let (pc, sp, fp): (u64, u64, u64);
+    // SAFETY: reads the instruction pointer, stack pointer and frame pointer at the
+    // same instruction; no memory is touched.
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        std::arch::asm!(
+            "lea {pc}, [rip]",
+            "mov {sp}, rsp",
+            "mov {fp}, rbp",
+            pc = out(reg) pc,
+            sp = out(reg) sp,
+            fp = out(reg) fp,
+            options(nomem, nostack, preserves_flags)
+        );
+        Registers { pc, sp, fp, lr: 0 }
+    }
+    // SAFETY: as above; lr is read too.
+    #[cfg(target_arch = "aarch64")]
+    unsafe {
+        let lr: u64;
+        std::arch::asm!(
+            "adr {pc}, .",
+            "mov {sp}, sp",
+            "mov {fp}, x29",
+            "mov {lr}, x30",
+            pc = out(reg) pc,
+            sp = out(reg) sp,
+            fp = out(reg) fp,
+            lr = out(reg) lr,
+            options(nomem, nostack, preserves_flags)
+        );
+        Registers { pc, sp, fp, lr }
+    }
+}
+
+/// The end (highest address) of the calling thread's stack, from pthread. Not
+/// signal-safe (it may read `/proc/self/maps` and allocate for the main thread).
+pub(crate) fn current_stack_end() -> Option<u64> {
+    // SAFETY: pthread_getattr_np initialises `attr` for the calling thread; it is
+    // destroyed after its stack range has been read.
+    unsafe {
+        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
+            return None;
+        }
+        let (mut addr, mut size): (*mut libc::c_void, usize) = (std::ptr::null_mut(), 0);
+        let r = libc::pthread_attr_getstack(&attr, &mut addr, &mut size);
+        libc::pthread_attr_destroy(&mut attr);
+        (r == 0).then(|| addr as u64 + size as u64)
+    }
+}
+
+/// Walks the stack from `regs` with an explicitly known stack end (for synchronous
+/// captures, where the thread's own stack bounds are known). Allocation-free.
+#[inline]
+pub(crate) fn capture_bounded(st: &UnwindState, regs: &Registers, stack_end: u64, out: &mut [u64]) -> usize {
+    match st.walk {
+        // The walk starts in sonde's own code, which has frame pointers in a build
+        // that keeps them.
+        Walk::FramePointers | Walk::FramePointersTablesLeaf => fp::walk(regs, stack_end, out),
+        Walk::Tables => st
+            .caches
+            .with(|c| tables::walk(&st.tables, c, regs, stack_end, out))
+            .unwrap_or_else(|| fp::walk(regs, stack_end, out)),
+    }
+}
+
 /// Unwinds only the interrupted frame with the tables: the return address and the
 /// caller's registers.
 #[inline]

@@ -127,3 +127,50 @@ pub fn go_top(p: &Profile) -> Option<String> {
     );
     Some(String::from_utf8_lossy(&o.stdout).into_owned())
 }
+
+/// The total of sample type `ty` over samples with a frame ending with `suffix`.
+pub fn cum_of(p: &Profile, ty: &str, suffix: &str) -> i64 {
+    let i = p.sample_types.iter().position(|t| &*t.ty == ty).expect("sample type");
+    p.samples
+        .iter()
+        .filter(|s| frames(p, s).iter().any(|f| f.ends_with(suffix)))
+        .map(|s| s.values[i])
+        .sum()
+}
+
+/// The total of sample type `ty` over all samples.
+pub fn total_of(p: &Profile, ty: &str) -> i64 {
+    let i = p.sample_types.iter().position(|t| &*t.ty == ty).expect("sample type");
+    p.samples.iter().map(|s| s.values[i]).sum()
+}
+
+/// Runs `go tool pprof ARGS FILE` on the profile if Go is installed.
+pub fn go_pprof(p: &Profile, args: &[&str]) -> Option<String> {
+    let ok = std::process::Command::new("go")
+        .arg("version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok {
+        if std::env::var_os("SONDE_REQUIRE_GO").is_some() {
+            panic!("SONDE_REQUIRE_GO is set but `go` is not installed");
+        }
+        eprintln!("SKIPPED go tool pprof check: Go is not installed");
+        return None;
+    }
+    let path = std::env::temp_dir().join(format!("sonde-prof-{}-{}.pb.gz", std::process::id(), args.len()));
+    p.write_file(&path).expect("write profile");
+    let o = std::process::Command::new("go")
+        .args(["tool", "pprof"])
+        .args(args)
+        .arg(&path)
+        .output()
+        .expect("run go tool pprof");
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        o.status.success(),
+        "go tool pprof failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    Some(String::from_utf8_lossy(&o.stdout).into_owned())
+}

@@ -1,0 +1,209 @@
+//! Building a pprof profile from raw stacks, shared by every collector: each
+//! address becomes a symbolized location (inlined frames expanded), each loaded
+//! binary a mapping with its file name and build id.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use sonde_profile::{Function, Line, Location, Mapping, Profile, Str};
+
+use crate::symbolize::{self, SourceFrame};
+use crate::unwind::modules::{LoadedModule, module_for};
+
+/// Adds symbolized locations to a profile under construction.
+pub(crate) struct StackTables<'a> {
+    /// The profile being built; collectors set its sample types and samples.
+    pub p: Profile,
+    modules: &'a [LoadedModule],
+    blocklist: &'a [String],
+    /// Leading frames (leaf side) whose function contains one of these are
+    /// dropped: the collector's own frames. With a non-empty list, leading frames
+    /// of Rust's standard library are dropped too, as Go hides `runtime.` frames
+    /// above the first user frame.
+    skip_leaf: &'a [&'a str],
+    trimmed: HashMap<(u64, usize), Option<u32>>,
+    functions: HashMap<Function, u32>,
+    mappings: HashMap<usize, u32>,
+    locations: HashMap<u64, Option<u32>>,
+}
+
+impl<'a> StackTables<'a> {
+    /// Starts a profile over the given modules; the main binary becomes the first
+    /// mapping, as pprof expects.
+    pub(crate) fn new(
+        p: Profile,
+        modules: &'a [LoadedModule],
+        blocklist: &'a [String],
+        skip_leaf: &'a [&'a str],
+    ) -> Self {
+        let mut t = StackTables {
+            p,
+            modules,
+            blocklist,
+            skip_leaf,
+            functions: HashMap::new(),
+            mappings: HashMap::new(),
+            locations: HashMap::new(),
+            trimmed: HashMap::new(),
+        };
+        if !modules.is_empty() {
+            t.mapping(0);
+        }
+        t
+    }
+
+    /// The location indexes of a stack (pc first, then return addresses), leaf
+    /// first, without blocklisted frames and without the collector's own leading
+    /// frames.
+    pub(crate) fn stack(&mut self, frames: &[u64]) -> Vec<u32> {
+        let mut locs = Vec::with_capacity(frames.len());
+        let mut leading = true;
+        for (i, &addr) in frames.iter().enumerate() {
+            // Return addresses point after the call; look up the call itself.
+            let lookup = if i == 0 { addr } else { addr.wrapping_sub(1) };
+            if leading && !self.skip_leaf.is_empty() {
+                let (_, frames) = self.frames_of(lookup);
+                // The collector's own functions, whatever was inlined into them.
+                if frames
+                    .last()
+                    .is_some_and(|f| self.skip_leaf.iter().any(|s| f.function.contains(s)))
+                {
+                    continue;
+                }
+                let hidden = frames.iter().take_while(|f| self.hidden(f)).count();
+                if hidden > 0 && hidden == frames.len() {
+                    continue;
+                }
+                leading = false;
+                if hidden > 0 {
+                    if let Some(l) = self.location_without(lookup, hidden) {
+                        locs.push(l);
+                    }
+                    continue;
+                }
+            }
+            if let Some(l) = self.location(lookup) {
+                locs.push(l);
+            }
+        }
+        locs
+    }
+
+    fn frames_of(&self, addr: u64) -> (Option<usize>, Arc<[SourceFrame]>) {
+        let m = module_for(self.modules, addr);
+        let frames = match m {
+            Some(m) if self.modules[m].has_file => {
+                symbolize::resolve(&self.modules[m].path, addr - self.modules[m].bias)
+            }
+            _ => Arc::from(Vec::new()),
+        };
+        (m, frames)
+    }
+
+    /// Whether a leading frame is hidden: the collector's own, or Rust's standard
+    /// library (by source path, or by full name for not-inlined frames).
+    fn hidden(&self, f: &SourceFrame) -> bool {
+        const STD: [&str; 6] = ["alloc::", "core::", "std::", "<alloc::", "<core::", "<std::"];
+        self.skip_leaf.iter().any(|s| f.function.contains(s))
+            || f.file.starts_with("/rustc/")
+            || STD.iter().any(|p| f.function.starts_with(p))
+    }
+
+    /// The location of `addr` without its `hidden` innermost (inlined) frames.
+    fn location_without(&mut self, addr: u64, hidden: usize) -> Option<u32> {
+        if let Some(&l) = self.trimmed.get(&(addr, hidden)) {
+            return l;
+        }
+        let (m, frames) = self.frames_of(addr);
+        let lines = frames[hidden..]
+            .iter()
+            .map(|f| Line {
+                function: self.function(f),
+                line: f.line as i64,
+                column: 0,
+            })
+            .collect();
+        let mapping = m.map(|m| self.mapping(m));
+        let i = self.p.locations.len() as u32;
+        self.p.locations.push(Location {
+            mapping,
+            address: addr,
+            lines,
+            is_folded: false,
+        });
+        self.trimmed.insert((addr, hidden), Some(i));
+        Some(i)
+    }
+
+    fn mapping(&mut self, m: usize) -> u32 {
+        if let Some(&i) = self.mappings.get(&m) {
+            return i;
+        }
+        let lm = &self.modules[m];
+        let i = self.p.mappings.len() as u32;
+        self.p.mappings.push(Mapping {
+            memory_start: lm.text.start,
+            memory_limit: lm.text.end,
+            file_offset: lm.file_offset,
+            filename: Str::from(lm.path.as_str()),
+            build_id: Str::from(lm.build_id_hex()),
+            has_functions: lm.has_file,
+            has_filenames: lm.has_file,
+            has_line_numbers: lm.has_file,
+            has_inline_frames: lm.has_file,
+        });
+        self.mappings.insert(m, i);
+        i
+    }
+
+    fn function(&mut self, f: &SourceFrame) -> u32 {
+        let key = Function {
+            name: Str::from(f.function.as_str()),
+            system_name: Str::from(f.system_name.as_str()),
+            filename: Str::from(f.file.as_str()),
+            start_line: 0,
+        };
+        if let Some(&i) = self.functions.get(&key) {
+            return i;
+        }
+        let i = self.p.functions.len() as u32;
+        self.p.functions.push(key.clone());
+        self.functions.insert(key, i);
+        i
+    }
+
+    /// The location of `addr`, or `None` when every frame of it is blocklisted.
+    fn location(&mut self, addr: u64) -> Option<u32> {
+        if let Some(&l) = self.locations.get(&addr) {
+            return l;
+        }
+        let (m, frames) = self.frames_of(addr);
+        let kept: Vec<&SourceFrame> = frames
+            .iter()
+            .filter(|f| !self.blocklist.iter().any(|b| f.function.starts_with(b.as_str())))
+            .collect();
+        let result = if !frames.is_empty() && kept.is_empty() {
+            None
+        } else {
+            let lines = kept
+                .iter()
+                .map(|f| Line {
+                    function: self.function(f),
+                    line: f.line as i64,
+                    column: 0,
+                })
+                .collect();
+            let mapping = m.map(|m| self.mapping(m));
+            let i = self.p.locations.len() as u32;
+            self.p.locations.push(Location {
+                mapping,
+                address: addr,
+                lines,
+                is_folded: false,
+            });
+            Some(i)
+        };
+        self.locations.insert(addr, result);
+        result
+    }
+}
