@@ -52,10 +52,9 @@ pub(crate) fn size_class(size: usize) -> usize {
     }
 }
 
-struct Counters {
-    /// 0: not registered yet; 1: registered; 2: folded at thread exit (counts go
-    /// to the shared block from then on).
-    state: Cell<u8>,
+/// The counters of one thread (or the shared ones): atomics, written only by
+/// their thread with plain loads and stores, readable by all.
+pub(crate) struct Totals {
     allocs: AtomicU64,
     frees: AtomicU64,
     bytes_allocated: AtomicU64,
@@ -64,17 +63,12 @@ struct Counters {
     class_frees: [AtomicU64; CLASSES],
 }
 
-// SAFETY: `state` is only touched by the owning thread; the other fields are
-// atomics. Other threads reach a thread's block only through the registry.
-unsafe impl Sync for Counters {}
-
 #[allow(clippy::declare_interior_mutable_const)]
 const ZERO: AtomicU64 = AtomicU64::new(0);
 
-impl Counters {
-    const fn new() -> Counters {
-        Counters {
-            state: Cell::new(0),
+impl Totals {
+    const fn new() -> Totals {
+        Totals {
             allocs: ZERO,
             frees: ZERO,
             bytes_allocated: ZERO,
@@ -94,16 +88,116 @@ impl Counters {
     }
 }
 
+/// Everything the allocator wrapper keeps per thread, in one thread-local block
+/// so that the common path computes its address once: the counters and the
+/// sampler's state.
+pub(crate) struct Local {
+    totals: Totals,
+    /// 0: not registered yet; 1: registered; 2: counting into the shared totals
+    /// (registry full, or the thread is exiting).
+    state: Cell<u8>,
+    /// Inside the profiler: allocations are not sampled, frees not looked up.
+    pub(crate) busy: Cell<bool>,
+    /// Bytes left until the next sample point.
+    pub(crate) countdown: Cell<i64>,
+    pub(crate) started: Cell<bool>,
+    pub(crate) rng: Cell<u64>,
+    pub(crate) stack_end: Cell<u64>,
+}
+
 thread_local! {
-    static MINE: Counters = const { Counters::new() };
+    static MINE: Local = const {
+        Local {
+            totals: Totals::new(),
+            state: Cell::new(0),
+            busy: Cell::new(false),
+            countdown: Cell::new(0),
+            started: Cell::new(false),
+            rng: Cell::new(0),
+            stack_end: Cell::new(0),
+        }
+    };
     static EXIT: ExitGuard = const { ExitGuard };
 }
 
+/// Runs `f` with this thread's block.
+#[inline(always)]
+pub(crate) fn with_local<T>(f: impl FnOnce(&Local) -> T) -> T {
+    // SAFETY: see `local`.
+    f(unsafe { &*local() })
+}
+
+/// This thread's block. Taking only its address keeps the thread-local access
+/// (a `LocalKey::with` call) small enough to be inlined into the allocator.
+///
+/// The pointer is valid on this thread until the thread exits; callers use it
+/// only within the current call on this thread.
+#[inline(always)]
+pub(crate) fn local() -> *const Local {
+    MINE.with(|l| l as *const Local)
+}
+
+impl Local {
+    #[inline(always)]
+    fn totals(&self) -> Option<&Totals> {
+        match self.state.get() {
+            1 => Some(&self.totals),
+            0 => {
+                register(self);
+                (self.state.get() == 1).then_some(&self.totals)
+            }
+            _ => None,
+        }
+    }
+
+    /// Counts an allocation of `size` bytes (and its size class when `classes`).
+    #[inline(always)]
+    pub(crate) fn count_alloc(&self, size: usize, classes: bool) {
+        match self.totals() {
+            Some(t) => {
+                bump(&t.allocs, 1);
+                bump(&t.bytes_allocated, size as u64);
+                if classes {
+                    bump(&t.class_allocs[size_class(size)], 1);
+                }
+            }
+            None => {
+                SHARED.allocs.fetch_add(1, Relaxed);
+                SHARED.bytes_allocated.fetch_add(size as u64, Relaxed);
+                if classes {
+                    SHARED.class_allocs[size_class(size)].fetch_add(1, Relaxed);
+                }
+            }
+        }
+    }
+
+    /// Counts a free of `size` bytes (and its size class when `classes`).
+    #[inline(always)]
+    pub(crate) fn count_free(&self, size: usize, classes: bool) {
+        match self.totals() {
+            Some(t) => {
+                bump(&t.frees, 1);
+                bump(&t.bytes_freed, size as u64);
+                if classes {
+                    bump(&t.class_frees[size_class(size)], 1);
+                }
+            }
+            None => {
+                SHARED.frees.fetch_add(1, Relaxed);
+                SHARED.bytes_freed.fetch_add(size as u64, Relaxed);
+                if classes {
+                    SHARED.class_frees[size_class(size)].fetch_add(1, Relaxed);
+                }
+            }
+        }
+    }
+}
+
 /// Counts of exited threads and of threads that found the registry full.
-static SHARED: Counters = Counters::new();
+static SHARED: Totals = Totals::new();
 
 const REGISTRY: usize = 1024;
-static THREADS: [AtomicPtr<Counters>; REGISTRY] = [const { AtomicPtr::new(std::ptr::null_mut()) }; REGISTRY];
+static THREADS: [AtomicPtr<Totals>; REGISTRY] = [const { AtomicPtr::new(std::ptr::null_mut()) }; REGISTRY];
 /// Held while reading other threads' blocks and while a thread unregisters.
 static READING: AtomicBool = AtomicBool::new(false);
 
@@ -124,20 +218,20 @@ struct ExitGuard;
 
 impl Drop for ExitGuard {
     fn drop(&mut self) {
-        MINE.with(|c| {
-            let me = c as *const Counters as *mut Counters;
+        MINE.with(|l| {
+            let me = &l.totals as *const Totals as *mut Totals;
             lock();
             if let Some(slot) = THREADS.iter().find(|p| p.load(Relaxed) == me) {
                 slot.store(std::ptr::null_mut(), Relaxed);
             }
-            fold(c, &SHARED);
-            c.state.set(2);
+            fold(&l.totals, &SHARED);
+            l.state.set(2);
             unlock();
         });
     }
 }
 
-fn fold(from: &Counters, into: &Counters) {
+fn fold(from: &Totals, into: &Totals) {
     into.allocs.fetch_add(from.allocs.swap(0, Relaxed), Relaxed);
     into.frees.fetch_add(from.frees.swap(0, Relaxed), Relaxed);
     into.bytes_allocated
@@ -149,17 +243,17 @@ fn fold(from: &Counters, into: &Counters) {
     }
 }
 
-/// Registers this thread's block; returns false when the registry is full (the
-/// thread then counts into the shared block).
+/// Registers this thread's block (or, with the registry full, marks the thread
+/// as counting into the shared totals).
 #[cold]
 #[inline(never)]
-fn register(c: &Counters) {
-    let me = c as *const Counters as *mut Counters;
+fn register(l: &Local) {
+    let me = &l.totals as *const Totals as *mut Totals;
     let ok = THREADS.iter().any(|p| {
         p.compare_exchange(std::ptr::null_mut(), me, Ordering::AcqRel, Relaxed)
             .is_ok()
     });
-    c.state.set(if ok { 1 } else { 2 });
+    l.state.set(if ok { 1 } else { 2 });
     if ok {
         // Registers the exit hook; it may allocate, which now finds the state set.
         EXIT.with(|_| {});
@@ -172,62 +266,6 @@ fn bump(c: &AtomicU64, n: u64) {
     c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
 }
 
-#[inline(always)]
-fn with_mine(f: impl FnOnce(&Counters, bool)) {
-    MINE.with(|c| match c.state.get() {
-        1 => f(c, true),
-        0 => {
-            register(c);
-            if c.state.get() == 1 {
-                f(c, true)
-            } else {
-                f(&SHARED, false)
-            }
-        }
-        _ => f(&SHARED, false),
-    });
-}
-
-/// Counts an allocation of `size` bytes (and its size class when `classes`).
-#[inline(always)]
-pub(crate) fn on_alloc(size: usize, classes: bool) {
-    with_mine(|c, owned| {
-        if owned {
-            bump(&c.allocs, 1);
-            bump(&c.bytes_allocated, size as u64);
-            if classes {
-                bump(&c.class_allocs[size_class(size)], 1);
-            }
-        } else {
-            c.allocs.fetch_add(1, Relaxed);
-            c.bytes_allocated.fetch_add(size as u64, Relaxed);
-            if classes {
-                c.class_allocs[size_class(size)].fetch_add(1, Relaxed);
-            }
-        }
-    });
-}
-
-/// Counts a free of `size` bytes (and its size class when `classes`).
-#[inline(always)]
-pub(crate) fn on_free(size: usize, classes: bool) {
-    with_mine(|c, owned| {
-        if owned {
-            bump(&c.frees, 1);
-            bump(&c.bytes_freed, size as u64);
-            if classes {
-                bump(&c.class_frees[size_class(size)], 1);
-            }
-        } else {
-            c.frees.fetch_add(1, Relaxed);
-            c.bytes_freed.fetch_add(size as u64, Relaxed);
-            if classes {
-                c.class_frees[size_class(size)].fetch_add(1, Relaxed);
-            }
-        }
-    });
-}
-
 /// A copy of this thread's counters.
 pub(crate) struct Saved {
     stats: AllocStats,
@@ -237,8 +275,9 @@ pub(crate) struct Saved {
 /// This thread's counters, to be put back with [`restore_mine`] so that the
 /// profiler's own allocations are not counted.
 pub(crate) fn save_mine() -> Option<Saved> {
-    MINE.with(|c| {
-        (c.state.get() == 1).then(|| {
+    MINE.with(|l| {
+        let c = &l.totals;
+        (l.state.get() == 1).then(|| {
             let mut classes = [(0, 0); CLASSES];
             for (i, v) in classes.iter_mut().enumerate() {
                 *v = (c.class_allocs[i].load(Relaxed), c.class_frees[i].load(Relaxed));
@@ -254,8 +293,9 @@ pub(crate) fn save_mine() -> Option<Saved> {
 /// Sets this thread's counters back to a value saved by [`save_mine`].
 pub(crate) fn restore_mine(saved: Option<Saved>) {
     let Some(v) = saved else { return };
-    MINE.with(|c| {
-        if c.state.get() != 1 {
+    MINE.with(|l| {
+        let c = &l.totals;
+        if l.state.get() != 1 {
             return;
         }
         c.allocs.store(v.stats.allocs, Relaxed);
@@ -270,7 +310,7 @@ pub(crate) fn restore_mine(saved: Option<Saved>) {
 }
 
 /// Runs `f` over every live thread's block and the shared one.
-fn each_block(mut f: impl FnMut(&Counters)) {
+fn each_block(mut f: impl FnMut(&Totals)) {
     lock();
     f(&SHARED);
     for p in THREADS.iter() {
@@ -301,7 +341,7 @@ pub(crate) fn class_counts() -> Vec<(u64, u64)> {
 pub fn thread_stats() -> AllocStats {
     MINE.with(|c| {
         if c.state.get() == 1 {
-            c.stats()
+            c.totals.stats()
         } else {
             AllocStats::default()
         }

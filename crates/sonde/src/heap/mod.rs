@@ -40,6 +40,7 @@
 //! To find a leak, take two profiles some time apart and compare them:
 //! `sonde top --base heap1.pb.gz heap2.pb.gz` (Go: `go tool pprof -base ...`).
 
+mod arena;
 mod counters;
 mod sampler;
 mod table;
@@ -75,64 +76,133 @@ impl<A> Sampled<A> {
     }
 }
 
-// SAFETY: every request is forwarded to the inner allocator unchanged; the
-// wrapper only observes pointers and sizes, and its own bookkeeping never
-// recurses into sampling (it marks the thread as busy first).
+impl<A: GlobalAlloc> Sampled<A> {
+    /// Allocates through the sampling decision.
+    #[inline(always)]
+    unsafe fn allocate(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        let rate = sampler::RATE.load(Relaxed);
+        let inner = || {
+            // SAFETY: forwarded with the caller's guarantees.
+            unsafe {
+                if zeroed {
+                    self.inner.alloc_zeroed(layout)
+                } else {
+                    self.inner.alloc(layout)
+                }
+            }
+        };
+        // SAFETY: this thread's block, used only during this call (see `local`).
+        let l = unsafe { &*counters::local() };
+        let decision = if rate == 0 {
+            sampler::Decision::Plain
+        } else {
+            sampler::decide(l, layout.size(), rate)
+        };
+        let p = match decision {
+            sampler::Decision::Plain => inner(),
+            sampler::Decision::Sampled => {
+                let p = arena::alloc(layout.size(), layout.align(), zeroed);
+                if p.is_null() {
+                    inner()
+                } else {
+                    sampler::record(l, p, layout.size() as u64, rate);
+                    p
+                }
+            }
+            sampler::Decision::Exact => {
+                let p = inner();
+                if !p.is_null() {
+                    sampler::record(l, p, layout.size() as u64, 0);
+                }
+                p
+            }
+        };
+        if !p.is_null() {
+            l.count_alloc(layout.size(), rate != 0);
+        }
+        p
+    }
+}
+
+// SAFETY: requests are served by the inner allocator, except the rare sampled
+// small blocks, which the arena serves with the requested size and alignment; a
+// block is always returned to whichever served it (the arena's blocks are told
+// apart by address). The bookkeeping never recurses into sampling (it marks the
+// thread as busy first).
 unsafe impl<A: GlobalAlloc> GlobalAlloc for Sampled<A> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded with the caller's guarantees.
-        let p = unsafe { self.inner.alloc(layout) };
-        if !p.is_null() {
-            allocated(p, layout.size());
-        }
-        p
+        // SAFETY: the caller's guarantees are passed on.
+        unsafe { self.allocate(layout, false) }
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded with the caller's guarantees.
-        let p = unsafe { self.inner.alloc_zeroed(layout) };
-        if !p.is_null() {
-            allocated(p, layout.size());
-        }
-        p
+        // SAFETY: the caller's guarantees are passed on.
+        unsafe { self.allocate(layout, true) }
     }
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        let rate = sampler::RATE.load(Relaxed);
-        counters::on_free(layout.size(), rate != 0);
-        // Before the block goes back to the allocator, so that its address cannot
-        // be reused by a newly sampled block first.
-        sampler::on_free(ptr);
+        let rate_on = sampler::RATE.load(Relaxed) != 0;
+        // SAFETY: this thread's block, used only during this call (see `local`).
+        let l = unsafe { &*counters::local() };
+        l.count_free(layout.size(), rate_on);
+        if arena::contains(ptr) {
+            sampler::recorded_free(l, ptr);
+            // SAFETY: the arena served this block with this layout.
+            unsafe { arena::free(ptr, layout.size(), layout.align()) };
+            return;
+        }
+        if layout.size() as u64 >= sampler::LARGE_MIN.load(Relaxed) {
+            // Before the block goes back to the allocator, so that its address
+            // cannot be recorded again first.
+            sampler::recorded_free(l, ptr);
+        }
         // SAFETY: forwarded with the caller's guarantees.
         unsafe { self.inner.dealloc(ptr, layout) }
     }
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let taken = sampler::realloc_take(ptr);
-        // SAFETY: forwarded with the caller's guarantees.
-        let q = unsafe { self.inner.realloc(ptr, layout, new_size) };
-        if let Some(bucket) = taken {
-            sampler::realloc_done(ptr, bucket, !q.is_null());
+        let rate = sampler::RATE.load(Relaxed);
+        // Recorded blocks, and growth that reaches a sample point or the exact
+        // size, go through allocate, copy and free, so that each block is served,
+        // recorded and freed by the right party.
+        let simple = !arena::contains(ptr)
+            && (layout.size() as u64) < sampler::LARGE_MIN.load(Relaxed)
+            && (rate == 0
+                || counters::with_local(|l| {
+                    rate > 1
+                        && (new_size as u64) < sampler::exact_threshold(rate)
+                        && l.countdown.get() > new_size as i64
+                }));
+        if simple {
+            // SAFETY: forwarded with the caller's guarantees.
+            let q = unsafe { self.inner.realloc(ptr, layout, new_size) };
+            if !q.is_null() {
+                counters::with_local(|l| {
+                    if rate != 0 {
+                        l.countdown.set(l.countdown.get() - new_size as i64);
+                    }
+                    l.count_free(layout.size(), rate != 0);
+                    l.count_alloc(new_size, rate != 0);
+                });
+            }
+            return q;
         }
+        // SAFETY: same alignment; the caller guarantees `new_size` is valid for it.
+        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        // SAFETY: the caller's guarantees are passed on.
+        let q = unsafe { self.allocate(new_layout, false) };
         if !q.is_null() {
-            counters::on_free(layout.size(), sampler::RATE.load(Relaxed) != 0);
-            allocated(q, new_size);
+            // SAFETY: both blocks are valid for the copied length and distinct.
+            unsafe {
+                std::ptr::copy_nonoverlapping(ptr, q, layout.size().min(new_size));
+                self.dealloc(ptr, layout);
+            }
         }
         q
-    }
-}
-
-/// Counts a new block and decides whether it is sampled.
-#[inline(always)]
-fn allocated(p: *mut u8, size: usize) {
-    let rate = sampler::RATE.load(Relaxed);
-    counters::on_alloc(size, rate != 0);
-    if rate != 0 {
-        sampler::on_alloc(p, size, rate);
     }
 }
 

@@ -1,40 +1,17 @@
-//! The record of sampled allocations: which live blocks were sampled (so that
+//! The record of sampled allocations: which live blocks were recorded (so that
 //! their frees are counted), and per (stack, size, rate) bucket how many were
-//! allocated and freed.
-//!
-//! Recognising a sampled block at free time must cost nothing for the other
-//! blocks: a 64 KiB bitmap, indexed by a hash of the address, says whether a
-//! sampled block *may* live at an address; only then is the locked table looked
-//! up. The table is behind a spin lock (sampled events are rare), which a forked
+//! allocated and freed. Only frees of blocks that may be recorded (in the
+//! sampling arena, or at least as large as the smallest exact record) come here.
+//! The table is behind a spin lock (recorded events are rare), which a forked
 //! child resets.
 
 use std::cell::UnsafeCell;
 use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::BuildHasherDefault;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 type Map<K, V> = HashMap<K, V, BuildHasherDefault<DefaultHasher>>;
-
-const BITS: usize = 1 << 19;
-static BITMAP: [AtomicU64; BITS / 64] = [const { AtomicU64::new(0) }; BITS / 64];
-/// Whether anything was ever sampled; frees skip even the bitmap until then.
-static ANY: AtomicBool = AtomicBool::new(false);
-
-#[inline(always)]
-fn bit_of(addr: usize) -> usize {
-    ((addr as u64 >> 4).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - 19)) as usize
-}
-
-/// Whether a sampled block may live at `addr`. One load, no lock.
-#[inline(always)]
-pub(crate) fn maybe_sampled(addr: usize) -> bool {
-    if !ANY.load(Ordering::Relaxed) {
-        return false;
-    }
-    let b = bit_of(addr);
-    BITMAP[b / 64].load(Ordering::Relaxed) & (1 << (b % 64)) != 0
-}
 
 /// One bucket of sampled allocations.
 #[derive(Clone, Debug)]
@@ -53,8 +30,6 @@ pub(crate) struct Bucket {
 pub(crate) struct Inner {
     /// Live sampled blocks: address to bucket.
     live: Map<usize, u32>,
-    /// How many live sampled blocks set each bitmap bit.
-    bit_users: Map<u32, u32>,
     stack_ids: Map<Box<[u64]>, u32>,
     pub stacks: Vec<Box<[u64]>>,
     bucket_ids: Map<(u32, u64, u64), u32>,
@@ -132,38 +107,17 @@ impl Inner {
         if let Some(old) = self.live.insert(addr, b) {
             // A block we never saw freed (freed while the profiler was busy).
             self.buckets[old as usize].frees += 1;
-        } else {
-            let bit = bit_of(addr);
-            *self.bit_users.entry(bit as u32).or_insert(0) += 1;
-            BITMAP[bit / 64].fetch_or(1 << (bit % 64), Ordering::Relaxed);
         }
-        ANY.store(true, Ordering::Relaxed);
     }
 
-    /// Takes the record of the block at `addr`, if it was sampled, without
-    /// counting the free yet (see [`Inner::finish_free`] and [`Inner::restore`]).
+    /// Takes the record of the block at `addr`, if it was recorded, without
+    /// counting the free yet (see [`Inner::finish_free`]).
     pub(crate) fn take(&mut self, addr: usize) -> Option<u32> {
-        let b = self.live.remove(&addr)?;
-        let bit = bit_of(addr);
-        let users = self.bit_users.entry(bit as u32).or_insert(1);
-        *users -= 1;
-        if *users == 0 {
-            self.bit_users.remove(&(bit as u32));
-            BITMAP[bit / 64].fetch_and(!(1 << (bit % 64)), Ordering::Relaxed);
-        }
-        Some(b)
+        self.live.remove(&addr)
     }
 
     /// Counts the free of a block taken with [`Inner::take`].
     pub(crate) fn finish_free(&mut self, bucket: u32) {
         self.buckets[bucket as usize].frees += 1;
-    }
-
-    /// Puts back a block taken with [`Inner::take`] whose reallocation failed.
-    pub(crate) fn restore(&mut self, addr: usize, bucket: u32) {
-        self.live.insert(addr, bucket);
-        let bit = bit_of(addr);
-        *self.bit_users.entry(bit as u32).or_insert(0) += 1;
-        BITMAP[bit / 64].fetch_or(1 << (bit % 64), Ordering::Relaxed);
     }
 }
