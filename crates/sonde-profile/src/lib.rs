@@ -37,7 +37,7 @@ pub mod encode;
 mod error;
 pub mod filter;
 pub mod graph;
-mod hash;
+pub mod hash;
 pub mod merge;
 pub mod model;
 pub mod proto;

@@ -16,8 +16,8 @@ pub(crate) struct StackTables<'a> {
     pub p: Profile,
     modules: &'a [LoadedModule],
     blocklist: &'a [String],
-    /// Leading frames (leaf side) whose function contains one of these are
-    /// dropped: the collector's own frames. With a non-empty list, leading frames
+    /// Leading frames (leaf side) whose function contains one of these, or whose
+    /// source file starts with one, are dropped: the collector's own frames. With a non-empty list, leading frames
     /// of Rust's standard library are dropped too, as Go hides `runtime.` frames
     /// above the first user frame.
     skip_leaf: &'a [&'a str],
@@ -104,7 +104,9 @@ impl<'a> StackTables<'a> {
     /// library (by source path, or by full name for not-inlined frames).
     fn hidden(&self, f: &SourceFrame) -> bool {
         const STD: [&str; 6] = ["alloc::", "core::", "std::", "<alloc::", "<core::", "<std::"];
-        self.skip_leaf.iter().any(|s| f.function.contains(s))
+        self.skip_leaf
+            .iter()
+            .any(|s| f.function.contains(s) || f.file.starts_with(s))
             || f.file.starts_with("/rustc/")
             || STD.iter().any(|p| f.function.starts_with(p))
     }

@@ -39,6 +39,11 @@ static SYMBOLS: Mutex<Option<HashMap<String, Binary>>> = Mutex::new(None);
 /// address minus the load bias) in the binary at `path`. Returns no frames when the
 /// binary cannot be read or has no symbol for the address.
 pub(crate) fn resolve(path: &str, addr: u64) -> Arc<[SourceFrame]> {
+    // The cache is the profiler's memory, not the program's.
+    crate::heap::quietly(|| resolve_cached(path, addr))
+}
+
+fn resolve_cached(path: &str, addr: u64) -> Arc<[SourceFrame]> {
     let mut guard = SYMBOLS.lock().unwrap_or_else(|p| p.into_inner());
     let binaries = guard.get_or_insert_with(HashMap::new);
     let bin = binaries.entry(path.to_string()).or_insert_with(|| Binary {
@@ -58,7 +63,8 @@ pub(crate) fn resolve(path: &str, addr: u64) -> Arc<[SourceFrame]> {
 
 /// Frees the loaded debug info and resolved addresses.
 pub fn clear_cache() {
-    *SYMBOLS.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    let old = SYMBOLS.lock().unwrap_or_else(|p| p.into_inner()).take();
+    crate::heap::quietly(|| drop(old));
 }
 
 fn lookup(loader: &Loader, addr: u64) -> Vec<SourceFrame> {
@@ -118,10 +124,25 @@ fn lookup(loader: &Loader, addr: u64) -> Vec<SourceFrame> {
 /// Whether a full symbol name (`my_crate::module::work`) and a debug-info name
 /// (`work`, `work<T>`) name the same function.
 fn same_function(symbol: &str, dwarf: &str) -> bool {
-    let base = dwarf.split('<').next().unwrap_or(dwarf);
-    let base = base.rsplit("::").next().unwrap_or(base);
-    let sym = symbol.split('<').next().unwrap_or(symbol);
+    let dwarf = without_generics(dwarf);
+    let base = dwarf.rsplit("::").next().unwrap_or(&dwarf);
+    let sym = without_generics(symbol);
     !base.is_empty() && (sym == base || sym.ends_with(&format!("::{base}")))
+}
+
+/// A name without its `<...>` groups: `<a::S<T>>::f<U>` becomes `::f`.
+fn without_generics(name: &str) -> String {
+    let mut depth = 0usize;
+    name.chars()
+        .filter(|&c| {
+            match c {
+                '<' => depth += 1,
+                '>' => depth = depth.saturating_sub(1),
+                _ => return depth == 0,
+            }
+            false
+        })
+        .collect()
 }
 
 /// Demangles a Rust symbol without its hash (`foo::bar`, not `foo::bar::h0123…`).
@@ -169,6 +190,11 @@ mod tests {
             "core::ops::function::FnOnce::call_once",
             "call_once<fn()>"
         ));
+        assert!(same_function(
+            "<sonde::heap::wrapper::Sampled<std::alloc::System>>::serve",
+            "serve<std::alloc::System>"
+        ));
+        assert!(same_function("<app::S as app::T>::run", "run"));
         assert!(!same_function("app::other", "work"));
         assert!(!same_function("app::network", "work"));
     }

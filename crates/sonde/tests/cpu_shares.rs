@@ -1,6 +1,7 @@
-//! Two functions burning CPU 70/30 (the same loop, 7 and 3 units per round,
-//! checked unprofiled): their shares in the profile are within 3 percentage
-//! points, with enough samples that 3 points is at least 4 standard errors.
+//! Two functions burning CPU 70/30 (the same loop, 7 and 3 units per round):
+//! their shares in the profile are within 3 percentage points of the split
+//! measured unprofiled, with enough samples that 3 points is at least 4
+//! standard errors.
 
 mod common;
 
@@ -33,7 +34,7 @@ fn worker(rounds: u64, unit: u64, seed: u64) {
 }
 
 /// Unprofiled: the unit that makes a round last about 5 ms, and the share of CPU
-/// time the first function really takes.
+/// time the first function really takes (in the median round).
 fn calibrate() -> (u64, f64) {
     let mut unit = 1_000u64;
     loop {
@@ -46,24 +47,30 @@ fn calibrate() -> (u64, f64) {
         }
         unit *= 4;
     }
-    let (mut a, mut b) = (0.0, 0.0);
-    for _ in 0..40 {
-        let t0 = thread_cpu();
-        std::hint::black_box(burn_seventy(7 * unit));
-        let t1 = thread_cpu();
-        std::hint::black_box(burn_thirty(3 * unit));
-        let t2 = thread_cpu();
-        a += (t1 - t0).as_secs_f64();
-        b += (t2 - t1).as_secs_f64();
-    }
-    (unit, a / (a + b))
+    // The median round: a burst of noise from the machine (other tenants of a
+    // virtual machine) spoils a round, not the measurement.
+    let mut shares: Vec<f64> = (0..60)
+        .map(|_| {
+            let t0 = thread_cpu();
+            std::hint::black_box(burn_seventy(7 * unit));
+            let t1 = thread_cpu();
+            std::hint::black_box(burn_thirty(3 * unit));
+            let t2 = thread_cpu();
+            let (a, b) = ((t1 - t0).as_secs_f64(), (t2 - t1).as_secs_f64());
+            a / (a + b)
+        })
+        .collect();
+    shares.sort_by(f64::total_cmp);
+    (unit, shares[shares.len() / 2])
 }
 
 #[test]
 fn seventy_thirty_split_is_measured() {
     let (unit, truth) = calibrate();
+    // A sanity check of the workload; on a shared virtual machine the
+    // unprofiled split itself measures anywhere from about 68.5% to 71.5%.
     assert!(
-        (truth - 0.70).abs() <= 0.01,
+        (truth - 0.70).abs() <= 0.02,
         "the workload itself is not 70/30 unprofiled: {:.2}%",
         truth * 100.0
     );
@@ -99,8 +106,9 @@ fn seventy_thirty_split_is_measured() {
         100.0 * (0.21 / observed as f64).sqrt()
     );
     assert!(
-        (share - 0.70).abs() <= 0.03,
-        "burn_seventy has {:.1}% in the profile (want 70 ± 3)",
-        share * 100.0
+        (share - truth).abs() <= 0.03,
+        "burn_seventy has {:.1}% in the profile (want its real {:.1} ± 3)",
+        share * 100.0,
+        truth * 100.0
     );
 }

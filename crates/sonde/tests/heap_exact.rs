@@ -13,7 +13,9 @@ static ALLOC: sonde::heap::Sampled<System> = sonde::heap::Sampled::new(System);
 #[inline(never)]
 #[allow(clippy::vec_box)] // one heap block per element is the point
 fn boxes(n: usize) -> Vec<Box<[u8; 64]>> {
-    (0..n).map(|_| Box::new([0u8; 64])).collect()
+    // black_box keeps `collect` from being a tail call, which would leave no
+    // frame of `boxes` on the stack.
+    std::hint::black_box((0..n).map(|_| Box::new([0u8; 64])).collect())
 }
 
 #[inline(never)]

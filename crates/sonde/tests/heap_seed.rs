@@ -89,6 +89,6 @@ fn leak_is_attributed_exactly() {
             .find(|l| l.contains("heap_seed::create_memory"))
             .unwrap_or_else(|| panic!("{top}"));
         let flat = row.split_whitespace().next().unwrap_or("");
-        assert!(flat == "10MB" || flat == "10240kB", "go tool pprof: {row}");
+        assert!(flat == "10MB" || flat == "10240kB", "go tool pprof: {row}\n{top}");
     }
 }

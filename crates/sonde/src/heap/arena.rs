@@ -7,7 +7,9 @@
 //! simple: power-of-two size classes from 16 bytes to 512 KiB, carved from a bump
 //! pointer, recycled through per-class free lists, behind a spin lock.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::sampler::HOT;
 
 /// Reserved address space (not memory: pages are committed as they are used).
 const LEN: usize = 16 << 30;
@@ -16,9 +18,8 @@ const MAX_SHIFT: u32 = 19;
 const CLASSES: usize = (MAX_SHIFT - MIN_SHIFT + 1) as usize;
 /// Until the arena exists, no address is in range (the start is at the top of the
 /// address space, where user memory never is).
-const UNSET: usize = usize::MAX - LEN;
-
-static START: AtomicUsize = AtomicUsize::new(UNSET);
+pub(crate) const UNSET: usize = usize::MAX - LEN;
+// The range's start is `HOT.arena`, with the other values every free reads.
 static LOCK: AtomicBool = AtomicBool::new(false);
 static FAILED: AtomicBool = AtomicBool::new(false);
 
@@ -35,7 +36,7 @@ static mut STATE: State = State {
 /// Whether `addr` is a block of the arena. One load and a comparison.
 #[inline(always)]
 pub(crate) fn contains(addr: *mut u8) -> bool {
-    (addr as usize).wrapping_sub(START.load(Ordering::Relaxed)) < LEN
+    (addr as usize).wrapping_sub(HOT.arena.load(Ordering::Relaxed)) < LEN
 }
 
 /// The largest block the arena serves.
@@ -66,7 +67,7 @@ pub(crate) fn reset_after_fork() {
 }
 
 fn start() -> Option<usize> {
-    let s = START.load(Ordering::Acquire);
+    let s = HOT.arena.load(Ordering::Acquire);
     if s != UNSET {
         return Some(s);
     }
@@ -88,7 +89,7 @@ fn start() -> Option<usize> {
         FAILED.store(true, Ordering::Relaxed);
         return None;
     }
-    START.store(p as usize, Ordering::Release);
+    HOT.arena.store(p as usize, Ordering::Release);
     Some(p as usize)
 }
 

@@ -7,6 +7,8 @@
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering, Ordering::Relaxed};
 
+use super::sampler::HOT;
+
 /// Allocation totals.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AllocStats {
@@ -37,54 +39,68 @@ impl AllocStats {
     }
 }
 
-/// Allocations counted by size class (while sampling is on): exact sizes in
-/// 8-byte steps up to 1 KiB, then powers of two. The heap profile calibrates its
-/// sampled per-site estimates against these exact per-class counts.
-pub(crate) const CLASSES: usize = 129 + 48;
-
-/// The size class of a `size`-byte block.
-#[inline(always)]
-pub(crate) fn size_class(size: usize) -> usize {
-    if size <= 1024 {
-        size.div_ceil(8)
-    } else {
-        (129 + (usize::BITS - (size - 1).leading_zeros()) as usize - 11).min(CLASSES - 1)
-    }
-}
-
-/// The counters of one thread (or the shared ones): atomics, written only by
-/// their thread with plain loads and stores, readable by all.
-pub(crate) struct Totals {
-    allocs: AtomicU64,
-    frees: AtomicU64,
-    bytes_allocated: AtomicU64,
-    bytes_freed: AtomicU64,
-    class_allocs: [AtomicU64; CLASSES],
-    class_frees: [AtomicU64; CLASSES],
+/// One direction (allocations or frees) of a thread's counters: atomics, written
+/// only by their thread with plain loads and stores, readable by all.
+pub(crate) struct Side {
+    count: AtomicU64,
+    bytes: AtomicU64,
 }
 
 #[allow(clippy::declare_interior_mutable_const)]
 const ZERO: AtomicU64 = AtomicU64::new(0);
 
+impl Side {
+    const fn new() -> Side {
+        Side {
+            count: ZERO,
+            bytes: ZERO,
+        }
+    }
+
+    /// Adds `n` blocks of `size` bytes (`n` is -1 as `u64::MAX` to take one back).
+    #[inline(always)]
+    fn add(&self, size: usize, n: u64) {
+        bump(&self.count, n);
+        bump(&self.bytes, (size as u64).wrapping_mul(n));
+    }
+
+    /// The same, from another thread (the shared totals).
+    fn add_shared(&self, size: usize, n: u64) {
+        self.count.fetch_add(n, Relaxed);
+        self.bytes.fetch_add((size as u64).wrapping_mul(n), Relaxed);
+    }
+
+    fn fold_into(&self, into: &Side) {
+        into.count.fetch_add(self.count.swap(0, Relaxed), Relaxed);
+        into.bytes.fetch_add(self.bytes.swap(0, Relaxed), Relaxed);
+    }
+}
+
+/// The counters of one thread (or the shared ones).
+pub(crate) struct Totals {
+    allocs: Side,
+    frees: Side,
+}
+
 impl Totals {
     const fn new() -> Totals {
         Totals {
-            allocs: ZERO,
-            frees: ZERO,
-            bytes_allocated: ZERO,
-            bytes_freed: ZERO,
-            class_allocs: [ZERO; CLASSES],
-            class_frees: [ZERO; CLASSES],
+            allocs: Side::new(),
+            frees: Side::new(),
         }
     }
 
     fn stats(&self) -> AllocStats {
         AllocStats {
-            allocs: self.allocs.load(Relaxed),
-            frees: self.frees.load(Relaxed),
-            bytes_allocated: self.bytes_allocated.load(Relaxed),
-            bytes_freed: self.bytes_freed.load(Relaxed),
+            allocs: self.allocs.count.load(Relaxed),
+            frees: self.frees.count.load(Relaxed),
+            bytes_allocated: self.allocs.bytes.load(Relaxed),
+            bytes_freed: self.frees.bytes.load(Relaxed),
         }
+    }
+
+    fn sides(&self) -> [&Side; 2] {
+        [&self.allocs, &self.frees]
     }
 }
 
@@ -92,29 +108,44 @@ impl Totals {
 /// so that the common path computes its address once: the counters and the
 /// sampler's state.
 pub(crate) struct Local {
-    totals: Totals,
-    /// 0: not registered yet; 1: registered; 2: counting into the shared totals
-    /// (registry full, or the thread is exiting).
+    /// Requests smaller than this take the common path: the sampler's
+    /// `small_max` while the thread counts into its own block, else 0 (so that
+    /// everything takes the out-of-line path, which refreshes it).
+    pub(crate) limit: Cell<usize>,
+    /// Bytes left until the next sample point.
+    pub(crate) countdown: Cell<i64>,
+    /// [`UNREGISTERED`], [`REGISTERED`] or [`SHARED_TOTALS`], plus [`QUIET`]
+    /// while the profiler works: the common path counts only in state
+    /// `REGISTERED`.
     state: Cell<u8>,
     /// Inside the profiler: allocations are not sampled, frees not looked up.
     pub(crate) busy: Cell<bool>,
-    /// Bytes left until the next sample point.
-    pub(crate) countdown: Cell<i64>,
     pub(crate) started: Cell<bool>,
     pub(crate) rng: Cell<u64>,
     pub(crate) stack_end: Cell<u64>,
+    totals: Totals,
 }
+
+/// Not registered yet.
+const UNREGISTERED: u8 = 0;
+/// Counting into the thread's own block.
+const REGISTERED: u8 = 1;
+/// Counting into the shared totals (registry full, or the thread is exiting).
+const SHARED_TOTALS: u8 = 2;
+/// Flag: the profiler's own allocations and frees, not counted.
+const QUIET: u8 = 4;
 
 thread_local! {
     static MINE: Local = const {
         Local {
-            totals: Totals::new(),
+            limit: Cell::new(0),
+            countdown: Cell::new(0),
             state: Cell::new(0),
             busy: Cell::new(false),
-            countdown: Cell::new(0),
             started: Cell::new(false),
             rng: Cell::new(0),
             stack_end: Cell::new(0),
+            totals: Totals::new(),
         }
     };
     static EXIT: ExitGuard = const { ExitGuard };
@@ -139,57 +170,93 @@ pub(crate) fn local() -> *const Local {
 
 impl Local {
     #[inline(always)]
-    fn totals(&self) -> Option<&Totals> {
+    fn add(&self, side: fn(&Totals) -> &Side, size: usize, n: u64) {
         match self.state.get() {
-            1 => Some(&self.totals),
-            0 => {
+            REGISTERED => side(&self.totals).add(size, n),
+            _ => self.add_rare(side, size, n),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn add_rare(&self, side: fn(&Totals) -> &Side, size: usize, n: u64) {
+        match self.state.get() {
+            s if s & QUIET != 0 => {}
+            UNREGISTERED => {
                 register(self);
-                (self.state.get() == 1).then_some(&self.totals)
+                self.add(side, size, n);
             }
-            _ => None,
+            REGISTERED => side(&self.totals).add(size, n),
+            _ => side(&SHARED).add_shared(size, n),
         }
     }
 
-    /// Counts an allocation of `size` bytes (and its size class when `classes`).
-    #[inline(always)]
-    pub(crate) fn count_alloc(&self, size: usize, classes: bool) {
-        match self.totals() {
-            Some(t) => {
-                bump(&t.allocs, 1);
-                bump(&t.bytes_allocated, size as u64);
-                if classes {
-                    bump(&t.class_allocs[size_class(size)], 1);
-                }
-            }
-            None => {
-                SHARED.allocs.fetch_add(1, Relaxed);
-                SHARED.bytes_allocated.fetch_add(size as u64, Relaxed);
-                if classes {
-                    SHARED.class_allocs[size_class(size)].fetch_add(1, Relaxed);
-                }
-            }
-        }
+    /// Stops (`true`) or resumes counting this thread's allocations and frees
+    /// (the profiler's own memory is not counted); returns the previous setting.
+    pub(crate) fn set_quiet(&self, quiet: bool) -> bool {
+        let s = self.state.get();
+        self.set_state(if quiet { s | QUIET } else { s & !QUIET });
+        s & QUIET != 0
     }
 
-    /// Counts a free of `size` bytes (and its size class when `classes`).
+    fn set_state(&self, state: u8) {
+        self.state.set(state);
+        self.refresh_limit();
+    }
+
+    /// Sets [`Local::limit`] from the state and the sampler's current setting.
+    #[inline]
+    pub(crate) fn refresh_limit(&self) {
+        let own = self.state.get() == REGISTERED;
+        self.limit.set(if own { HOT.small_max.load(Relaxed) } else { 0 });
+    }
+
+    /// Whether counting is stopped (see [`Local::set_quiet`]).
+    pub(crate) fn quiet(&self) -> bool {
+        self.state.get() & QUIET != 0
+    }
+
+    fn registered(&self) -> bool {
+        self.state.get() & !QUIET == REGISTERED
+    }
+
+    /// Whether this thread counts into its own block: the common paths count
+    /// with [`Local::count_alloc_own`] and [`Local::count_free_own`] then, and
+    /// leave everything else to the out-of-line paths.
     #[inline(always)]
-    pub(crate) fn count_free(&self, size: usize, classes: bool) {
-        match self.totals() {
-            Some(t) => {
-                bump(&t.frees, 1);
-                bump(&t.bytes_freed, size as u64);
-                if classes {
-                    bump(&t.class_frees[size_class(size)], 1);
-                }
-            }
-            None => {
-                SHARED.frees.fetch_add(1, Relaxed);
-                SHARED.bytes_freed.fetch_add(size as u64, Relaxed);
-                if classes {
-                    SHARED.class_frees[size_class(size)].fetch_add(1, Relaxed);
-                }
-            }
-        }
+    pub(crate) fn own(&self) -> bool {
+        self.state.get() == REGISTERED
+    }
+
+    /// Counts an allocation of a thread that is [`Local::own`].
+    #[inline(always)]
+    pub(crate) fn count_alloc_own(&self, size: usize) {
+        self.totals.allocs.add(size, 1);
+    }
+
+    /// Counts a free of a thread that is [`Local::own`].
+    #[inline(always)]
+    pub(crate) fn count_free_own(&self, size: usize) {
+        self.totals.frees.add(size, 1);
+    }
+
+    /// Counts an allocation of `size` bytes.
+    #[inline(always)]
+    pub(crate) fn count_alloc(&self, size: usize) {
+        self.add(|t| &t.allocs, size, 1);
+    }
+
+    /// Takes back an allocation counted before the wrapped allocator failed.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn uncount_alloc(&self, size: usize) {
+        self.add(|t| &t.allocs, size, u64::MAX);
+    }
+
+    /// Counts a free of `size` bytes.
+    #[inline(always)]
+    pub(crate) fn count_free(&self, size: usize) {
+        self.add(|t| &t.frees, size, 1);
     }
 }
 
@@ -225,21 +292,15 @@ impl Drop for ExitGuard {
                 slot.store(std::ptr::null_mut(), Relaxed);
             }
             fold(&l.totals, &SHARED);
-            l.state.set(2);
+            l.set_state(SHARED_TOTALS);
             unlock();
         });
     }
 }
 
 fn fold(from: &Totals, into: &Totals) {
-    into.allocs.fetch_add(from.allocs.swap(0, Relaxed), Relaxed);
-    into.frees.fetch_add(from.frees.swap(0, Relaxed), Relaxed);
-    into.bytes_allocated
-        .fetch_add(from.bytes_allocated.swap(0, Relaxed), Relaxed);
-    into.bytes_freed.fetch_add(from.bytes_freed.swap(0, Relaxed), Relaxed);
-    for c in 0..CLASSES {
-        into.class_allocs[c].fetch_add(from.class_allocs[c].swap(0, Relaxed), Relaxed);
-        into.class_frees[c].fetch_add(from.class_frees[c].swap(0, Relaxed), Relaxed);
+    for (f, t) in from.sides().into_iter().zip(into.sides()) {
+        f.fold_into(t);
     }
 }
 
@@ -253,7 +314,7 @@ fn register(l: &Local) {
         p.compare_exchange(std::ptr::null_mut(), me, Ordering::AcqRel, Relaxed)
             .is_ok()
     });
-    l.state.set(if ok { 1 } else { 2 });
+    l.set_state(if ok { REGISTERED } else { SHARED_TOTALS });
     if ok {
         // Registers the exit hook; it may allocate, which now finds the state set.
         EXIT.with(|_| {});
@@ -264,49 +325,6 @@ fn register(l: &Local) {
 #[inline(always)]
 fn bump(c: &AtomicU64, n: u64) {
     c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
-}
-
-/// A copy of this thread's counters.
-pub(crate) struct Saved {
-    stats: AllocStats,
-    classes: [(u64, u64); CLASSES],
-}
-
-/// This thread's counters, to be put back with [`restore_mine`] so that the
-/// profiler's own allocations are not counted.
-pub(crate) fn save_mine() -> Option<Saved> {
-    MINE.with(|l| {
-        let c = &l.totals;
-        (l.state.get() == 1).then(|| {
-            let mut classes = [(0, 0); CLASSES];
-            for (i, v) in classes.iter_mut().enumerate() {
-                *v = (c.class_allocs[i].load(Relaxed), c.class_frees[i].load(Relaxed));
-            }
-            Saved {
-                stats: c.stats(),
-                classes,
-            }
-        })
-    })
-}
-
-/// Sets this thread's counters back to a value saved by [`save_mine`].
-pub(crate) fn restore_mine(saved: Option<Saved>) {
-    let Some(v) = saved else { return };
-    MINE.with(|l| {
-        let c = &l.totals;
-        if l.state.get() != 1 {
-            return;
-        }
-        c.allocs.store(v.stats.allocs, Relaxed);
-        c.frees.store(v.stats.frees, Relaxed);
-        c.bytes_allocated.store(v.stats.bytes_allocated, Relaxed);
-        c.bytes_freed.store(v.stats.bytes_freed, Relaxed);
-        for (i, &(a, f)) in v.classes.iter().enumerate() {
-            c.class_allocs[i].store(a, Relaxed);
-            c.class_frees[i].store(f, Relaxed);
-        }
-    });
 }
 
 /// Runs `f` over every live thread's block and the shared one.
@@ -324,23 +342,11 @@ fn each_block(mut f: impl FnMut(&Totals)) {
     unlock();
 }
 
-/// Allocations and frees per size class over the whole process.
-pub(crate) fn class_counts() -> Vec<(u64, u64)> {
-    let mut out = vec![(0u64, 0u64); CLASSES];
-    each_block(|c| {
-        for (i, v) in out.iter_mut().enumerate() {
-            v.0 += c.class_allocs[i].load(Relaxed);
-            v.1 += c.class_frees[i].load(Relaxed);
-        }
-    });
-    out
-}
-
 /// This thread's allocation totals (zero for a thread that found the registry of
 /// 1024 threads full).
 pub fn thread_stats() -> AllocStats {
     MINE.with(|c| {
-        if c.state.get() == 1 {
+        if c.registered() {
             c.totals.stats()
         } else {
             AllocStats::default()

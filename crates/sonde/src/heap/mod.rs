@@ -44,209 +44,67 @@ mod arena;
 mod counters;
 mod sampler;
 mod table;
-
-use std::alloc::{GlobalAlloc, Layout};
-use std::sync::atomic::Ordering::Relaxed;
+mod wrapper;
 
 use sonde_profile::{Label, Labels, Profile, Sample, ValueType};
 
 pub use counters::{AllocStats, process_stats, thread_stats};
 pub use sampler::DEFAULT_RATE;
+pub use wrapper::Sampled;
+
+/// Runs `f` as the profiler's own work on this thread: its allocations are
+/// neither sampled nor counted, and neither are its frees, so memory it keeps
+/// (the symbol cache) must be freed the same way.
+pub(crate) fn quietly<T>(f: impl FnOnce() -> T) -> T {
+    sampler::busy(true, f)
+}
 
 use crate::stacks::StackTables;
-
-/// A global allocator that counts every allocation and samples some of them
-/// with their stacks, wrapping any other allocator (`System`, mimalloc,
-/// jemalloc, ...).
-///
-/// ```
-/// use std::alloc::System;
-///
-/// #[global_allocator]
-/// static ALLOC: sonde::heap::Sampled<System> = sonde::heap::Sampled::new(System);
-/// ```
-pub struct Sampled<A> {
-    inner: A,
-}
-
-impl<A> Sampled<A> {
-    /// Wraps `inner`.
-    pub const fn new(inner: A) -> Self {
-        Sampled { inner }
-    }
-}
-
-impl<A: GlobalAlloc> Sampled<A> {
-    /// Allocates through the sampling decision.
-    #[inline(always)]
-    unsafe fn allocate(&self, layout: Layout, zeroed: bool) -> *mut u8 {
-        let rate = sampler::RATE.load(Relaxed);
-        let inner = || {
-            // SAFETY: forwarded with the caller's guarantees.
-            unsafe {
-                if zeroed {
-                    self.inner.alloc_zeroed(layout)
-                } else {
-                    self.inner.alloc(layout)
-                }
-            }
-        };
-        // SAFETY: this thread's block, used only during this call (see `local`).
-        let l = unsafe { &*counters::local() };
-        let decision = if rate == 0 {
-            sampler::Decision::Plain
-        } else {
-            sampler::decide(l, layout.size(), rate)
-        };
-        let p = match decision {
-            sampler::Decision::Plain => inner(),
-            sampler::Decision::Sampled => {
-                let p = arena::alloc(layout.size(), layout.align(), zeroed);
-                if p.is_null() {
-                    inner()
-                } else {
-                    sampler::record(l, p, layout.size() as u64, rate);
-                    p
-                }
-            }
-            sampler::Decision::Exact => {
-                let p = inner();
-                if !p.is_null() {
-                    sampler::record(l, p, layout.size() as u64, 0);
-                }
-                p
-            }
-        };
-        if !p.is_null() {
-            l.count_alloc(layout.size(), rate != 0);
-        }
-        p
-    }
-}
-
-// SAFETY: requests are served by the inner allocator, except the rare sampled
-// small blocks, which the arena serves with the requested size and alignment; a
-// block is always returned to whichever served it (the arena's blocks are told
-// apart by address). The bookkeeping never recurses into sampling (it marks the
-// thread as busy first).
-unsafe impl<A: GlobalAlloc> GlobalAlloc for Sampled<A> {
-    #[inline]
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's guarantees are passed on.
-        unsafe { self.allocate(layout, false) }
-    }
-
-    #[inline]
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's guarantees are passed on.
-        unsafe { self.allocate(layout, true) }
-    }
-
-    #[inline]
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        let rate_on = sampler::RATE.load(Relaxed) != 0;
-        // SAFETY: this thread's block, used only during this call (see `local`).
-        let l = unsafe { &*counters::local() };
-        l.count_free(layout.size(), rate_on);
-        if arena::contains(ptr) {
-            sampler::recorded_free(l, ptr);
-            // SAFETY: the arena served this block with this layout.
-            unsafe { arena::free(ptr, layout.size(), layout.align()) };
-            return;
-        }
-        if layout.size() as u64 >= sampler::LARGE_MIN.load(Relaxed) {
-            // Before the block goes back to the allocator, so that its address
-            // cannot be recorded again first.
-            sampler::recorded_free(l, ptr);
-        }
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { self.inner.dealloc(ptr, layout) }
-    }
-
-    #[inline]
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let rate = sampler::RATE.load(Relaxed);
-        // Recorded blocks, and growth that reaches a sample point or the exact
-        // size, go through allocate, copy and free, so that each block is served,
-        // recorded and freed by the right party.
-        let simple = !arena::contains(ptr)
-            && (layout.size() as u64) < sampler::LARGE_MIN.load(Relaxed)
-            && (rate == 0
-                || counters::with_local(|l| {
-                    rate > 1
-                        && (new_size as u64) < sampler::exact_threshold(rate)
-                        && l.countdown.get() > new_size as i64
-                }));
-        if simple {
-            // SAFETY: forwarded with the caller's guarantees.
-            let q = unsafe { self.inner.realloc(ptr, layout, new_size) };
-            if !q.is_null() {
-                counters::with_local(|l| {
-                    if rate != 0 {
-                        l.countdown.set(l.countdown.get() - new_size as i64);
-                    }
-                    l.count_free(layout.size(), rate != 0);
-                    l.count_alloc(new_size, rate != 0);
-                });
-            }
-            return q;
-        }
-        // SAFETY: same alignment; the caller guarantees `new_size` is valid for it.
-        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
-        // SAFETY: the caller's guarantees are passed on.
-        let q = unsafe { self.allocate(new_layout, false) };
-        if !q.is_null() {
-            // SAFETY: both blocks are valid for the copied length and distinct.
-            unsafe {
-                std::ptr::copy_nonoverlapping(ptr, q, layout.size().min(new_size));
-                self.dealloc(ptr, layout);
-            }
-        }
-        q
-    }
-}
 
 /// Sets the average number of bytes allocated between samples (Go's
 /// `runtime.MemProfileRate`): 1 records every allocation, 0 turns sampling off
 /// (the counters stay on). Set it once, early: profiles assume one rate.
 pub fn set_sample_rate(bytes: u64) {
-    sampler::RATE.store(bytes, Relaxed);
+    sampler::set_rate(bytes);
 }
 
 /// The current sampling rate in bytes.
 pub fn sample_rate() -> u64 {
-    sampler::RATE.load(Relaxed)
+    sampler::rate()
 }
 
-/// Scales sampled estimates so that, per size class, they add up to the exact
-/// counts. A sampled block of `s` bytes stands for `rate / s` blocks (it
-/// contained a sample point with probability `s / rate`); that estimate is
-/// unbiased but noisy when few blocks of a site were sampled (ten leaked MB of
-/// 100-byte blocks give about 19 samples, ±23%). The exact counters know how many
-/// blocks of each size class are allocated and live; the samples tell which sites
-/// they belong to. Where one site dominates a class, its estimate becomes nearly
-/// exact.
+/// Scales sampled estimates so that they add up to the exact totals. A sampled
+/// block of `s` bytes stands for `rate / s` blocks (it contained a sample point
+/// with probability `s / rate`); that estimate is unbiased but noisy when few
+/// blocks were sampled (ten leaked MB of 100-byte blocks give about 19 samples,
+/// ±23%). The exact counters know how many bytes are allocated and in use; the
+/// samples tell which sites they belong to. The sites that hold most of the heap
+/// (a leak, typically) come out nearly exact; small ones keep their sampling
+/// noise, in proportion.
 struct Calibration {
-    alloc_factor: Vec<f64>,
-    live_factor: Vec<f64>,
+    alloc_factor: f64,
+    live_factor: f64,
 }
 
 impl Calibration {
-    fn new(buckets: &[table::Bucket]) -> Calibration {
-        let exact = counters::class_counts();
-        let n = counters::CLASSES;
-        let (mut est_alloc, mut est_live) = (vec![0.0f64; n], vec![0.0f64; n]);
-        let (mut exact_alloc, mut exact_live) = (vec![0u64; n], vec![0u64; n]);
+    fn new(buckets: &[table::Bucket], exact: &AllocStats) -> Calibration {
+        if !sampler::calibrated() {
+            return Calibration {
+                alloc_factor: 1.0,
+                live_factor: 1.0,
+            };
+        }
+        // Bytes: recorded exactly, and estimated from samples.
+        let (mut exact_alloc, mut exact_live, mut est_alloc, mut est_live) = (0u64, 0u64, 0.0f64, 0.0f64);
         for b in buckets {
-            let c = counters::size_class(b.size as usize);
             let live = b.allocs.saturating_sub(b.frees);
             if b.rate == 0 {
-                exact_alloc[c] += b.allocs;
-                exact_live[c] += live;
+                exact_alloc += b.allocs * b.size;
+                exact_live += live * b.size;
             } else {
-                let w = Self::weight(b);
-                est_alloc[c] += b.allocs as f64 * w;
-                est_live[c] += live as f64 * w;
+                let w = Self::weight(b) * b.size as f64;
+                est_alloc += b.allocs as f64 * w;
+                est_live += live as f64 * w;
             }
         }
         let factor = |est: f64, total: u64, recorded: u64| {
@@ -257,12 +115,8 @@ impl Calibration {
             }
         };
         Calibration {
-            alloc_factor: (0..n)
-                .map(|c| factor(est_alloc[c], exact[c].0, exact_alloc[c]))
-                .collect(),
-            live_factor: (0..n)
-                .map(|c| factor(est_live[c], exact[c].0.saturating_sub(exact[c].1), exact_live[c]))
-                .collect(),
+            alloc_factor: factor(est_alloc, exact.bytes_allocated, exact_alloc),
+            live_factor: factor(est_live, exact.live_bytes().max(0) as u64, exact_live),
         }
     }
 
@@ -279,18 +133,19 @@ impl Calibration {
         if b.rate == 0 {
             return (b.allocs as f64, live as f64);
         }
-        let c = counters::size_class(b.size as usize);
         let w = Self::weight(b);
         (
-            b.allocs as f64 * w * self.alloc_factor[c],
-            live as f64 * w * self.live_factor[c],
+            b.allocs as f64 * w * self.alloc_factor,
+            live as f64 * w * self.live_factor,
         )
     }
 }
 
 /// Allocator frames hidden from the top of heap stacks (as Go hides `runtime.`
-/// frames above the first user frame).
+/// frames above the first user frame): by function name, or by source file (this
+/// module's, whose inlined functions carry short names).
 const ALLOCATOR_FRAMES: &[&str] = &[
+    concat!(env!("CARGO_MANIFEST_DIR"), "/src/heap/"),
     "sonde::heap::",
     "<sonde::heap::Sampled",
     "__rust_alloc",
@@ -318,7 +173,8 @@ pub fn allocs_profile() -> Profile {
 fn build(default_type: &str) -> Profile {
     {
         // Copying under the table's lock must not sample (which takes the lock).
-        let (stacks, buckets) = sampler::busy(|| table::TABLE.with(|t| (t.stacks.clone(), t.buckets.clone())));
+        let exact = process_stats();
+        let (stacks, buckets) = sampler::busy(false, || table::TABLE.with(|t| (t.stacks.clone(), t.buckets.clone())));
         let modules = crate::unwind::modules::loaded_modules();
         let rate = sample_rate();
         let p = Profile {
@@ -336,7 +192,7 @@ fn build(default_type: &str) -> Profile {
                 .map_or(0, |d| d.as_nanos() as i64),
             ..Default::default()
         };
-        let calibration = Calibration::new(&buckets);
+        let calibration = Calibration::new(&buckets, &exact);
         let mut t = StackTables::new(p, &modules, &[], ALLOCATOR_FRAMES);
         for b in &buckets {
             let locations = t.stack(&stacks[b.stack as usize]);

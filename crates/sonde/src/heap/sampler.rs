@@ -18,7 +18,7 @@
 //! subtraction and a comparison.
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 use super::arena;
 use super::counters::{self, Local};
@@ -28,18 +28,77 @@ use crate::unwind::{self, UnwindState, Unwinding};
 /// Go's default: one sample per 512 KiB allocated on average.
 pub const DEFAULT_RATE: u64 = 512 * 1024;
 
-pub(crate) static RATE: AtomicU64 = AtomicU64::new(DEFAULT_RATE);
+/// What every allocation and free reads: one cache line.
+#[repr(align(64))]
+pub(crate) struct Hot {
+    /// Average bytes between samples (0: sampling off).
+    rate: AtomicU64,
+    /// Requests smaller than this only count down to the next sample point
+    /// (0 at rate 1, where everything is recorded). Each thread keeps a copy
+    /// (`Local::limit`), refreshed on its out-of-line path.
+    pub(crate) small_max: AtomicUsize,
+    /// The smallest block ever recorded exactly: a free of a smaller block
+    /// outside the arena cannot be of a recorded block.
+    pub(crate) large_min: AtomicUsize,
+    /// Where the arena of sampled blocks starts (see [`arena::contains`]).
+    pub(crate) arena: AtomicUsize,
+}
 
-/// The smallest block ever recorded exactly: a free of a smaller block outside
-/// the arena cannot be of a recorded block.
-pub(crate) static LARGE_MIN: AtomicU64 = AtomicU64::new(u64::MAX);
+pub(crate) static HOT: Hot = Hot {
+    rate: AtomicU64::new(DEFAULT_RATE),
+    small_max: AtomicUsize::new(small_max(DEFAULT_RATE)),
+    large_min: AtomicUsize::new(usize::MAX),
+    arena: AtomicUsize::new(arena::UNSET),
+};
+
+const fn small_max(rate: u64) -> usize {
+    match rate {
+        // Counting only: the countdown runs out now and then to notice a new rate.
+        0 => arena::MAX_BLOCK + 1,
+        1 => 0,
+        _ if exact_threshold(rate) > arena::MAX_BLOCK as u64 => arena::MAX_BLOCK + 1,
+        _ => exact_threshold(rate) as usize,
+    }
+}
+
+/// The sampling rate.
+pub(crate) fn rate() -> u64 {
+    HOT.rate.load(Relaxed)
+}
+
+/// Whether every allocation so far (but for less than one sample's worth of
+/// bytes) went through the sampler at the current rate, so that the sampled
+/// estimates can be scaled to add up to the exact totals.
+static CALIBRATED: AtomicBool = AtomicBool::new(true);
+
+/// Sets the sampling rate.
+pub(crate) fn set_rate(rate: u64) {
+    if HOT.rate.swap(rate, Relaxed) != rate {
+        let allocated = counters::process_stats().bytes_allocated;
+        CALIBRATED.store(rate > 1 && allocated < rate, Relaxed);
+    }
+    HOT.small_max.store(small_max(rate), Relaxed);
+    // This thread switches now (its next allocation draws a distance at the
+    // new rate); the others at their next sample point.
+    counters::with_local(|l| {
+        l.refresh_limit();
+        l.started.set(false);
+        l.countdown.set(0);
+    });
+}
+
+/// Whether the sampled estimates may be scaled to the exact totals (see
+/// [`CALIBRATED`]).
+pub(crate) fn calibrated() -> bool {
+    CALIBRATED.load(Relaxed)
+}
 
 /// How deep a heap sample's stack may be.
-const MAX_DEPTH: usize = 128;
+const MAX_DEPTH: usize = 64;
 
 /// The smallest size recorded exactly at `rate`.
 #[inline(always)]
-pub(crate) fn exact_threshold(rate: u64) -> u64 {
+pub(crate) const fn exact_threshold(rate: u64) -> u64 {
     rate - rate / 4
 }
 
@@ -47,18 +106,36 @@ pub(crate) fn exact_threshold(rate: u64) -> u64 {
 pub(crate) enum Decision {
     /// Not sampled: the wrapped allocator serves it.
     Plain,
-    /// Serve it from the arena and record it with its stack.
-    Sampled,
+    /// Serve it from the arena and record it with its stack, sampled at this rate.
+    Sampled(u64),
     /// Serve it from the wrapped allocator and record it exactly (weight 1).
     Exact,
 }
 
-/// Decides how an allocation of `size` bytes is served and recorded. The common
-/// case is a subtraction and a comparison on this thread's countdown.
+/// Whether an allocation of `size` bytes stays clear of the next sample point:
+/// the common case, a thread-local subtraction and a comparison.
 #[inline(always)]
-pub(crate) fn decide(l: &Local, size: usize, rate: u64) -> Decision {
+pub(crate) fn unsampled(l: &Local, size: usize) -> bool {
+    if size < l.limit.get() {
+        let c = l.countdown.get() - size as i64;
+        if c > 0 {
+            l.countdown.set(c);
+            return true;
+        }
+    }
+    false
+}
+
+/// Decides how an allocation that [`unsampled`] did not clear is served and
+/// recorded.
+pub(crate) fn decide(l: &Local, size: usize) -> Decision {
+    l.refresh_limit();
+    let rate = rate();
     let s = size as u64;
-    if rate > 1 && s < exact_threshold(rate) && size <= arena::MAX_BLOCK {
+    if rate == 0 {
+        l.countdown.set(DEFAULT_RATE as i64);
+        Decision::Plain
+    } else if rate > 1 && s < exact_threshold(rate) && size <= arena::MAX_BLOCK {
         let c = l.countdown.get() - s as i64;
         if c > 0 {
             l.countdown.set(c);
@@ -91,7 +168,7 @@ fn sample_point(l: &Local, size: u64, rate: u64, mut c: i64) -> Decision {
     if l.busy.get() {
         Decision::Plain
     } else {
-        Decision::Sampled
+        Decision::Sampled(rate)
     }
 }
 
@@ -129,14 +206,23 @@ fn unwinder() -> Option<&'static UnwindState> {
     STATE.get_or_init(|| unwind::prepare(Unwinding::Auto, 16).ok()).as_ref()
 }
 
-/// Runs `f` with sampling off on this thread (its allocations are still counted:
-/// what it returns is freed by ordinary code later).
-pub(crate) fn busy<T>(f: impl FnOnce() -> T) -> T {
-    counters::with_local(|s| {
-        let was = s.busy.replace(true);
-        let r = f();
-        s.busy.set(was);
-        r
+/// Runs `f` with sampling off on this thread and, when `quiet`, counting off
+/// too (for memory that stays the profiler's: a free of an uncounted block must
+/// be quiet as well). Without `quiet`, allocations are counted: what `f` returns
+/// is freed by ordinary code later.
+pub(crate) fn busy<T>(quiet: bool, f: impl FnOnce() -> T) -> T {
+    struct Restore<'a>(&'a Local, bool, bool);
+    impl Drop for Restore<'_> {
+        fn drop(&mut self) {
+            self.0.set_quiet(self.2);
+            self.0.busy.set(self.1);
+        }
+    }
+    counters::with_local(|l| {
+        let was_quiet = l.quiet();
+        l.set_quiet(quiet || was_quiet);
+        let _restore = Restore(l, l.busy.replace(true), was_quiet);
+        f()
     })
 }
 
@@ -144,9 +230,11 @@ pub(crate) fn busy<T>(f: impl FnOnce() -> T) -> T {
 /// (the table's growth) is neither sampled nor counted.
 #[cold]
 #[inline(never)]
-pub(crate) fn record(l: &Local, addr: *mut u8, size: u64, rate: u64) {
-    l.busy.set(true);
-    let saved = counters::save_mine();
+pub(crate) fn record(addr: *mut u8, size: u64, rate: u64) {
+    busy(true, || counters::with_local(|l| record_stack(l, addr, size, rate)));
+}
+
+fn record_stack(l: &Local, addr: *mut u8, size: u64, rate: u64) {
     register_fork_handler();
     let mut frames = [0u64; MAX_DEPTH];
     let mut end = l.stack_end.get();
@@ -163,27 +251,18 @@ pub(crate) fn record(l: &Local, addr: *mut u8, size: u64, rate: u64) {
     };
     TABLE.with(|t| t.insert(addr as usize, &frames[..n], size, rate));
     if rate == 0 {
-        LARGE_MIN.fetch_min(size, Relaxed);
+        HOT.large_min.fetch_min(size as usize, Relaxed);
     }
-    counters::restore_mine(saved);
-    l.busy.set(false);
 }
 
 /// Counts the free of a recorded block (if it is one) before it is released.
 #[cold]
 #[inline(never)]
 pub(crate) fn recorded_free(l: &Local, addr: *mut u8) {
-    if l.busy.replace(true) {
-        return;
+    // Inside the profiler, only its own blocks are freed: none is recorded.
+    if !l.busy.get() {
+        busy(true, || TABLE.with(|t| t.free(addr as usize)));
     }
-    let saved = counters::save_mine();
-    TABLE.with(|t| {
-        if let Some(b) = t.take(addr as usize) {
-            t.finish_free(b);
-        }
-    });
-    counters::restore_mine(saved);
-    l.busy.set(false);
 }
 
 fn register_fork_handler() {

@@ -6,12 +6,9 @@
 //! child resets.
 
 use std::cell::UnsafeCell;
-use std::collections::HashMap;
-use std::collections::hash_map::DefaultHasher;
-use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-type Map<K, V> = HashMap<K, V, BuildHasherDefault<DefaultHasher>>;
+use sonde_profile::hash::FastMap as Map;
 
 /// One bucket of sampled allocations.
 #[derive(Clone, Debug)]
@@ -110,14 +107,10 @@ impl Inner {
         }
     }
 
-    /// Takes the record of the block at `addr`, if it was recorded, without
-    /// counting the free yet (see [`Inner::finish_free`]).
-    pub(crate) fn take(&mut self, addr: usize) -> Option<u32> {
-        self.live.remove(&addr)
-    }
-
-    /// Counts the free of a block taken with [`Inner::take`].
-    pub(crate) fn finish_free(&mut self, bucket: u32) {
-        self.buckets[bucket as usize].frees += 1;
+    /// Counts the free of the block at `addr`, if it was recorded.
+    pub(crate) fn free(&mut self, addr: usize) {
+        if let Some(b) = self.live.remove(&addr) {
+            self.buckets[b as usize].frees += 1;
+        }
     }
 }
