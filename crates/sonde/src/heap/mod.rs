@@ -30,8 +30,15 @@
 //! `alloc_space` (everything allocated since the program started) and
 //! `inuse_objects` and `inuse_space` (what is still allocated now), per allocation
 //! site and size. Sizes are the bytes the program requested (`Layout::size`), not
-//! what the allocator rounded them up to. Values are estimates from sampling (see
-//! [`set_sample_rate`]), scaled without bias; large allocations are exact.
+//! what the allocator rounded them up to. Allocations of at least ¾ of the
+//! sampling rate are recorded exactly; smaller ones are sampled (see
+//! [`set_sample_rate`]), each sample weighted without bias, and the estimates are
+//! scaled to add up to the exact totals that the counters ([`process_stats`])
+//! keep. A site that holds most of the heap is therefore nearly exact; a small
+//! site keeps the sampling noise of its few samples.
+//!
+//! The profiler's own memory (its tables, the symbol cache) is neither counted
+//! nor sampled.
 //!
 //! Unlike Go, whose heap profile shows the heap as of the last garbage
 //! collection, Rust frees memory immediately, so the profile is the heap at the
@@ -62,8 +69,13 @@ pub(crate) fn quietly<T>(f: impl FnOnce() -> T) -> T {
 use crate::stacks::StackTables;
 
 /// Sets the average number of bytes allocated between samples (Go's
-/// `runtime.MemProfileRate`): 1 records every allocation, 0 turns sampling off
-/// (the counters stay on). Set it once, early: profiles assume one rate.
+/// `runtime.MemProfileRate`, default 512 KiB): 1 records every allocation, 0
+/// turns sampling off (the counters stay on).
+///
+/// Set it once, first thing in `main`: the calling thread switches at once,
+/// other threads at their next sample point, and the scaling of estimates to the
+/// exact totals (see the module documentation) is only done while one rate has
+/// been in effect since the program started.
 pub fn set_sample_rate(bytes: u64) {
     sampler::set_rate(bytes);
 }

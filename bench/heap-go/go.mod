@@ -1,0 +1,3 @@
+module heapaccuracy
+
+go 1.19
