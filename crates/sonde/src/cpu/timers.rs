@@ -60,13 +60,35 @@ impl ThreadTimers {
                 Err(e) => return Err(e),
             }
         }
-        let gone: Vec<u32> = self.timers.keys().copied().filter(|t| !tids.contains(t)).collect();
-        for tid in &gone {
+        // A thread is gone when its timer is: the kernel disarms a CPU-clock timer
+        // whose thread exited. Absence from one listing is not proof (procfs
+        // cuts a listing short when a thread exits during it), and a listed
+        // thread may be a new one that reuses the id of one that exited.
+        let dead: Vec<u32> = self
+            .timers
+            .iter()
+            .filter(|&(_, &id)| !timer_armed(id))
+            .map(|(&tid, _)| tid)
+            .collect();
+        for tid in &dead {
             if let Some(id) = self.timers.remove(tid) {
                 delete_timer(id);
             }
+            if tids.contains(tid) {
+                if let Ok(id) = self.arm(*tid) {
+                    self.timers.insert(*tid, id);
+                    self.names.insert(*tid, thread_name(*tid));
+                    added += 1;
+                }
+            }
         }
-        Ok((added, gone.len()))
+        Ok((added, dead.len()))
+    }
+
+    /// How many threads have timers.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.timers.len()
     }
 
     /// The names of every thread seen, as they were when first seen.
@@ -150,6 +172,22 @@ fn timespec(ns: u64) -> libc::timespec {
         tv_sec: (ns / 1_000_000_000) as libc::time_t,
         tv_nsec: (ns % 1_000_000_000) as libc::c_long,
     }
+}
+
+/// Whether a periodic timer is still armed (its thread has not exited).
+fn timer_armed(id: libc::c_int) -> bool {
+    // SAFETY: itimerspec is plain data; zero is valid.
+    let mut spec: libc::itimerspec = unsafe { std::mem::zeroed() };
+    // SAFETY: raw timer_gettime of a timer this process created, into `spec`.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_timer_gettime,
+            id as libc::c_long,
+            &mut spec as *mut libc::itimerspec,
+        )
+    };
+    let zero = |t: libc::timespec| t.tv_sec == 0 && t.tv_nsec == 0;
+    r == 0 && !(zero(spec.it_value) && zero(spec.it_interval))
 }
 
 fn delete_timer(id: libc::c_int) {
@@ -253,10 +291,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lists_threads_through_the_open_directory() {
-        let mut dir = TaskDir::open().expect("open");
-        let before = dir.list().expect("list");
-        assert!(before.contains(&current_tid()), "{before:?}");
+    fn timers_follow_threads_that_come_and_go() {
+        // A period no thread reaches in this test: no SIGPROF is ever sent.
+        let mut timers = ThreadTimers::new(1_000 * 1_000_000_000, 7, 0).expect("timers");
+        timers.sync().expect("sync");
+        let before = timers.len();
         let (tx, rx) = std::sync::mpsc::channel();
         let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
         let h = std::thread::spawn(move || {
@@ -264,10 +303,43 @@ mod tests {
             let _ = done_rx.recv();
         });
         let tid = rx.recv().expect("tid");
-        assert!(
-            dir.list().expect("list").contains(&tid),
-            "a new thread is seen on the next scan"
-        );
+        let seen = (0..20).any(|_| {
+            timers.sync().expect("sync");
+            timers.timers.contains_key(&tid)
+        });
+        assert!(seen, "the new thread gets a timer");
+        let id = timers.timers[&tid];
+        assert!(timer_armed(id));
+        done_tx.send(()).expect("done");
+        h.join().expect("join");
+        let removed = (0..200).any(|_| {
+            timers.sync().expect("sync");
+            let gone = !timers.timers.contains_key(&tid);
+            if !gone {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            gone
+        });
+        assert!(removed, "the exited thread's timer is deleted");
+        assert!(timers.len() <= before + 1);
+        timers.delete_all();
+    }
+
+    #[test]
+    fn lists_threads_through_the_open_directory() {
+        let mut dir = TaskDir::open().expect("open");
+        // A listing can miss a thread when another one exits during it (other
+        // tests run in parallel), so each check allows a few listings.
+        let listed = |dir: &mut TaskDir, tid: u32| (0..20).any(|_| dir.list().expect("list").contains(&tid));
+        assert!(listed(&mut dir, current_tid()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let h = std::thread::spawn(move || {
+            tx.send(current_tid()).expect("send");
+            let _ = done_rx.recv();
+        });
+        let tid = rx.recv().expect("tid");
+        assert!(listed(&mut dir, tid), "a new thread is seen on the next scan");
         done_tx.send(()).expect("done");
         h.join().expect("join");
         // The kernel may list the task for a moment after join returns.

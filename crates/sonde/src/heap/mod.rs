@@ -206,8 +206,12 @@ fn build(default_type: &str) -> Profile {
         };
         let calibration = Calibration::new(&buckets, &exact);
         let mut t = StackTables::new(p, &modules, &[], ALLOCATOR_FRAMES);
+        // Buckets differ by size more often than by stack: resolve each stack once.
+        let mut resolved: Vec<Option<Vec<u32>>> = vec![None; stacks.len()];
         for b in &buckets {
-            let locations = t.stack(&stacks[b.stack as usize]);
+            let locations = resolved[b.stack as usize]
+                .get_or_insert_with(|| t.stack(&stacks[b.stack as usize]))
+                .clone();
             let live = b.allocs.saturating_sub(b.frees);
             let (alloc_objects, live_objects) = calibration.objects(b, live);
             let space = |objects: f64| (objects * b.size as f64).round() as i64;
