@@ -290,19 +290,24 @@ fn thread_name(tid: u32) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn timers_follow_threads_that_come_and_go() {
-        // A period no thread reaches in this test: no SIGPROF is ever sent.
-        let mut timers = ThreadTimers::new(1_000 * 1_000_000_000, 7, 0).expect("timers");
-        timers.sync().expect("sync");
-        let before = timers.len();
+    /// A thread that waits until told: its id, the sender that ends it, its handle.
+    fn waiting_thread() -> (u32, std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>) {
         let (tx, rx) = std::sync::mpsc::channel();
         let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
         let h = std::thread::spawn(move || {
             tx.send(current_tid()).expect("send");
             let _ = done_rx.recv();
         });
-        let tid = rx.recv().expect("tid");
+        (rx.recv().expect("tid"), done_tx, h)
+    }
+
+    #[test]
+    fn timers_follow_threads_that_come_and_go() {
+        // A period no thread reaches in this test: no SIGPROF is ever sent.
+        let mut timers = ThreadTimers::new(1_000 * 1_000_000_000, 7, 0).expect("timers");
+        timers.sync().expect("sync");
+        let before = timers.len();
+        let (tid, done_tx, h) = waiting_thread();
         let seen = (0..20).any(|_| {
             timers.sync().expect("sync");
             timers.timers.contains_key(&tid)
@@ -332,13 +337,7 @@ mod tests {
         // tests run in parallel), so each check allows a few listings.
         let listed = |dir: &mut TaskDir, tid: u32| (0..20).any(|_| dir.list().expect("list").contains(&tid));
         assert!(listed(&mut dir, current_tid()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-        let h = std::thread::spawn(move || {
-            tx.send(current_tid()).expect("send");
-            let _ = done_rx.recv();
-        });
-        let tid = rx.recv().expect("tid");
+        let (tid, done_tx, h) = waiting_thread();
         assert!(listed(&mut dir, tid), "a new thread is seen on the next scan");
         done_tx.send(()).expect("done");
         h.join().expect("join");
