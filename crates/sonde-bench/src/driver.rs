@@ -1,0 +1,436 @@
+//! Running benchmarks: selection, calibration, sampling until the median is
+//! known, printing, profiles.
+
+use std::cell::{Cell, RefCell};
+use std::io::Write;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::rc::Rc;
+use std::time::Instant;
+
+use crate::bencher::{B, Finished};
+use crate::flags::{BenchTime, Options};
+use crate::report::{self, Result};
+use crate::stats;
+
+/// Samples before the stopping rule is first checked.
+const MIN_SAMPLES: usize = 10;
+/// Samples after which sampling stops whatever the spread.
+const MAX_SAMPLES: usize = 10_000;
+/// The median is known well enough when its 95% interval is within ±1%.
+const PRECISION: f64 = 0.01;
+
+/// A registered benchmark: its Go name and function.
+pub struct Benchmark {
+    name: String,
+    f: fn(&mut B),
+}
+
+impl Benchmark {
+    /// A benchmark running `f`, named after `name` the way Go names them: a
+    /// Rust function name `fibonacci_20` becomes `BenchmarkFibonacci20`; a name
+    /// that already starts with `Benchmark` is kept.
+    pub fn new(name: &str, f: fn(&mut B)) -> Benchmark {
+        Benchmark { name: go_name(name), f }
+    }
+
+    /// The name results are reported under.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// `fibonacci_20` → `BenchmarkFibonacci20`; `module::parse_json` →
+/// `BenchmarkParseJson`.
+fn go_name(name: &str) -> String {
+    let base = name.rsplit("::").next().unwrap_or(name).trim();
+    if base.starts_with("Benchmark") {
+        return base.to_string();
+    }
+    let mut out = String::from("Benchmark");
+    let mut upper = true;
+    for c in base.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A sub-benchmark's name part as Go rewrites it: white space becomes `_`.
+pub(crate) fn sub_name(name: &str) -> String {
+    name.chars().map(|c| if c.is_whitespace() { '_' } else { c }).collect()
+}
+
+/// State shared by every benchmark of one run.
+pub(crate) struct Session {
+    opts: Options,
+    pkg: String,
+    out: RefCell<Box<dyn Write>>,
+    /// Go's `maxLen`: the width names are padded to.
+    width: Cell<usize>,
+    /// Length of the widest `-procs` suffix.
+    ext_len: usize,
+    header_done: Cell<bool>,
+    failed: Cell<bool>,
+    counting: bool,
+}
+
+/// Whether the global allocator counts allocations (sonde's `Sampled` wrapper).
+fn allocations_counted() -> bool {
+    let before = sonde::heap::thread_stats();
+    drop(std::hint::black_box(Box::new(0u64)));
+    sonde::heap::thread_stats().allocs != before.allocs
+}
+
+/// The benchmark body, called through one function that never inlines, so that
+/// `--cpuprofile` and `--memprofile` keep only samples under it.
+#[inline(never)]
+fn benchmark_body(f: &mut dyn FnMut(&mut B), b: &mut B) {
+    f(b);
+    std::hint::black_box(());
+}
+
+/// What profiles keep: samples under [`benchmark_body`].
+const BODY_FRAME: &str = "sonde_bench::driver::benchmark_body";
+
+impl Session {
+    fn say(&self, text: &str) {
+        let mut out = self.out.borrow_mut();
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    }
+
+    fn print_result(&self, r: &Result) {
+        if self.opts.json {
+            self.say(&format!("{}\n", r.json()));
+            return;
+        }
+        if !self.header_done.replace(true) {
+            self.say(&report::header(&self.pkg));
+        }
+        self.say(&format!("{}\n", r.line(self.width.get())));
+    }
+
+    fn fail(&self, name: &str, why: &str) {
+        self.failed.set(true);
+        if self.opts.json {
+            self.say(&format!("{{\"name\":{name:?},\"failed\":{why:?}}}\n"));
+        } else {
+            let indented: String = why.lines().map(|l| format!("    {l}\n")).collect();
+            self.say(&format!("--- FAIL: {name}\n{indented}"));
+        }
+    }
+
+    /// One call of the benchmark function with `n` iterations.
+    fn call(
+        self: &Rc<Self>,
+        name: &str,
+        f: &mut dyn FnMut(&mut B),
+        n: u64,
+        procs: usize,
+    ) -> std::result::Result<Finished, String> {
+        let mut b = B::new(name, n, procs, self.clone());
+        b.start_timer();
+        match catch_unwind(AssertUnwindSafe(|| benchmark_body(f, &mut b))) {
+            Ok(()) => Ok(b.finish()),
+            Err(p) => Err(panic_message(p)),
+        }
+    }
+
+    /// Runs a benchmark (top-level or sub-benchmark) if selected: a probe call;
+    /// if it ran sub-benchmarks, that was all; else it is measured for each
+    /// `--cpu` value, `--count` times. Returns false if it failed.
+    pub(crate) fn run_benchmark(self: &Rc<Self>, name: &str, f: &mut dyn FnMut(&mut B)) -> bool {
+        let levels: Vec<&str> = name.split('/').collect();
+        if !self.opts.selects(&levels) {
+            return true;
+        }
+        if levels.len() > 1 {
+            // Go widens the name column for sub-benchmarks, with slack.
+            let n = name.len() + self.ext_len + 1;
+            if n > self.width.get() {
+                self.width.set(n + 8);
+            }
+        }
+        let probe = match self.call(name, f, 1, self.opts.cpu[0]) {
+            Ok(p) => p,
+            Err(why) => {
+                self.fail(name, &why);
+                return false;
+            }
+        };
+        if probe.has_subs {
+            return true;
+        }
+        let mut ok = true;
+        for &procs in &self.opts.cpu {
+            for _ in 0..self.opts.count {
+                let full = report::with_procs(name, procs);
+                match self.measure(name, f, procs) {
+                    Ok(r) => self.print_result(&Result { name: full, ..r }),
+                    Err(why) => {
+                        self.fail(&full, &why);
+                        ok = false;
+                    }
+                }
+            }
+        }
+        ok
+    }
+
+    /// Calibrates the iterations per sample, then samples until the median is
+    /// known to within ±1% or the time is up.
+    fn measure(
+        self: &Rc<Self>,
+        name: &str,
+        f: &mut dyn FnMut(&mut B),
+        procs: usize,
+    ) -> std::result::Result<Result, String> {
+        let started = Instant::now();
+        let mut n = 1u64;
+        let mut last = self.call(name, f, n, procs)?;
+        let budget = match self.opts.benchtime {
+            BenchTime::Iterations(k) => {
+                let sample = if k == 1 { last } else { self.call(name, f, k, procs)? };
+                return self.result(vec![sample]);
+            }
+            BenchTime::Duration(d) => d,
+        };
+        // Short samples: many of them fit between two preemptions on a busy
+        // machine. Parallel ones are longer, to amortize starting the threads.
+        let target_ns = if last.parallel { 5e6 } else { 1e6 };
+        while (last.measured.wall_ns as f64) < target_ns / 2.0 && n < 1_000_000_000 && started.elapsed() < budget {
+            let per_op = last.measured.wall_ns.max(1) as f64 / n as f64;
+            let want = (target_ns / per_op * 1.2) as u64;
+            n = want.clamp(n + 1, n.saturating_mul(100)).min(1_000_000_000);
+            last = self.call(name, f, n, procs)?;
+        }
+        let per_op = last.measured.wall_ns.max(1) as f64 / n as f64;
+        let n = ((target_ns / per_op) as u64).max(1);
+        let mut samples: Vec<Finished> = Vec::new();
+        if started.elapsed() >= budget {
+            // One call takes longer than the budget: it is the sample.
+            samples.push(last);
+        }
+        while samples.len() < MAX_SAMPLES && (samples.is_empty() || started.elapsed() < budget) {
+            samples.push(self.call(name, f, n, procs)?);
+            if samples.len() >= MIN_SAMPLES && summarize(&samples).rel_half_width() <= PRECISION {
+                break;
+            }
+        }
+        self.result(samples)
+    }
+
+    fn result(&self, samples: Vec<Finished>) -> std::result::Result<Result, String> {
+        let used = selected(&samples);
+        let summary = summarize(&samples);
+        let iterations: u64 = used.iter().map(|s| s.measured.n).sum();
+        let total_n: u64 = samples.iter().map(|s| s.measured.n).sum::<u64>().max(1);
+        let report_allocs = self.opts.benchmem || samples.iter().any(|s| s.report_allocs);
+        if report_allocs && !self.counting {
+            return Err(NOT_COUNTING.to_string());
+        }
+        let mem = report_allocs.then(|| {
+            let bytes: u64 = samples.iter().map(|s| s.measured.bytes).sum();
+            let allocs: u64 = samples.iter().map(|s| s.measured.allocs).sum();
+            (bytes / total_n, allocs / total_n)
+        });
+        let last = samples.last().expect("at least one sample");
+        let mb_per_s =
+            (last.bytes_per_op > 0 && summary.center > 0.0).then(|| last.bytes_per_op as f64 * 1e3 / summary.center);
+        // Custom metrics: the median of what each sample reported.
+        let metrics = last
+            .metrics
+            .iter()
+            .map(|(unit, _)| {
+                let values: Vec<f64> = used
+                    .iter()
+                    .filter_map(|s| s.metrics.iter().find(|(u, _)| u == unit).map(|m| m.1))
+                    .collect();
+                (unit.clone(), stats::median(&values))
+            })
+            .collect();
+        Ok(Result {
+            name: String::new(),
+            iterations,
+            ns_per_op: summary.center,
+            ns_per_op_ci: (summary.lo, summary.hi),
+            samples: used.len(),
+            mb_per_s,
+            mem,
+            metrics,
+        })
+    }
+}
+
+const NOT_COUNTING: &str = "B/op and allocs/op need sonde's counting allocator: use sonde_bench::main!, which \
+                            installs it, or make sonde::heap::Sampled your #[global_allocator]";
+
+/// The samples the statistic is taken over. A single-threaded sample whose
+/// thread got less CPU than wall-clock time was interrupted (the machine is
+/// busy); when enough samples ran uninterrupted, only they count. Benchmarks
+/// that block or sleep, and parallel ones, use every sample.
+fn selected(samples: &[Finished]) -> Vec<&Finished> {
+    let parallel = samples.iter().any(|s| s.parallel);
+    let clean: Vec<&Finished> = samples
+        .iter()
+        .filter(|s| s.measured.cpu_ns as f64 >= 0.97 * s.measured.wall_ns as f64)
+        .collect();
+    if !parallel && clean.len() >= (samples.len() / 4).max(5).min(samples.len()) {
+        clean
+    } else {
+        samples.iter().collect()
+    }
+}
+
+/// The median time per iteration over the selected samples.
+fn summarize(samples: &[Finished]) -> stats::Summary {
+    let per_op: Vec<f64> = selected(samples)
+        .iter()
+        .map(|s| s.measured.wall_ns as f64 / s.measured.n.max(1) as f64)
+        .collect();
+    stats::summarize(&per_op, 0.95)
+}
+
+fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
+    let msg = p
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "the benchmark panicked".to_string());
+    format!("panic: {msg}")
+}
+
+/// Parses `args` (what follows the program name), runs the selected benchmarks
+/// of package `pkg`, writes Go's text format (or JSON lines) to `out`, and
+/// returns the exit code: 0 if all passed, 1 if one failed, 2 for bad flags.
+pub fn run_with(pkg: &str, benches: &[Benchmark], args: &[String], mut out: Box<dyn Write>) -> i32 {
+    let started = Instant::now();
+    let opts = match Options::parse(args) {
+        Ok(o) => o,
+        Err(e) => {
+            let _ = writeln!(out, "{e}");
+            return 2;
+        }
+    };
+    if let Some(patterns) = &opts.list {
+        for b in benches {
+            if crate::flags::matches_levels(patterns, &[b.name.as_str()]) {
+                let _ = writeln!(out, "{}", b.name);
+            }
+        }
+        return 0;
+    }
+    let counting = allocations_counted();
+    if opts.benchmem && !counting {
+        let _ = writeln!(out, "--benchmem: {NOT_COUNTING}");
+        return 2;
+    }
+    // Counters only (sampling costs a little on every allocation), unless an
+    // allocation profile is wanted.
+    if opts.memprofile.is_none() {
+        sonde::heap::set_sample_rate(0);
+    }
+    // Profile files are created first, so that a bad path fails before the run.
+    let mut files = Vec::new();
+    for path in [&opts.cpuprofile, &opts.memprofile].into_iter().flatten() {
+        match std::fs::File::create(path) {
+            Ok(f) => files.push(f),
+            Err(e) => {
+                let _ = writeln!(out, "cannot write {}: {e}", path.display());
+                return 2;
+            }
+        }
+    }
+    drop(files);
+    let cpu = match &opts.cpuprofile {
+        Some(_) => match sonde::cpu::start(sonde::cpu::CpuOptions::default()) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                let _ = writeln!(out, "--cpuprofile: {e}");
+                return 2;
+            }
+        },
+        None => None,
+    };
+    let maxprocs = *opts.cpu.iter().max().unwrap_or(&1);
+    let ext_len = report::with_procs("", maxprocs).len();
+    let width = benches
+        .iter()
+        .filter(|b| opts.selects(&[b.name.as_str()]))
+        .map(|b| report::with_procs(&b.name, maxprocs).len() + ext_len + 1)
+        .max()
+        .unwrap_or(0);
+    let (cpuprofile, memprofile, json) = (opts.cpuprofile.clone(), opts.memprofile.clone(), opts.json);
+    let session = Rc::new(Session {
+        opts,
+        pkg: pkg.to_string(),
+        out: RefCell::new(out),
+        width: Cell::new(width),
+        ext_len,
+        header_done: Cell::new(false),
+        failed: Cell::new(false),
+        counting,
+    });
+    for b in benches {
+        let f = b.f;
+        session.run_benchmark(&b.name, &mut |bb: &mut B| f(bb));
+    }
+    let mut problems = Vec::new();
+    if let (Some(p), Some(path)) = (cpu, &cpuprofile) {
+        match p.stop() {
+            Ok(profile) => problems.extend(write_profile(profile, path).err()),
+            Err(e) => problems.push(format!("--cpuprofile: {e}")),
+        }
+    }
+    if let Some(path) = &memprofile {
+        problems.extend(write_profile(sonde::heap::allocs_profile(), path).err());
+    }
+    for p in &problems {
+        session.say(&format!("{p}\n"));
+    }
+    let failed = session.failed.get() || !problems.is_empty();
+    if !json {
+        let elapsed = started.elapsed().as_secs_f64();
+        session.say(&if failed {
+            format!("FAIL\nFAIL\t{pkg}\t{elapsed:.3}s\n")
+        } else {
+            format!("PASS\nok  \t{pkg}\t{elapsed:.3}s\n")
+        });
+    }
+    i32::from(failed)
+}
+
+/// Keeps the samples under the benchmark bodies and writes the profile.
+fn write_profile(mut p: sonde::Profile, path: &std::path::Path) -> std::result::Result<(), String> {
+    let body = regex::Regex::new(&regex::escape(BODY_FRAME)).expect("a valid pattern");
+    p.filter_by_name(Some(&body), None, None, None);
+    p.write_file(path)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Runs the benchmarks with the process's arguments and exits (what
+/// [`main!`](macro@crate::main) calls).
+pub fn main(pkg: &str, benches: &[Benchmark]) -> ! {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let code = run_with(pkg, benches, &args, Box::new(std::io::stdout()));
+    std::process::exit(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_names() {
+        assert_eq!(go_name("fibonacci_20"), "BenchmarkFibonacci20");
+        assert_eq!(go_name("benches::parse_json"), "BenchmarkParseJson");
+        assert_eq!(go_name("BenchmarkKeep"), "BenchmarkKeep");
+        assert_eq!(sub_name("size 10"), "size_10");
+    }
+}

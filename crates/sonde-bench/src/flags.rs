@@ -1,0 +1,310 @@
+//! The harness's command line: Go's `go test -bench` flags, spelled `--flag` (or
+//! `-flag`, or `-test.flag` as Go's test binaries take them), usable after
+//! `cargo bench --`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use regex::Regex;
+
+/// How long each benchmark runs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum BenchTime {
+    /// At most this long per benchmark (sampling stops earlier once the median
+    /// is known to within 1%).
+    Duration(Duration),
+    /// Exactly this many iterations (`100x`), as Go does.
+    Iterations(u64),
+}
+
+/// Parsed flags.
+#[derive(Debug)]
+pub(crate) struct Options {
+    /// `--bench`: one pattern per level of `/`-separated names.
+    pub filter: Vec<Regex>,
+    pub benchtime: BenchTime,
+    pub count: u32,
+    pub benchmem: bool,
+    pub cpu: Vec<usize>,
+    pub cpuprofile: Option<PathBuf>,
+    pub memprofile: Option<PathBuf>,
+    pub json: bool,
+    /// `--list`: print the names matching this (None: all) and exit.
+    pub list: Option<Vec<Regex>>,
+}
+
+const HELP: &str = "\
+flags (as `go test -bench`; after `cargo bench --`):
+  --bench REGEX       run the benchmarks matching REGEX (per level: Fib/Size1.*)
+  --benchtime D|Nx    at most D per benchmark (default 1s; sampling stops once the
+                      median is known to within 1%), or exactly N iterations (100x)
+  --count N           run each benchmark N times (default 1), e.g. for benchstat
+  --benchmem          report B/op and allocs/op for every benchmark
+  --cpu LIST          thread counts for parallel benchmarks, e.g. 1,2,4 (name suffix -N)
+  --cpuprofile FILE   write a CPU profile of the benchmarked code (pprof format)
+  --memprofile FILE   write an allocation profile of the benchmarked code
+  --json              print one JSON object per result instead of Go's text lines
+  --list [REGEX]      list the benchmarks (matching REGEX) and exit
+  --help              show this";
+
+impl Options {
+    /// Parses the arguments after the program name. Positional arguments (as
+    /// `cargo bench -- NAME` passes them) filter like `--bench`. A bare `--bench`
+    /// (what `cargo bench` appends) selects everything.
+    pub(crate) fn parse(args: &[String]) -> Result<Options, String> {
+        let default_procs = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let mut o = Options {
+            filter: Vec::new(),
+            benchtime: BenchTime::Duration(Duration::from_secs(1)),
+            count: 1,
+            benchmem: false,
+            cpu: vec![default_procs],
+            cpuprofile: None,
+            memprofile: None,
+            json: false,
+            list: None,
+        };
+        let mut patterns: Vec<String> = Vec::new();
+        let mut i = 0;
+        while i < args.len() {
+            let arg = &args[i];
+            i += 1;
+            if !arg.starts_with('-') || arg == "-" {
+                patterns.push(arg.clone());
+                continue;
+            }
+            let flag = arg.trim_start_matches('-');
+            let flag = flag.strip_prefix("test.").unwrap_or(flag);
+            let (name, inline) = match flag.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_string())),
+                None => (flag, None),
+            };
+            // The next argument as this flag's value, unless it is another flag.
+            let mut value = |optional: bool| -> Result<Option<String>, String> {
+                if let Some(v) = inline.clone() {
+                    return Ok(Some(v));
+                }
+                match args.get(i) {
+                    Some(v) if !v.starts_with('-') || v == "-" => {
+                        i += 1;
+                        Ok(Some(v.clone()))
+                    }
+                    _ if optional => Ok(None),
+                    _ => Err(format!("flag --{name} needs a value\n\n{HELP}")),
+                }
+            };
+            match name {
+                "bench" => {
+                    if let Some(v) = value(true)? {
+                        patterns.push(v);
+                    }
+                }
+                "benchtime" => o.benchtime = parse_benchtime(&value(false)?.unwrap_or_default())?,
+                "count" => {
+                    let v = value(false)?.unwrap_or_default();
+                    o.count = v
+                        .parse()
+                        .ok()
+                        .filter(|&c| c > 0)
+                        .ok_or_else(|| format!("--count {v:?}: want a positive whole number"))?;
+                }
+                "benchmem" => o.benchmem = parse_bool(name, inline.as_deref())?,
+                "json" => o.json = parse_bool(name, inline.as_deref())?,
+                "cpu" => o.cpu = parse_cpu(&value(false)?.unwrap_or_default())?,
+                "cpuprofile" => o.cpuprofile = Some(value(false)?.unwrap_or_default().into()),
+                "memprofile" => o.memprofile = Some(value(false)?.unwrap_or_default().into()),
+                "list" => {
+                    o.list = Some(match value(true)? {
+                        Some(v) => compile_levels(&v)?,
+                        None => Vec::new(),
+                    })
+                }
+                "help" | "h" => return Err(HELP.to_string()),
+                _ => return Err(format!("unknown flag {arg:?}\n\n{HELP}")),
+            }
+        }
+        if !patterns.is_empty() {
+            o.filter = compile_levels(&patterns.join("|"))?;
+        }
+        Ok(o)
+    }
+
+    /// Whether a benchmark named by `levels` (`["BenchmarkFib", "Size10"]`) is
+    /// selected: each level's pattern must match its name part; levels beyond
+    /// the patterns are all selected.
+    pub(crate) fn selects(&self, levels: &[&str]) -> bool {
+        matches_levels(&self.filter, levels)
+    }
+}
+
+/// Whether each of `patterns` matches the name part at its level.
+pub(crate) fn matches_levels(patterns: &[Regex], levels: &[&str]) -> bool {
+    patterns.iter().zip(levels).all(|(re, part)| re.is_match(part))
+}
+
+/// Compiles `a/b/c` into one regex per level, as Go splits `-bench`. A `|`
+/// joining several top-level patterns keeps them in the first level.
+fn compile_levels(pattern: &str) -> Result<Vec<Regex>, String> {
+    split_levels(pattern)
+        .iter()
+        .map(|p| Regex::new(p).map_err(|e| format!("--bench {pattern:?}: {e}")))
+        .collect()
+}
+
+/// Splits on `/` outside brackets and parentheses.
+fn split_levels(pattern: &str) -> Vec<String> {
+    let (mut out, mut cur, mut depth) = (Vec::new(), String::new(), 0i32);
+    let mut escaped = false;
+    for c in pattern.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '[' | '(' => depth += 1,
+            ']' | ')' => depth -= 1,
+            '/' if depth == 0 => {
+                out.push(std::mem::take(&mut cur));
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    out.push(cur);
+    out
+}
+
+fn parse_bool(name: &str, v: Option<&str>) -> Result<bool, String> {
+    match v {
+        None | Some("true") | Some("1") => Ok(true),
+        Some("false") | Some("0") => Ok(false),
+        Some(v) => Err(format!("--{name}={v}: want true or false")),
+    }
+}
+
+/// `1s`, `500ms`, `1m30s`, `1.5s` (Go's durations) or `100x`.
+pub(crate) fn parse_benchtime(v: &str) -> Result<BenchTime, String> {
+    let bad =
+        || format!("--benchtime {v:?}: want a duration such as 1s, 500ms or 1m30s, or an iteration count such as 100x");
+    if let Some(n) = v.strip_suffix('x') {
+        return n
+            .parse::<u64>()
+            .ok()
+            .filter(|&n| n > 0)
+            .map(BenchTime::Iterations)
+            .ok_or_else(bad);
+    }
+    let mut rest = v;
+    let mut total = 0.0f64;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let num: f64 = rest[..num_len].parse().map_err(|_| bad())?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(bad()),
+        };
+        rest = &rest[unit_len..];
+        total += num * scale;
+    }
+    if total <= 0.0 {
+        return Err(bad());
+    }
+    Ok(BenchTime::Duration(Duration::from_secs_f64(total)))
+}
+
+fn parse_cpu(v: &str) -> Result<Vec<usize>, String> {
+    let list: Option<Vec<usize>> = v
+        .split(',')
+        .map(|p| p.trim().parse().ok().filter(|&n: &usize| n > 0))
+        .collect();
+    list.filter(|l| !l.is_empty())
+        .ok_or_else(|| format!("--cpu {v:?}: want a list of positive thread counts such as 1,2,4"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Options, String> {
+        Options::parse(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn go_and_cargo_spellings() {
+        let o = parse(&[
+            "--benchmem",
+            "--bench",
+            "Fib",
+            "-count",
+            "3",
+            "--cpu=1,2",
+            "--benchtime",
+            "100x",
+        ])
+        .unwrap();
+        assert!(o.benchmem);
+        assert_eq!(o.count, 3);
+        assert_eq!(o.cpu, vec![1, 2]);
+        assert_eq!(o.benchtime, BenchTime::Iterations(100));
+        assert!(o.selects(&["BenchmarkFibonacci20"]));
+        assert!(!o.selects(&["BenchmarkStrings"]));
+        // What `cargo bench -- --benchmem` passes: a bare --bench at the end.
+        let o = parse(&["--benchmem", "--bench"]).unwrap();
+        assert!(o.filter.is_empty() && o.selects(&["BenchmarkAnything"]));
+        // Go's test binary spelling and a positional filter.
+        let o = parse(&["-test.benchtime=1m30s", "Size"]).unwrap();
+        assert_eq!(o.benchtime, BenchTime::Duration(Duration::from_secs(90)));
+        assert!(o.selects(&["BenchmarkSize10"]));
+    }
+
+    #[test]
+    fn levels_split_on_slashes() {
+        let o = parse(&["--bench", "Processing/Size1[0]{2}$"]).unwrap();
+        assert!(o.selects(&["BenchmarkProcessing"]));
+        assert!(o.selects(&["BenchmarkProcessing", "Size100"]));
+        assert!(!o.selects(&["BenchmarkProcessing", "Size10"]));
+        assert_eq!(split_levels("a[/]b/c"), vec!["a[/]b", "c"]);
+    }
+
+    #[test]
+    fn bad_input_says_what_is_valid() {
+        let e = parse(&["--benchmemory"]).unwrap_err();
+        assert!(
+            e.contains("unknown flag \"--benchmemory\"") && e.contains("--benchmem "),
+            "{e}"
+        );
+        for bad in ["fast", "10", "1y", "0s", "-1s", "x", "1.5x"] {
+            let e = parse(&["--benchtime", bad]).unwrap_err();
+            assert!(e.contains("--benchtime") || e.contains("needs a value"), "{bad}: {e}");
+        }
+        assert!(parse(&["--count", "0"]).unwrap_err().contains("positive"));
+        assert!(parse(&["--cpu", "1,,2"]).unwrap_err().contains("--cpu"));
+        assert!(parse(&["--bench", "(unclosed"]).unwrap_err().contains("--bench"));
+        assert!(parse(&["--cpuprofile"]).unwrap_err().contains("needs a value"));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(
+            parse_benchtime("1.5s"),
+            Ok(BenchTime::Duration(Duration::from_millis(1500)))
+        );
+        assert_eq!(
+            parse_benchtime("250ms"),
+            Ok(BenchTime::Duration(Duration::from_millis(250)))
+        );
+    }
+}

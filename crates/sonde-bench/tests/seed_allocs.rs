@@ -1,0 +1,258 @@
+//! The seed benchmarks' `B/op` and `allocs/op` equal what the code really
+//! allocates, counted exactly around one call; and the harness's other
+//! promises: sub-benchmark names, `--benchtime Nx`, failures that do not stop
+//! the others, JSON lines, clear errors.
+
+#[path = "../benches/workloads/mod.rs"]
+mod workloads;
+
+use std::alloc::System;
+use std::sync::{Arc, Mutex};
+
+use sonde_bench::{B, Benchmark, black_box};
+
+#[global_allocator]
+static ALLOC: sonde::heap::Sampled<System> = sonde::heap::Sampled::new(System);
+
+/// A writer the test can read afterwards.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn run(benches: &[Benchmark], args: &[&str]) -> (i32, String) {
+    let out = Captured::default();
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let code = sonde_bench::run_with("seed", benches, &args, Box::new(out.clone()));
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    (code, text)
+}
+
+/// (B/op, allocs/op) of one call, from the exact counters.
+fn exact(f: impl FnOnce()) -> (u64, u64) {
+    let before = sonde::heap::thread_stats();
+    f();
+    let d = sonde::heap::thread_stats().since(&before);
+    (d.bytes_allocated, d.allocs)
+}
+
+/// (B/op, allocs/op) columns of a result line.
+fn mem_columns(text: &str, name: &str) -> (u64, u64) {
+    let line = text
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"));
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let before = |unit: &str| -> u64 {
+        let i = fields
+            .iter()
+            .position(|f| *f == unit)
+            .unwrap_or_else(|| panic!("no {unit}: {line}"));
+        fields[i - 1].parse().unwrap()
+    };
+    (before("B/op"), before("allocs/op"))
+}
+
+fn concat_plus(b: &mut B) {
+    b.iter(|| workloads::concat_plus(black_box(1000)));
+}
+fn concat_builder(b: &mut B) {
+    b.iter(|| workloads::concat_builder(black_box(1000)));
+}
+fn concat_builder_prealloc(b: &mut B) {
+    b.iter(|| workloads::concat_builder_prealloc(black_box(1000)));
+}
+fn slice_without_prealloc(b: &mut B) {
+    b.iter(|| workloads::slice_without_prealloc(black_box(1000)));
+}
+fn slice_with_prealloc(b: &mut B) {
+    b.iter(|| workloads::slice_with_prealloc(black_box(1000)));
+}
+fn fibonacci_20(b: &mut B) {
+    b.iter(|| workloads::fibonacci(black_box(20)));
+}
+
+#[test]
+fn allocs_per_op_are_exact() {
+    let benches = [
+        Benchmark::new("concat_plus", concat_plus),
+        Benchmark::new("concat_builder", concat_builder),
+        Benchmark::new("concat_builder_prealloc", concat_builder_prealloc),
+        Benchmark::new("slice_without_prealloc", slice_without_prealloc),
+        Benchmark::new("slice_with_prealloc", slice_with_prealloc),
+        Benchmark::new("fibonacci_20", fibonacci_20),
+    ];
+    let (code, text) = run(&benches, &["--benchmem", "--benchtime", "20x", "--cpu", "1"]);
+    assert_eq!(code, 0, "{text}");
+    let want = [
+        ("BenchmarkConcatPlus", exact(|| drop(workloads::concat_plus(1000)))),
+        (
+            "BenchmarkConcatBuilder",
+            exact(|| drop(workloads::concat_builder(1000))),
+        ),
+        (
+            "BenchmarkConcatBuilderPrealloc",
+            exact(|| drop(workloads::concat_builder_prealloc(1000))),
+        ),
+        (
+            "BenchmarkSliceWithoutPrealloc",
+            exact(|| drop(workloads::slice_without_prealloc(1000))),
+        ),
+        (
+            "BenchmarkSliceWithPrealloc",
+            exact(|| drop(workloads::slice_with_prealloc(1000))),
+        ),
+        ("BenchmarkFibonacci20", (0, 0)),
+    ];
+    for (name, counted) in want {
+        assert_eq!(mem_columns(&text, name), counted, "{name}\n{text}");
+    }
+    // The counts themselves, as the article explains them: one allocation with
+    // the capacity reserved, ten growth steps (1000 = 4·2^8 … ) without.
+    assert_eq!(want[4].1, (8000, 1));
+    assert_eq!(want[2].1, (1000, 1));
+    assert!(want[3].1.1 > 5, "{:?}", want[3].1);
+    // With 20x: the iterations column says 20.
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("BenchmarkFibonacci20 ") && l.contains("\t      20\t")),
+        "{text}"
+    );
+}
+
+fn sub_benchmarks(b: &mut B) {
+    for size in [10, 1000] {
+        b.run(&format!("Size{size}"), |b| {
+            let mut data = vec![0usize; size];
+            b.reset_timer();
+            for _ in 0..b.n() {
+                workloads::process(black_box(&mut data));
+            }
+        });
+    }
+}
+
+fn panics(b: &mut B) {
+    if b.n() > 0 {
+        panic!("index out of range");
+    }
+}
+
+fn with_metrics(b: &mut B) {
+    b.set_bytes(1024);
+    b.report_allocs();
+    let data = vec![1u8; 1024];
+    b.iter(|| black_box(&data).iter().map(|&x| x as u64).sum::<u64>());
+    b.report_metric(2.5, "widgets/op");
+}
+
+fn parallel(b: &mut B) {
+    let map = workloads::shared_map(1024);
+    b.run_parallel(|pb| {
+        let mut i = 0;
+        while pb.next() {
+            black_box(workloads::map_access(&map, i));
+            i += 1;
+        }
+    });
+}
+
+#[test]
+fn names_failures_metrics_and_json() {
+    let benches = [
+        Benchmark::new("processing", sub_benchmarks),
+        Benchmark::new("panics", panics),
+        Benchmark::new("with_metrics", with_metrics),
+        Benchmark::new("parallel", parallel),
+    ];
+    let (code, text) = run(&benches, &["--benchtime", "50ms", "--cpu", "1,2"]);
+    assert_eq!(code, 1, "a panic fails the run\n{text}");
+    assert!(text.starts_with("goos: "), "{text}");
+    for name in [
+        "BenchmarkProcessing/Size10 ",
+        "BenchmarkProcessing/Size10-2 ",
+        "BenchmarkProcessing/Size1000-2 ",
+        "BenchmarkWithMetrics ",
+        "BenchmarkParallel-2 ",
+    ] {
+        assert!(text.lines().any(|l| l.starts_with(name)), "{name}\n{text}");
+    }
+    assert!(
+        !text.lines().any(|l| l.starts_with("BenchmarkProcessing ")),
+        "a parent with subs is not reported"
+    );
+    assert!(
+        text.contains("--- FAIL: BenchmarkPanics\n    panic: index out of range\n"),
+        "{text}"
+    );
+    let metrics = text.lines().find(|l| l.starts_with("BenchmarkWithMetrics ")).unwrap();
+    assert!(
+        metrics.contains(" MB/s\t") && metrics.contains(" widgets/op\t") && metrics.contains(" allocs/op"),
+        "{metrics}"
+    );
+    assert!(text.ends_with("s\n") && text.contains("\nFAIL\nFAIL\tseed\t"), "{text}");
+
+    let (code, json) = run(&benches[2..3], &["--json", "--benchtime", "20ms"]);
+    assert_eq!(code, 0);
+    let line = json.lines().next().unwrap();
+    assert!(
+        line.starts_with("{\"name\":\"BenchmarkWithMetrics") && line.contains("\"metrics\":{\"widgets/op\":2.5}"),
+        "{json}"
+    );
+    assert_eq!(json.lines().count(), 1, "JSON only: {json}");
+
+    let (code, list) = run(&benches, &["--list", "Proc|Par"]);
+    assert_eq!((code, list.as_str()), (0, "BenchmarkProcessing\nBenchmarkParallel\n"));
+}
+
+#[test]
+fn bad_flags_and_paths_are_refused_before_running() {
+    let benches = [Benchmark::new("fibonacci_20", fibonacci_20)];
+    let (code, text) = run(&benches, &["--benchtime", "fast"]);
+    assert_eq!(code, 2);
+    assert!(text.contains("--benchtime \"fast\": want a duration"), "{text}");
+    let (code, text) = run(&benches, &["--frobnicate"]);
+    assert_eq!(code, 2);
+    assert!(
+        text.contains("unknown flag \"--frobnicate\"") && text.contains("--benchmem"),
+        "{text}"
+    );
+    let (code, text) = run(&benches, &["--cpuprofile", "/nonexistent-dir/cpu.pb.gz"]);
+    assert_eq!(code, 2);
+    assert!(text.contains("cannot write /nonexistent-dir/cpu.pb.gz"), "{text}");
+    assert!(!text.contains("BenchmarkFibonacci20"), "nothing ran: {text}");
+}
+
+#[test]
+fn an_empty_benchmark_is_under_a_nanosecond() {
+    fn empty(b: &mut B) {
+        b.iter(|| ());
+    }
+    // Debug builds run the loop unoptimized: only check in release.
+    if cfg!(debug_assertions) {
+        return;
+    }
+    let (_, text) = run(
+        &[Benchmark::new("empty", empty)],
+        &["--benchtime", "200ms", "--cpu", "1"],
+    );
+    let line = text.lines().find(|l| l.starts_with("BenchmarkEmpty")).unwrap();
+    let ns: f64 = line
+        .split('\t')
+        .nth(2)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(ns < 1.0, "{line}");
+}
