@@ -5,7 +5,7 @@ use std::cell::{Cell, RefCell};
 use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::bencher::{B, Finished};
 use crate::flags::{BenchTime, Options};
@@ -78,6 +78,8 @@ pub(crate) struct Session {
     header_done: Cell<bool>,
     failed: Cell<bool>,
     counting: bool,
+    /// State of the layout randomization.
+    rng: Cell<u64>,
 }
 
 /// Whether the global allocator counts allocations (sonde's `Sampled` wrapper).
@@ -93,6 +95,19 @@ fn allocations_counted() -> bool {
 fn benchmark_body(f: &mut dyn FnMut(&mut B), b: &mut B) {
     f(b);
     std::hint::black_box(());
+}
+
+/// Calls `f` `depth` frames (of about 64 bytes each) deeper into the stack.
+#[inline(never)]
+fn with_stack_shift(depth: u64, f: &mut dyn FnMut()) {
+    let frame = [0u8; 48];
+    std::hint::black_box(&frame);
+    if depth == 0 {
+        f();
+    } else {
+        with_stack_shift(depth - 1, f);
+    }
+    std::hint::black_box(&frame);
 }
 
 /// What profiles keep: samples under [`benchmark_body`].
@@ -134,17 +149,55 @@ impl Session {
         n: u64,
         procs: usize,
     ) -> std::result::Result<Finished, String> {
+        // Each call runs with the heap and the stack shifted by a random amount,
+        // so that the samples of one run cover many memory layouts instead of
+        // the one this process happened to get: code whose speed depends on
+        // alignment (4K aliasing, cache sets) then measures the same in every
+        // run, instead of differing from run to run.
+        let r = self.next_random();
+        let pad = vec![0u8; 16 * (r % 256) as usize];
+        self.shuffle_heap();
         let mut b = B::new(name, n, procs, self.clone());
-        b.start_timer();
-        match catch_unwind(AssertUnwindSafe(|| benchmark_body(f, &mut b))) {
-            Ok(()) => Ok(b.finish()),
+        let mut outcome = None;
+        with_stack_shift((r >> 8) % 64, &mut || {
+            b.start_timer();
+            outcome = Some(catch_unwind(AssertUnwindSafe(|| benchmark_body(f, &mut b))));
+        });
+        let finished = b.finish();
+        drop(std::hint::black_box(pad));
+        match outcome.expect("the body ran") {
+            Ok(()) => Ok(finished),
             Err(p) => Err(panic_message(p)),
         }
     }
 
+    /// Allocates and frees a random set of blocks, so that the allocator's free
+    /// lists, and the addresses the benchmark's allocations get, differ from
+    /// one sample to the next.
+    fn shuffle_heap(&self) {
+        let count = self.next_random() % 48;
+        let mut blocks: Vec<Vec<u8>> = (0..count)
+            .map(|_| Vec::with_capacity(16 + (self.next_random() % 2048) as usize))
+            .collect();
+        while !blocks.is_empty() {
+            let i = (self.next_random() as usize) % blocks.len();
+            drop(blocks.swap_remove(i));
+        }
+    }
+
+    fn next_random(&self) -> u64 {
+        // xorshift64*
+        let mut x = self.rng.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng.set(x);
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 16
+    }
+
     /// Runs a benchmark (top-level or sub-benchmark) if selected: a probe call;
-    /// if it ran sub-benchmarks, that was all; else it is measured for each
-    /// `--cpu` value, `--count` times. Returns false if it failed.
+    /// if it ran sub-benchmarks, that was all; else it is measured once for each
+    /// `--cpu` value. Returns false if it failed.
     pub(crate) fn run_benchmark(self: &Rc<Self>, name: &str, f: &mut dyn FnMut(&mut B)) -> bool {
         let levels: Vec<&str> = name.split('/').collect();
         if !self.opts.selects(&levels) {
@@ -169,14 +222,12 @@ impl Session {
         }
         let mut ok = true;
         for &procs in &self.opts.cpu {
-            for _ in 0..self.opts.count {
-                let full = report::with_procs(name, procs);
-                match self.measure(name, f, procs) {
-                    Ok(r) => self.print_result(&Result { name: full, ..r }),
-                    Err(why) => {
-                        self.fail(&full, &why);
-                        ok = false;
-                    }
+            let full = report::with_procs(name, procs);
+            match self.measure(name, f, procs) {
+                Ok(r) => self.print_result(&Result { name: full, ..r }),
+                Err(why) => {
+                    self.fail(&full, &why);
+                    ok = false;
                 }
             }
         }
@@ -212,6 +263,12 @@ impl Session {
         }
         let per_op = last.measured.wall_ns.max(1) as f64 / n as f64;
         let n = ((target_ns / per_op) as u64).max(1);
+        // Warm up (caches, branch predictors, page faults, the clock of a CPU
+        // that was idle) before the samples count.
+        let warmup = (budget / 10).clamp(Duration::from_millis(10), Duration::from_millis(100));
+        while started.elapsed() < warmup {
+            last = self.call(name, f, n, procs)?;
+        }
         let mut samples: Vec<Finished> = Vec::new();
         if started.elapsed() >= budget {
             // One call takes longer than the budget: it is the sample.
@@ -376,10 +433,20 @@ pub fn run_with(pkg: &str, benches: &[Benchmark], args: &[String], mut out: Box<
         header_done: Cell::new(false),
         failed: Cell::new(false),
         counting,
+        rng: Cell::new(0x9e37_79b9_7f4a_7c15 ^ u64::from(std::process::id())),
     });
-    for b in benches {
-        let f = b.f;
-        session.run_benchmark(&b.name, &mut |bb: &mut B| f(bb));
+    // `--count N` runs the whole selection N times over, rather than each
+    // benchmark N times in a row (as Go does): a spell of interference from
+    // the machine then spreads over every benchmark's results instead of
+    // shifting all of one benchmark's. A benchmark that failed is not rerun.
+    let mut failed = vec![false; benches.len()];
+    for _ in 0..session.opts.count {
+        for (b, failed) in benches.iter().zip(failed.iter_mut()) {
+            let f = b.f;
+            if !*failed {
+                *failed = !session.run_benchmark(&b.name, &mut |bb: &mut B| f(bb));
+            }
+        }
     }
     let mut problems = Vec::new();
     if let (Some(p), Some(path)) = (cpu, &cpuprofile) {

@@ -38,7 +38,7 @@ flags (as `go test -bench`; after `cargo bench --`):
   --bench REGEX       run the benchmarks matching REGEX (per level: Fib/Size1.*)
   --benchtime D|Nx    at most D per benchmark (default 1s; sampling stops once the
                       median is known to within 1%), or exactly N iterations (100x)
-  --count N           run each benchmark N times (default 1), e.g. for benchstat
+  --count N           run the benchmarks N times over (default 1), e.g. for benchstat
   --benchmem          report B/op and allocs/op for every benchmark
   --cpu LIST          thread counts for parallel benchmarks, e.g. 1,2,4 (name suffix -N)
   --cpuprofile FILE   write a CPU profile of the benchmarked code (pprof format)

@@ -56,17 +56,25 @@
 
 #![deny(missing_docs)]
 
+#[cfg(feature = "harness")]
 mod bencher;
+pub mod benchfmt;
+pub mod benchstat;
+#[cfg(feature = "harness")]
 mod driver;
+#[cfg(feature = "harness")]
 mod flags;
 pub mod report;
 pub mod stats;
 
+#[cfg(feature = "harness")]
 pub use bencher::{B, PB};
+#[cfg(feature = "harness")]
 pub use driver::{Benchmark, main, run_with};
 pub use std::hint::black_box;
 
 /// Used by [`main!`]; not part of the API.
+#[cfg(feature = "harness")]
 #[doc(hidden)]
 pub mod __private {
     pub use sonde::heap::Sampled;
@@ -80,6 +88,7 @@ pub mod __private {
 /// A program with its own global allocator cannot use this macro; wrap that
 /// allocator in `sonde::heap::Sampled` and call [`main()`] (or [`run_with`])
 /// from your own `main` with a list of [`Benchmark`]s.
+#[cfg(feature = "harness")]
 #[macro_export]
 macro_rules! main {
     ($($bench:path),+ $(,)?) => {

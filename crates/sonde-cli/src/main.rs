@@ -81,6 +81,21 @@ enum Cmd {
     Flame(ReportArgs),
     /// Interactive shell with the report commands (go tool pprof PROFILE).
     Shell(AnalysisArgs),
+    /// Compare benchmark results in Go's format, from sonde-bench or go test -bench (benchstat).
+    Benchstat {
+        /// Significance level for the Mann-Whitney U test.
+        #[arg(long, default_value_t = 0.05, value_parser = parse_alpha)]
+        alpha: f64,
+        /// Exit with status 1 if a significant slowdown (or throughput drop) exceeds PCT percent.
+        #[arg(long = "fail-on-regression", value_name = "PCT")]
+        fail_on_regression: Option<f64>,
+        /// Changes smaller than PCT percent are reported as noise (~), as run-to-run drift.
+        #[arg(long, value_name = "PCT", default_value_t = 2.0)]
+        threshold: f64,
+        /// Results files: the first is the base (e.g. old.txt new.txt, each from --count 10).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<String>,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -125,8 +140,21 @@ fn main() -> ExitCode {
 impl Cli {
     fn command_names() -> Vec<&'static str> {
         vec![
-            "top", "text", "list", "peek", "traces", "tree", "raw", "tags", "convert", "merge", "diff", "flame",
-            "shell", "help",
+            "top",
+            "text",
+            "list",
+            "peek",
+            "traces",
+            "tree",
+            "raw",
+            "tags",
+            "convert",
+            "merge",
+            "diff",
+            "flame",
+            "shell",
+            "benchstat",
+            "help",
         ]
     }
 }
@@ -197,6 +225,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Shell(a) => shell::run(a),
+        Cmd::Benchstat {
+            alpha,
+            fail_on_regression,
+            threshold,
+            files,
+        } => benchstat(alpha, fail_on_regression, threshold, &files),
     }
 }
 
@@ -263,6 +297,42 @@ fn convert(to: Format, a: ReportArgs) -> Result<ExitCode> {
             Some(path) => write_profile(&p, path)?,
             None => bail!("converting to pprof needs -o FILE (or -o - for standard output)"),
         },
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_alpha(s: &str) -> std::result::Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(a) if a > 0.0 && a < 1.0 => Ok(a),
+        _ => Err(format!(
+            "{s:?}: want a significance level between 0 and 1, such as 0.05"
+        )),
+    }
+}
+
+/// `sonde benchstat OLD [NEW...]`.
+fn benchstat(alpha: f64, fail_on_regression: Option<f64>, threshold: f64, files: &[String]) -> Result<ExitCode> {
+    use sonde_bench::{benchfmt, benchstat};
+    let mut parsed = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(f).with_context(|| format!("reading {f}"))?;
+        parsed.push((f.clone(), benchfmt::parse(&text)));
+    }
+    let opts = benchstat::Options {
+        alpha,
+        fail_on_regression,
+        threshold,
+        ..benchstat::Options::default()
+    };
+    let c = benchstat::compare(&parsed, &opts).map_err(anyhow::Error::msg)?;
+    print!("{}", c.text);
+    if !c.regressions.is_empty() {
+        eprintln!(
+            "regressions beyond {}%:\n  {}",
+            fail_on_regression.unwrap_or_default(),
+            c.regressions.join("\n  ")
+        );
+        return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
 }
