@@ -84,8 +84,7 @@ fn result_line(rest: &str) -> Result<Line, String> {
         .parse::<u64>()
         .map_err(|_| "the iterations column is not a whole number".to_string())?;
     let mut values = Vec::new();
-    loop {
-        let Some(v) = fields.next() else { break };
+    while let Some(v) = fields.next() {
         let unit = fields.next().ok_or_else(|| format!("value {v} has no unit"))?;
         let v: f64 = v.parse().map_err(|_| format!("{v:?} is not a number"))?;
         values.push((unit.to_string(), v));
