@@ -17,18 +17,35 @@
 //!
 //! Every collector produces a [`sonde_profile::Profile`]; write it with
 //! [`Profile::write_file`](sonde_profile::Profile::write_file).
+//!
+//! Feature `profilers` (default): the CPU and heap profilers. Without it, only
+//! the allocation counters remain ([`heap::Sampled`] counting every allocation,
+//! [`heap::process_stats`], [`heap::thread_stats`]), with no dependency but
+//! `libc`: what a benchmark harness needs for `B/op` and `allocs/op`.
 
 #![deny(missing_docs)]
 
+#[cfg(feature = "profilers")]
 pub mod cpu;
 pub mod heap;
+#[cfg(feature = "profilers")]
 mod stacks;
+#[cfg(feature = "profilers")]
 mod symbolize;
+#[cfg(feature = "profilers")]
 mod unwind;
 
+#[cfg(feature = "profilers")]
 pub use sonde_profile::Profile;
 
+/// The calling thread's id.
+pub(crate) fn current_tid() -> u32 {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::syscall(libc::SYS_gettid) as u32 }
+}
+
 /// Internals exposed for sonde's own benchmarks (`bench/`); not a stable API.
+#[cfg(feature = "profilers")]
 #[doc(hidden)]
 pub mod __bench {
     pub use crate::unwind::Unwinding;
@@ -59,9 +76,11 @@ pub mod __bench {
         }
     }
 }
+#[cfg(feature = "profilers")]
 pub use symbolize::clear_cache as clear_symbol_cache;
 
 /// Errors of the runtime profilers.
+#[cfg(feature = "profilers")]
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A profile of this kind is already running in the process.

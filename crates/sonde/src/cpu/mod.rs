@@ -49,7 +49,6 @@ pub use crate::unwind::Unwinding;
 use crate::unwind::{self, Walk};
 use build::{BuildOptions, Collected, StackCount, StackKey};
 use ring::Ring;
-pub(crate) use timers::current_tid;
 
 /// Settings of a CPU profile.
 #[derive(Clone, Debug)]

@@ -274,11 +274,7 @@ fn parse_dirents(mut buf: &[u8], out: &mut Vec<u32>) {
     }
 }
 
-/// The calling thread's id.
-pub(crate) fn current_tid() -> u32 {
-    // SAFETY: gettid has no preconditions.
-    unsafe { libc::syscall(libc::SYS_gettid) as u32 }
-}
+pub(crate) use crate::current_tid;
 
 fn thread_name(tid: u32) -> String {
     std::fs::read_to_string(format!("/proc/self/task/{tid}/comm"))

@@ -17,13 +17,10 @@
 //! The common case, an allocation that is not sampled, is a thread-local
 //! subtraction and a comparison.
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 use super::arena;
 use super::counters::{self, Local};
-use super::table::TABLE;
-use crate::unwind::{self, UnwindState, Unwinding};
 
 /// Go's default: one sample per 512 KiB allocated on average.
 pub const DEFAULT_RATE: u64 = 512 * 1024;
@@ -44,9 +41,13 @@ pub(crate) struct Hot {
     pub(crate) arena: AtomicUsize,
 }
 
+/// Sampling starts on at Go's default rate; without the profilers (only the
+/// counters), it is off.
+const INITIAL_RATE: u64 = if cfg!(feature = "profilers") { DEFAULT_RATE } else { 0 };
+
 pub(crate) static HOT: Hot = Hot {
-    rate: AtomicU64::new(DEFAULT_RATE),
-    small_max: AtomicUsize::new(small_max(DEFAULT_RATE)),
+    rate: AtomicU64::new(INITIAL_RATE),
+    small_max: AtomicUsize::new(small_max(INITIAL_RATE)),
     large_min: AtomicUsize::new(usize::MAX),
     arena: AtomicUsize::new(arena::UNSET),
 };
@@ -92,9 +93,6 @@ pub(crate) fn set_rate(rate: u64) {
 pub(crate) fn calibrated() -> bool {
     CALIBRATED.load(Relaxed)
 }
-
-/// How deep a heap sample's stack may be.
-const MAX_DEPTH: usize = 64;
 
 /// The smallest size recorded exactly at `rate`.
 #[inline(always)]
@@ -154,8 +152,7 @@ pub(crate) fn decide(l: &Local, size: usize) -> Decision {
 fn sample_point(l: &Local, size: u64, rate: u64, mut c: i64) -> Decision {
     if !l.started.get() {
         l.started.set(true);
-        let seed =
-            (l as *const Local as u64) ^ (crate::cpu::current_tid() as u64).rotate_left(32) ^ 0x2545_f491_4f6c_dd1d;
+        let seed = (l as *const Local as u64) ^ (crate::current_tid() as u64).rotate_left(32) ^ 0x2545_f491_4f6c_dd1d;
         l.rng.set(seed | 1);
         c = first_distance(l, rate) as i64 - size as i64;
         if c > 0 {
@@ -200,12 +197,6 @@ fn first_distance(s: &Local, rate: u64) -> u64 {
     (unit(s) * gap) as u64 + 1
 }
 
-/// The unwinder the heap profiler uses, prepared on first use and kept.
-fn unwinder() -> Option<&'static UnwindState> {
-    static STATE: OnceLock<Option<UnwindState>> = OnceLock::new();
-    STATE.get_or_init(|| unwind::prepare(Unwinding::Auto, 16).ok()).as_ref()
-}
-
 /// Runs `f` with sampling off on this thread and, when `quiet`, counting off
 /// too (for memory that stays the profiler's: a free of an uncounted block must
 /// be quiet as well). Without `quiet`, allocations are counted: what `f` returns
@@ -226,58 +217,17 @@ pub(crate) fn busy<T>(quiet: bool, f: impl FnOnce() -> T) -> T {
     })
 }
 
-/// Records a block with the stack of the allocation. The profiler's own memory
-/// (the table's growth) is neither sampled nor counted.
-#[cold]
-#[inline(never)]
-pub(crate) fn record(addr: *mut u8, size: u64, rate: u64) {
-    busy(true, || counters::with_local(|l| record_stack(l, addr, size, rate)));
-}
+#[cfg(feature = "profilers")]
+pub(crate) use super::record::{record, recorded_free};
 
-fn record_stack(l: &Local, addr: *mut u8, size: u64, rate: u64) {
-    register_fork_handler();
-    let mut frames = [0u64; MAX_DEPTH];
-    let mut end = l.stack_end.get();
-    if end == 0 {
-        end = unwind::current_stack_end().unwrap_or(0);
-        l.stack_end.set(end);
-    }
-    let n = match unwinder() {
-        Some(st) if end != 0 => {
-            let regs = unwind::current_registers();
-            unwind::capture_bounded(st, &regs, end, &mut frames)
-        }
-        _ => 0,
-    };
-    TABLE.with(|t| t.insert(addr as usize, &frames[..n], size, rate));
-    if rate == 0 {
-        HOT.large_min.fetch_min(size as usize, Relaxed);
-    }
-}
+/// Without the profilers, nothing is ever sampled (the rate is 0), so nothing is
+/// recorded.
+#[cfg(not(feature = "profilers"))]
+pub(crate) fn record(_addr: *mut u8, _size: u64, _rate: u64) {}
 
-/// Counts the free of a recorded block (if it is one) before it is released.
-#[cold]
-#[inline(never)]
-pub(crate) fn recorded_free(l: &Local, addr: *mut u8) {
-    // Inside the profiler, only its own blocks are freed: none is recorded.
-    if !l.busy.get() {
-        busy(true, || TABLE.with(|t| t.free(addr as usize)));
-    }
-}
-
-fn register_fork_handler() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    extern "C" fn in_child() {
-        TABLE.reset_after_fork();
-        arena::reset_after_fork();
-    }
-    ONCE.call_once(|| {
-        // SAFETY: registers a child-side fork handler that only stores atomics.
-        unsafe {
-            libc::pthread_atfork(None, None, Some(in_child));
-        }
-    });
-}
+/// Without the profilers, no block is recorded.
+#[cfg(not(feature = "profilers"))]
+pub(crate) fn recorded_free(_l: &Local, _addr: *mut u8) {}
 
 #[cfg(test)]
 mod tests {

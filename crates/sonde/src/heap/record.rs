@@ -1,0 +1,73 @@
+//! Recording sampled blocks: the allocation's stack, captured with the shared
+//! unwinder, into the table of samples; and their frees.
+
+use std::sync::OnceLock;
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::arena;
+use super::counters::{self, Local};
+use super::sampler::{HOT, busy};
+use super::table::TABLE;
+use crate::unwind::{self, UnwindState, Unwinding};
+
+/// How deep a heap sample's stack may be.
+const MAX_DEPTH: usize = 64;
+
+/// The unwinder the heap profiler uses, prepared on first use and kept.
+fn unwinder() -> Option<&'static UnwindState> {
+    static STATE: OnceLock<Option<UnwindState>> = OnceLock::new();
+    STATE.get_or_init(|| unwind::prepare(Unwinding::Auto, 16).ok()).as_ref()
+}
+
+/// Records a block with the stack of the allocation. The profiler's own memory
+/// (the table's growth) is neither sampled nor counted.
+#[cold]
+#[inline(never)]
+pub(crate) fn record(addr: *mut u8, size: u64, rate: u64) {
+    busy(true, || counters::with_local(|l| record_stack(l, addr, size, rate)));
+}
+
+fn record_stack(l: &Local, addr: *mut u8, size: u64, rate: u64) {
+    register_fork_handler();
+    let mut frames = [0u64; MAX_DEPTH];
+    let mut end = l.stack_end.get();
+    if end == 0 {
+        end = unwind::current_stack_end().unwrap_or(0);
+        l.stack_end.set(end);
+    }
+    let n = match unwinder() {
+        Some(st) if end != 0 => {
+            let regs = unwind::current_registers();
+            unwind::capture_bounded(st, &regs, end, &mut frames)
+        }
+        _ => 0,
+    };
+    TABLE.with(|t| t.insert(addr as usize, &frames[..n], size, rate));
+    if rate == 0 {
+        HOT.large_min.fetch_min(size as usize, Relaxed);
+    }
+}
+
+/// Counts the free of a recorded block (if it is one) before it is released.
+#[cold]
+#[inline(never)]
+pub(crate) fn recorded_free(l: &Local, addr: *mut u8) {
+    // Inside the profiler, only its own blocks are freed: none is recorded.
+    if !l.busy.get() {
+        busy(true, || TABLE.with(|t| t.free(addr as usize)));
+    }
+}
+
+fn register_fork_handler() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    extern "C" fn in_child() {
+        TABLE.reset_after_fork();
+        arena::reset_after_fork();
+    }
+    ONCE.call_once(|| {
+        // SAFETY: registers a child-side fork handler that only stores atomics.
+        unsafe {
+            libc::pthread_atfork(None, None, Some(in_child));
+        }
+    });
+}
