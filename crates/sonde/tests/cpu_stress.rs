@@ -44,13 +44,16 @@ fn survives_thread_churn_allocation_and_fork() {
     let deadline = Instant::now() + Duration::from_secs(3);
     let mut spawned = 0;
     let mut forked = 0;
-    while Instant::now() < deadline {
+    // Runs for at least 3 s, and until enough threads and forks happened even
+    // on a loaded machine (the assertions below then hold by construction of
+    // the loop, and what is tested is that the profile survives them).
+    while Instant::now() < deadline || spawned < 400 || forked < 2 {
         let hs: Vec<_> = (0..4).map(|_| std::thread::spawn(short_lived)).collect();
         for h in hs {
             h.join().expect("short-lived thread");
         }
         spawned += 4;
-        if spawned % 200 == 0 {
+        if spawned % 200 == 4 {
             // SAFETY: the child only spins and exits with _exit, touching no locks.
             let pid = unsafe { libc::fork() };
             assert!(pid >= 0, "fork failed");
@@ -73,7 +76,7 @@ fn survives_thread_churn_allocation_and_fork() {
     let allocations: usize = allocators.into_iter().map(|h| h.join().expect("allocator")).sum();
     let p = profiler.stop().expect("stop");
     assert_valid(&p);
-    assert!(spawned > 100 && forked > 0 && allocations > 10_000);
+    assert!(allocations > 10_000, "only {allocations} allocations in {spawned} spawns");
     assert!(signals(&p) > 1000, "{} signals", signals(&p));
     assert!(cum(&p, "allocate_a_lot") > 0, "allocating threads are sampled");
 }
