@@ -90,7 +90,8 @@ fn allocations_counted() -> bool {
 }
 
 /// The benchmark body, called through one function that never inlines, so that
-/// `--cpuprofile` and `--memprofile` keep only samples under it.
+/// `--cpuprofile` and `--memprofile` keep only samples under it (see
+/// `profiles::BODY_FRAME`).
 #[inline(never)]
 fn benchmark_body(f: &mut dyn FnMut(&mut B), b: &mut B) {
     f(b);
@@ -109,9 +110,6 @@ fn with_stack_shift(depth: u64, f: &mut dyn FnMut()) {
     }
     std::hint::black_box(&frame);
 }
-
-/// What profiles keep: samples under [`benchmark_body`].
-const BODY_FRAME: &str = "sonde_bench::driver::benchmark_body";
 
 impl Session {
     fn say(&self, text: &str) {
@@ -388,32 +386,12 @@ pub fn run_with(pkg: &str, benches: &[Benchmark], args: &[String], mut out: Box<
         let _ = writeln!(out, "--benchmem: {NOT_COUNTING}");
         return 2;
     }
-    // Counters only (sampling costs a little on every allocation), unless an
-    // allocation profile is wanted.
-    if opts.memprofile.is_none() {
-        sonde::heap::set_sample_rate(0);
-    }
-    // Profile files are created first, so that a bad path fails before the run.
-    let mut files = Vec::new();
-    for path in [&opts.cpuprofile, &opts.memprofile].into_iter().flatten() {
-        match std::fs::File::create(path) {
-            Ok(f) => files.push(f),
-            Err(e) => {
-                let _ = writeln!(out, "cannot write {}: {e}", path.display());
-                return 2;
-            }
+    let profiles = match crate::profiles::Profiles::start(&opts) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = writeln!(out, "{e}");
+            return 2;
         }
-    }
-    drop(files);
-    let cpu = match &opts.cpuprofile {
-        Some(_) => match sonde::cpu::start(sonde::cpu::CpuOptions::default()) {
-            Ok(p) => Some(p),
-            Err(e) => {
-                let _ = writeln!(out, "--cpuprofile: {e}");
-                return 2;
-            }
-        },
-        None => None,
     };
     let maxprocs = *opts.cpu.iter().max().unwrap_or(&1);
     let ext_len = report::with_procs("", maxprocs).len();
@@ -423,7 +401,7 @@ pub fn run_with(pkg: &str, benches: &[Benchmark], args: &[String], mut out: Box<
         .map(|b| report::with_procs(&b.name, maxprocs).len() + ext_len + 1)
         .max()
         .unwrap_or(0);
-    let (cpuprofile, memprofile, json) = (opts.cpuprofile.clone(), opts.memprofile.clone(), opts.json);
+    let json = opts.json;
     let session = Rc::new(Session {
         opts,
         pkg: pkg.to_string(),
@@ -448,16 +426,7 @@ pub fn run_with(pkg: &str, benches: &[Benchmark], args: &[String], mut out: Box<
             }
         }
     }
-    let mut problems = Vec::new();
-    if let (Some(p), Some(path)) = (cpu, &cpuprofile) {
-        match p.stop() {
-            Ok(profile) => problems.extend(write_profile(profile, path).err()),
-            Err(e) => problems.push(format!("--cpuprofile: {e}")),
-        }
-    }
-    if let Some(path) = &memprofile {
-        problems.extend(write_profile(sonde::heap::allocs_profile(), path).err());
-    }
+    let problems = profiles.finish();
     for p in &problems {
         session.say(&format!("{p}\n"));
     }
@@ -471,14 +440,6 @@ pub fn run_with(pkg: &str, benches: &[Benchmark], args: &[String], mut out: Box<
         });
     }
     i32::from(failed)
-}
-
-/// Keeps the samples under the benchmark bodies and writes the profile.
-fn write_profile(mut p: sonde::Profile, path: &std::path::Path) -> std::result::Result<(), String> {
-    let body = regex::Regex::new(&regex::escape(BODY_FRAME)).expect("a valid pattern");
-    p.filter_by_name(Some(&body), None, None, None);
-    p.write_file(path)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// Runs the benchmarks with the process's arguments and exits (what

@@ -64,6 +64,8 @@ pub mod benchstat;
 mod driver;
 #[cfg(feature = "harness")]
 mod flags;
+#[cfg(feature = "harness")]
+mod profiles;
 pub mod report;
 pub mod stats;
 

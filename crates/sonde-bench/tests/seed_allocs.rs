@@ -29,6 +29,9 @@ impl std::io::Write for Captured {
 }
 
 fn run(benches: &[Benchmark], args: &[&str]) -> (i32, String) {
+    // One run at a time: runs set the process's heap sampling rate.
+    static SERIAL: Mutex<()> = Mutex::new(());
+    let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let out = Captured::default();
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     let code = sonde_bench::run_with("seed", benches, &args, Box::new(out.clone()));
@@ -227,8 +230,63 @@ fn bad_flags_and_paths_are_refused_before_running() {
     );
     let (code, text) = run(&benches, &["--cpuprofile", "/nonexistent-dir/cpu.pb.gz"]);
     assert_eq!(code, 2);
-    assert!(text.contains("cannot write /nonexistent-dir/cpu.pb.gz"), "{text}");
+    if cfg!(feature = "profiles") {
+        assert!(text.contains("cannot write /nonexistent-dir/cpu.pb.gz"), "{text}");
+    } else {
+        assert!(
+            text.contains("--cpuprofile needs sonde-bench's `profiles` feature"),
+            "{text}"
+        );
+    }
     assert!(!text.contains("BenchmarkFibonacci20"), "nothing ran: {text}");
+}
+
+/// `--cpuprofile` and `--memprofile` write pprof files whose samples are the
+/// benchmarks', not the harness's.
+#[cfg(feature = "profiles")]
+#[test]
+fn profiles_cover_the_benchmarked_code() {
+    let dir = std::env::temp_dir().join(format!("sonde-bench-profiles-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cpu, mem) = (dir.join("cpu.pb.gz"), dir.join("mem.pb.gz"));
+    let benches = [
+        Benchmark::new("fibonacci_20", fibonacci_20),
+        Benchmark::new("concat_plus", concat_plus),
+    ];
+    let (code, text) = run(
+        &benches,
+        &[
+            "--benchtime",
+            "300ms",
+            "--cpuprofile",
+            cpu.to_str().unwrap(),
+            "--memprofile",
+            mem.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{text}");
+    let read =
+        |p: &std::path::Path| sonde_profile::Profile::parse(&std::fs::read(p).unwrap()).expect("a valid profile");
+    let names =
+        |p: &sonde_profile::Profile| -> Vec<String> { p.functions.iter().map(|f| f.name.to_string()).collect() };
+    let c = read(&cpu);
+    assert!(!c.samples.is_empty());
+    assert!(names(&c).iter().any(|n| n.contains("fibonacci")), "{:?}", names(&c));
+    let m = read(&mem);
+    assert!(names(&m).iter().any(|n| n.contains("concat_plus")), "{:?}", names(&m));
+    // Only samples under the benchmark bodies.
+    for p in [&c, &m] {
+        for s in &p.samples {
+            let under_body = s.locations.iter().any(|&l| {
+                p.locations[l as usize]
+                    .lines
+                    .iter()
+                    .any(|line| p.functions[line.function as usize].name.contains("benchmark_body"))
+            });
+            assert!(under_body, "a sample outside the benchmarks");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
