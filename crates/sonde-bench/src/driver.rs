@@ -262,8 +262,9 @@ impl Session {
         let per_op = last.measured.wall_ns.max(1) as f64 / n as f64;
         let n = ((target_ns / per_op) as u64).max(1);
         // Warm up (caches, branch predictors, page faults, the clock of a CPU
-        // that was idle) before the samples count.
-        let warmup = (budget / 10).clamp(Duration::from_millis(10), Duration::from_millis(100));
+        // that was idle) before the samples count. A few dozen milliseconds
+        // suffice: the calibration calls above already ran the code.
+        let warmup = (budget / 40).clamp(Duration::from_millis(10), Duration::from_millis(25));
         while started.elapsed() < warmup {
             last = self.call(name, f, n, procs)?;
         }

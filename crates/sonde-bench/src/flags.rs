@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use regex::Regex;
+use regex_lite::Regex;
 
 /// How long each benchmark runs.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -76,7 +76,10 @@ fn survives_thread_churn_allocation_and_fork() {
     let allocations: usize = allocators.into_iter().map(|h| h.join().expect("allocator")).sum();
     let p = profiler.stop().expect("stop");
     assert_valid(&p);
-    assert!(allocations > 10_000, "only {allocations} allocations in {spawned} spawns");
+    assert!(
+        allocations > 10_000,
+        "only {allocations} allocations in {spawned} spawns"
+    );
     assert!(signals(&p) > 1000, "{} signals", signals(&p));
     assert!(cum(&p, "allocate_a_lot") > 0, "allocating threads are sampled");
 }
