@@ -5,48 +5,71 @@
 #   sonde-bench (crates/sonde-bench/benches/seed.rs), criterion 0.7 and
 #   divan 0.1 (bench/harness/rust, the same Rust code),
 #   and go test -bench (bench/harness/go, the same functions in Go);
-# then sonde-bench with both cores kept busy by two other processes, an A/A
-# comparison (two --count 10 runs of the same binary through sonde benchstat),
-# the empty benchmark 20 times, and compile time and dependency counts of
-# sonde-bench and divan.
+# and sonde-bench with both cores kept busy by two other processes.
 #
-# Usage: bench/harness.sh [RUNS]   (default 3 runs of the quick harnesses; needs go)
+# This VM's speed drifts by 10-30% over minutes (other tenants of the host), so
+# nothing is compared across minutes: in each round, every benchmark runs
+# under each harness back to back (sonde quiet, sonde loaded, criterion, divan,
+# go), and ratios are taken within a round, then the median over rounds.
+#
+# Then: the wall time of a default run of the whole set, an A/A comparison (two
+# --count 10 runs of the same binary through sonde benchstat) and the empty
+# benchmark 20 times.
+#
+# Usage: bench/harness.sh [ROUNDS]   (default 3; needs go; about 2.5 min a round)
 set -euo pipefail
 runs=${1:-3}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 out=$(mktemp -d)
 busy_pids=()
-cleanup() { for p in "${busy_pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$out"; }
+unload() { for p in "${busy_pids[@]}"; do kill "$p" 2>/dev/null || true; done; busy_pids=(); }
+cleanup() { unload; rm -rf "$out"; }
 trap cleanup EXIT
+load() { for _ in 1 2; do sh -c 'while :; do :; done' & busy_pids+=($!); done; }
 
+# Every Rust binary is built with its functions aligned to 64 bytes. Without
+# that, where the linker happens to put `fibonacci` decides its speed: at 32
+# bytes past a 64-byte boundary it runs 20% slower on this CPU than at 0 or 16
+# (measured: the same seed.rs, 14.7 µs or 17.7 µs for Fibonacci20 depending on
+# an unrelated dependency). Aligned, the harnesses are compared, not layouts.
+export RUSTFLAGS="-C llvm-args=-align-all-functions=6"
+aligned="$root/target/harness-aligned"
 cd "$here/harness/rust"
-cargo build --quiet --release --benches
-bin() { ls -t target/release/deps/"$1"-* | grep -v '\.d$' | head -1; }
+CARGO_TARGET_DIR="$aligned" cargo build --quiet --release --benches
+bin() { ls -t "$aligned"/release/deps/"$1"-* | grep -v '\.d$' | head -1; }
 criterion=$(bin with_criterion); divan=$(bin with_divan)
-(cd "$root" && cargo build --quiet --release && cargo build --quiet --release -p sonde-bench --bench seed)
-sonde=$(cd "$root" && ls -t target/release/deps/seed-* | grep -v '\.d$' | head -1)
-sonde="$root/$sonde"
+(cd "$root" && CARGO_TARGET_DIR="$aligned" cargo build --quiet --release -p sonde-bench --bench seed)
+sonde=$(bin seed)
+unset RUSTFLAGS
+(cd "$root" && cargo build --quiet --release)
 sonde_cli="$root/target/release/sonde"
-# walltime OUTFILE CMD...: runs CMD with its output in OUTFILE, prints the seconds.
-walltime() { local f=$1 s e; shift; s=$(date +%s.%N); "$@" > "$f" 2>&1; e=$(date +%s.%N); echo "$s $e" | awk '{printf "%.2f", $2 - $1}'; }
+export CRITERION_HOME="$out/criterion-home"
+(cd "$here/harness/go" && go test -c -o "$out/go.test" .)
+# walltime CMD...: runs CMD with its output appended to $f, prints the seconds.
+walltime() { local s e; s=$(date +%s.%N); "$@" >> "$f" 2>&1; e=$(date +%s.%N); echo "$s $e" | awk '{printf "%.2f", $2 - $1}'; }
 
-echo "quiet machine: $runs runs of sonde-bench and divan, 1 of criterion and go test" >&2
+names=(Fibonacci10 Fibonacci20 ConcatPlus ConcatBuilder ConcatBuilderPrealloc
+       SliceWithoutPrealloc SliceWithPrealloc Processing/Size1000 Parallel Empty)
 for r in $(seq "$runs"); do
-  w=$(walltime "$out/sonde.$r" "$sonde" --benchmem); echo "wall sonde $w" >> "$out/wall"
-  w=$(walltime "$out/divan.$r" "$divan" --bench); echo "wall divan $w" >> "$out/wall"
+  echo "round $r of $runs: each benchmark under sonde-bench (quiet, loaded), criterion, divan, go" >&2
+  mkdir -p "$out/criterion.$r"
+  for n in "${names[@]}"; do
+    # Go's -bench syntax: one anchored pattern per level, the top level
+    # matching the function's name.
+    re=$(echo "^Benchmark$n\$" | sed 's|/|$/^|')
+    f="$out/sonde.$r"; walltime "$sonde" --benchmem --bench "$re" > /dev/null
+    load; f="$out/loaded.$r"; walltime "$sonde" --bench "$re" > /dev/null; unload
+    rm -rf "$CRITERION_HOME"
+    f=/dev/null; w=$(walltime "$criterion" --bench --exact "$n"); echo "wall criterion $w" >> "$out/wall.$r"
+    cp "$CRITERION_HOME/${n/\//_}/new/estimates.json" "$out/criterion.$r/${n/\//_}.json"
+    f="$out/divan.$r"; walltime "$divan" --bench --exact "with_divan::${n/\//_}" > /dev/null
+    f="$out/go.$r"; w=$(walltime "$out/go.test" -test.run '^$' -test.bench "$re" -test.benchmem); echo "wall go $w" >> "$out/wall.$r"
+  done
+  # A default run of the whole set, for its wall time.
+  f=/dev/null; echo "wall sonde $(walltime "$sonde" --benchmem)" >> "$out/wall.$r"
+  f=/dev/null; echo "wall divan $(walltime "$divan" --bench)" >> "$out/wall.$r"
 done
-rm -rf target/criterion
-w=$(walltime /dev/null "$criterion" --bench); echo "wall criterion $w" >> "$out/wall"
-cp -r target/criterion "$out/criterion"
-(cd "$here/harness/go" && w=$(walltime "$out/go.1" go test -run '^$' -bench . -benchmem) && echo "wall go $w" >> "$out/wall")
-
-echo "loaded machine: two busy processes, $runs runs of sonde-bench" >&2
-for _ in 1 2; do sh -c 'while :; do :; done' & busy_pids+=($!); done
-for r in $(seq "$runs"); do
-  w=$(walltime "$out/loaded.$r" "$sonde" --benchmem); echo "wall loaded $w" >> "$out/wall"
-done
-for p in "${busy_pids[@]}"; do kill "$p"; done; busy_pids=()
 
 echo "A/A: two --count 10 runs" >&2
 "$sonde" --count 10 > "$out/aa.1" 2>/dev/null
@@ -80,45 +103,50 @@ def divan(path):
         r[m.group(1).replace("_", "/")] = float(v) * unit[u]
     return r
 def criterion(d):
-    r = {}
-    for f in glob.glob(os.path.join(d, "*", "new", "estimates.json")):
-        n = f.split(os.sep)[-3].replace("_", "/")
-        r[n] = json.load(open(f))["median"]["point_estimate"]
-    return r
+    return {os.path.basename(f)[:-5].replace("_", "/"): json.load(open(f))["median"]["point_estimate"]
+            for f in glob.glob(os.path.join(d, "*.json"))}
 med = statistics.median
-def per_run(prefix, parse):
-    rs = [parse(p) for p in sorted(glob.glob(os.path.join(out, prefix + ".*")))]
-    return {n: [r[n] for r in rs if n in r] for n in names}
-sonde, div, loaded = per_run("sonde", go_format), per_run("divan", divan), per_run("loaded", go_format)
-crit, go = criterion(os.path.join(out, "criterion")), go_format(os.path.join(out, "go.1"))
-spread = lambda v: (max(v) - min(v)) / med(v) * 100 if v and med(v) else float("nan")
-print(f"ns/op, quiet machine (sonde-bench and divan: median of {runs} runs, spread = (max-min)/median):")
-print(f"{'benchmark':22s} {'sonde-bench':>12s} {'spread':>7s} {'criterion':>10s} {'sonde/crit':>10s} {'divan':>10s} {'spread':>7s} {'go (Go code)':>12s}")
+rounds = range(1, runs + 1)
+at = lambda prefix, parse: [parse(os.path.join(out, f"{prefix}.{r}")) for r in rounds]
+sonde, loaded, div, go = at("sonde", go_format), at("loaded", go_format), at("divan", divan), at("go", go_format)
+crit = at("criterion", criterion)
+nan = float("nan")
+def col(rs, n): return [r.get(n, nan) for r in rs]
+def ratio(a, b, n): return med([x.get(n, nan) / y.get(n, nan) for x, y in zip(a, b)])
+spread = lambda v: (max(v) - min(v)) / med(v) * 100 if v and med(v) else nan
+print(f"ns/op, quiet machine: medians of {runs} rounds; ratios are medians of the per-round ratios")
+print(f"(spread = (max-min)/median over the rounds, which includes the VM's drift between rounds)")
+print(f"{'benchmark':22s} {'sonde-bench':>11s} {'spread':>7s} {'criterion':>10s} {'sonde/crit':>10s} {'divan':>10s} {'go (Go code)':>12s}  sonde/crit per round")
 for n in names:
-    s, d = sonde[n], div[n]
-    c = crit.get(n, float("nan"))
-    print(f"{n:22s} {med(s):12.4g} {spread(s):6.1f}% {c:10.4g} {med(s)/c:10.3f} {med(d) if d else float('nan'):10.4g} {spread(d):6.1f}% {go.get(n, float('nan')):12.4g}")
+    rounds_ratio = " ".join(f"{x.get(n, nan) / y.get(n, nan):.3f}" for x, y in zip(sonde, crit))
+    print(f"{n:22s} {med(col(sonde, n)):11.4g} {spread(col(sonde, n)):6.1f}% {med(col(crit, n)):10.4g} "
+          f"{ratio(sonde, crit, n):10.3f} {med(col(div, n)):10.4g} {med(col(go, n)):12.4g}  {rounds_ratio}")
 print("(divan's Parallel is time per iteration on each of 2 threads; criterion's is Go's wall time per operation.)")
 print()
-print(f"loaded machine (two busy processes), sonde-bench median of {runs} runs, ratio to its quiet figure:")
+print("loaded machine (two busy processes), sonde-bench, each right after its quiet run:")
 worst = 0
 for n in names:
-    if n == "Parallel":
-        continue  # needs both cores, which the load takes
-    r = med(loaded[n]) / med(sonde[n])
-    worst = max(worst, abs(r - 1))
-    print(f"  {n:22s} {med(loaded[n]):10.4g} ns/op  ratio {r:.3f}")
-print(f"  worst single-threaded deviation: {worst*100:.1f}%  (Parallel: {med(loaded['Parallel'])/med(sonde['Parallel']):.2f}x, the load takes its second core)")
+    r = ratio(loaded, sonde, n)
+    if n != "Parallel":  # needs both cores, which the load takes
+        worst = max(worst, abs(r - 1))
+    print(f"  {n:22s} {med(col(loaded, n)):10.4g} ns/op  ratio to quiet {r:.3f}")
+print(f"  worst single-threaded deviation: {worst*100:.1f}%  (Parallel needs the second core the load takes)")
 print()
 walls = {}
-for line in open(os.path.join(out, "wall")):
-    _, k, v = line.split(); walls.setdefault(k, []).append(float(v))
-print("wall time of one run of the reference set (median):", ", ".join(f"{k} {med(v):.2f} s" for k, v in walls.items()))
+for r in rounds:
+    tot = {}
+    for line in open(os.path.join(out, f"wall.{r}")):
+        _, k, v = line.split(); tot[k] = tot.get(k, 0) + float(v)
+    for k, v in tot.items(): walls.setdefault(k, []).append(v)
+print("wall time of one run of the reference set, median of the rounds (criterion and go: sum of")
+print("their per-benchmark runs):", ", ".join(f"{k} {med(v):.2f} s" for k, v in walls.items()))
 print()
 aa = open(os.path.join(out, "aa.txt")).read()
 rows = [l for l in aa.splitlines() if re.search(r"\(p=", l)]
 sig = [l for l in rows if not re.search(r"~ \(p=", l)]
-print(f"A/A (two --count 10 runs, sonde benchstat): {len(sig)} of {len(rows)} rows significantly changed")
+low_p = [l for l in rows if float(re.search(r"p=([\d.]+)", l).group(1)) < 0.05]
+print(f"A/A (two --count 10 runs, sonde benchstat): {len(sig)} of {len(rows)} rows significantly changed "
+      f"({len(low_p)} with p < 0.05 alone)")
 for l in sig: print("  " + l)
 e = [float(x) for x in open(os.path.join(out, "empty")).read().split()]
 print(f"empty benchmark, 20 runs: median {med(e):.4f} ns/op, max {max(e):.4f} ns/op")
