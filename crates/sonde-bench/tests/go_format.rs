@@ -5,7 +5,8 @@
 
 use std::alloc::System;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
+
+mod common;
 
 use sonde_bench::report::Result as BenchResult;
 use sonde_bench::{B, Benchmark, benchfmt, benchstat, black_box};
@@ -39,19 +40,6 @@ fn sub(b: &mut B) {
 }
 fn empty(b: &mut B) {
     b.iter(|| ());
-}
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 fn go_output() -> Option<String> {
@@ -145,16 +133,12 @@ fn output_matches_go_test_bench() {
         Benchmark::new("BenchmarkSub", sub),
         Benchmark::new("BenchmarkEmpty", empty),
     ];
-    let out = Captured::default();
-    let args: Vec<String> = ["--bench", ".", "--benchmem", "--benchtime", "100x", "--cpu", "1,2"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    assert_eq!(
-        sonde_bench::run_with("sonde.dev/fixtures/bench", &benches, &args, Box::new(out.clone())),
-        0
+    let (code, ours) = common::run(
+        "sonde.dev/fixtures/bench",
+        &benches,
+        &["--bench", ".", "--benchmem", "--benchtime", "100x", "--cpu", "1,2"],
     );
-    let ours = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(code, 0, "{ours}");
 
     // Header: the same keys in the same order, and the same values but pkg.
     let header = |t: &str| -> Vec<String> {

@@ -3,40 +3,19 @@
 //! promises: sub-benchmark names, `--benchtime Nx`, failures that do not stop
 //! the others, JSON lines, clear errors.
 
+mod common;
 #[path = "../benches/workloads/mod.rs"]
 mod workloads;
 
 use std::alloc::System;
-use std::sync::{Arc, Mutex};
 
 use sonde_bench::{B, Benchmark, black_box};
 
 #[global_allocator]
 static ALLOC: sonde::heap::Sampled<System> = sonde::heap::Sampled::new(System);
 
-/// A writer the test can read afterwards.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn run(benches: &[Benchmark], args: &[&str]) -> (i32, String) {
-    // One run at a time: runs set the process's heap sampling rate.
-    static SERIAL: Mutex<()> = Mutex::new(());
-    let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let out = Captured::default();
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let code = sonde_bench::run_with("seed", benches, &args, Box::new(out.clone()));
-    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-    (code, text)
+    common::run("seed", benches, args)
 }
 
 /// (B/op, allocs/op) of one call, from the exact counters.
