@@ -293,3 +293,23 @@ fn an_empty_benchmark_is_under_a_nanosecond() {
         .unwrap();
     assert!(ns < 1.0, "{line}");
 }
+
+static RATE_SEEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(u64::MAX);
+
+fn sees_the_rate(b: &mut B) {
+    RATE_SEEN.store(sonde::heap::sample_rate(), std::sync::atomic::Ordering::Relaxed);
+    b.iter(|| black_box(1));
+}
+
+/// Benchmarks run with heap sampling off (counters only), also when the build
+/// turned sonde's profilers on (CI runs this with `--features sonde/profilers`),
+/// since a sample costs about a microsecond.
+#[test]
+fn benchmarks_run_with_heap_sampling_off() {
+    let (code, text) = run(
+        &[Benchmark::new("BenchmarkRate", sees_the_rate)],
+        &["--benchtime", "10x"],
+    );
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(RATE_SEEN.load(std::sync::atomic::Ordering::Relaxed), 0);
+}

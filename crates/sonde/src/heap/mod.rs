@@ -84,9 +84,11 @@ pub(crate) fn quietly<T>(f: impl FnOnce() -> T) -> T {
 /// other threads at their next sample point, and the scaling of estimates to the
 /// exact totals (see the module documentation) is only done while one rate has
 /// been in effect since the program started.
-#[cfg(feature = "profilers")]
+///
+/// Without the `profilers` feature nothing could record a sample: the rate
+/// stays 0 whatever is asked ([`sample_rate`] says so).
 pub fn set_sample_rate(bytes: u64) {
-    sampler::set_rate(bytes);
+    sampler::set_rate(if cfg!(feature = "profilers") { bytes } else { 0 });
 }
 
 /// The current sampling rate in bytes.
