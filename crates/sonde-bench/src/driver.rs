@@ -77,6 +77,9 @@ pub(crate) struct Session {
     ext_len: usize,
     header_done: Cell<bool>,
     failed: Cell<bool>,
+    /// Results and failures reported (for test mode's summary).
+    passed: Cell<usize>,
+    failures: Cell<usize>,
     counting: bool,
     /// State of the layout randomization.
     rng: Cell<u64>,
@@ -119,6 +122,11 @@ impl Session {
     }
 
     fn print_result(&self, r: &Result) {
+        self.passed.set(self.passed.get() + 1);
+        if self.opts.test_mode {
+            self.say(&format!("test {} ... ok\n", r.name));
+            return;
+        }
         if self.opts.json {
             self.say(&format!("{}\n", r.json()));
             return;
@@ -131,6 +139,12 @@ impl Session {
 
     fn fail(&self, name: &str, why: &str) {
         self.failed.set(true);
+        self.failures.set(self.failures.get() + 1);
+        if self.opts.test_mode {
+            let indented: String = why.lines().map(|l| format!("    {l}\n")).collect();
+            self.say(&format!("test {name} ... FAILED\n{indented}"));
+            return;
+        }
         if self.opts.json {
             self.say(&format!("{{\"name\":{name:?},\"failed\":{why:?}}}\n"));
         } else {
@@ -411,6 +425,8 @@ pub fn run_with(pkg: &str, benches: &[Benchmark], args: &[String], mut out: Box<
         ext_len,
         header_done: Cell::new(false),
         failed: Cell::new(false),
+        passed: Cell::new(0),
+        failures: Cell::new(0),
         counting,
         rng: Cell::new(0x9e37_79b9_7f4a_7c15 ^ u64::from(std::process::id())),
     });
@@ -432,7 +448,16 @@ pub fn run_with(pkg: &str, benches: &[Benchmark], args: &[String], mut out: Box<
         session.say(&format!("{p}\n"));
     }
     let failed = session.failed.get() || !problems.is_empty();
-    if !json {
+    if session.opts.test_mode {
+        session.say(&format!(
+            "\ntest result: {}. {} passed; {} failed; finished in {:.2}s (benchmarks run once each; \
+             `cargo bench` measures them)\n\n",
+            if failed { "FAILED" } else { "ok" },
+            session.passed.get(),
+            session.failures.get(),
+            started.elapsed().as_secs_f64()
+        ));
+    } else if !json {
         let elapsed = started.elapsed().as_secs_f64();
         session.say(&if failed {
             format!("FAIL\nFAIL\t{pkg}\t{elapsed:.3}s\n")

@@ -31,6 +31,59 @@ pub(crate) struct Options {
     pub json: bool,
     /// `--list`: print the names matching this (None: all) and exit.
     pub list: Option<Vec<Regex>>,
+    /// Started by `cargo test` (no harness flag at all, as `cargo test
+    /// --all-targets` or `cargo test --benches` run bench binaries): run each
+    /// selected benchmark once to check that it works, as criterion and divan
+    /// do, and report like libtest.
+    pub test_mode: bool,
+}
+
+/// The harness's own flags (any of them means a benchmark run).
+const FLAGS: &[&str] = &[
+    "bench",
+    "benchtime",
+    "count",
+    "benchmem",
+    "cpu",
+    "cpuprofile",
+    "memprofile",
+    "json",
+    "list",
+    "help",
+    "h",
+];
+
+/// libtest's flags that `cargo test` may pass on, with whether they take a
+/// value; accepted and ignored in test mode.
+const LIBTEST_FLAGS: &[(&str, bool)] = &[
+    ("nocapture", false),
+    ("show-output", false),
+    ("quiet", false),
+    ("q", false),
+    ("exact", false),
+    ("ignored", false),
+    ("include-ignored", false),
+    ("test", false),
+    ("force-run-in-process", false),
+    ("shuffle", false),
+    ("report-time", false),
+    ("test-threads", true),
+    ("color", true),
+    ("format", true),
+    ("skip", true),
+    ("logfile", true),
+    ("shuffle-seed", true),
+    ("Z", true),
+];
+
+/// A flag's name: without dashes, Go's `test.` prefix and an `=value`.
+fn flag_name(arg: &str) -> Option<&str> {
+    if !arg.starts_with('-') || arg == "-" {
+        return None;
+    }
+    let flag = arg.trim_start_matches('-');
+    let flag = flag.strip_prefix("test.").unwrap_or(flag);
+    Some(flag.split_once('=').map_or(flag, |(n, _)| n))
 }
 
 const HELP: &str = "\
@@ -52,6 +105,9 @@ impl Options {
     /// `cargo bench -- NAME` passes them) filter like `--bench`. A bare `--bench`
     /// (what `cargo bench` appends) selects everything.
     pub(crate) fn parse(args: &[String]) -> Result<Options, String> {
+        if !args.iter().any(|a| flag_name(a).is_some_and(|n| FLAGS.contains(&n))) {
+            return Self::parse_test_mode(args);
+        }
         let default_procs = std::thread::available_parallelism().map_or(1, |n| n.get());
         let mut o = Options {
             filter: Vec::new(),
@@ -63,6 +119,7 @@ impl Options {
             memprofile: None,
             json: false,
             list: None,
+            test_mode: false,
         };
         let mut patterns: Vec<String> = Vec::new();
         let mut i = 0;
@@ -127,6 +184,42 @@ impl Options {
             o.filter = compile_levels(&patterns.join("|"))?;
         }
         Ok(o)
+    }
+
+    /// `cargo test`'s arguments: libtest's flags, ignored, and names, which
+    /// select the benchmarks whose names contain one of them.
+    fn parse_test_mode(args: &[String]) -> Result<Options, String> {
+        let mut names = Vec::new();
+        let mut i = 0;
+        while i < args.len() {
+            let arg = &args[i];
+            i += 1;
+            let Some(name) = flag_name(arg) else {
+                names.push(regex_lite::escape(arg));
+                continue;
+            };
+            match LIBTEST_FLAGS.iter().find(|(f, _)| *f == name) {
+                Some((_, true)) if !arg.contains('=') => i += 1,
+                Some(_) => {}
+                None => return Err(format!("unknown flag {arg:?}\n\n{HELP}")),
+            }
+        }
+        Ok(Options {
+            filter: if names.is_empty() {
+                Vec::new()
+            } else {
+                vec![Regex::new(&names.join("|")).map_err(|e| e.to_string())?]
+            },
+            benchtime: BenchTime::Iterations(1),
+            count: 1,
+            benchmem: false,
+            cpu: vec![std::thread::available_parallelism().map_or(1, |n| n.get())],
+            cpuprofile: None,
+            memprofile: None,
+            json: false,
+            list: None,
+            test_mode: true,
+        })
     }
 
     /// Whether a benchmark named by `levels` (`["BenchmarkFib", "Size10"]`) is
@@ -240,6 +333,28 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Options, String> {
         Options::parse(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn cargo_test_runs_each_benchmark_once() {
+        // `cargo test --all-targets` starts bench binaries with no flag at all,
+        // or with libtest's flags and name filters.
+        let o = parse(&[]).unwrap();
+        assert!(o.test_mode && o.benchtime == BenchTime::Iterations(1) && o.selects(&["BenchmarkX"]));
+        let o = parse(&["--nocapture", "--test-threads", "2", "--color=never", "Fib.", "-q"]).unwrap();
+        assert!(o.test_mode);
+        assert!(
+            o.selects(&["BenchmarkFib.20"]) && !o.selects(&["BenchmarkFib20"]),
+            "names are literal"
+        );
+        assert!(
+            parse(&["--frobnicate"])
+                .unwrap_err()
+                .starts_with("unknown flag \"--frobnicate\"")
+        );
+        // Any harness flag means a benchmark run, where libtest's are unknown.
+        assert!(!parse(&["--benchmem"]).unwrap().test_mode);
+        assert!(parse(&["--bench", "--nocapture"]).unwrap_err().contains("--nocapture"));
     }
 
     #[test]

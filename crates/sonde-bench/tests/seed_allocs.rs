@@ -313,3 +313,23 @@ fn benchmarks_run_with_heap_sampling_off() {
     assert_eq!(code, 0, "{text}");
     assert_eq!(RATE_SEEN.load(std::sync::atomic::Ordering::Relaxed), 0);
 }
+
+/// Under `cargo test` (no harness flag) each benchmark runs once and reports
+/// like libtest; a panic fails it and the run, the others still run.
+#[test]
+fn cargo_test_checks_each_benchmark_once() {
+    let (code, text) = run(
+        &[
+            Benchmark::new("BenchmarkFib20", fibonacci_20),
+            Benchmark::new("BenchmarkPanics", panics),
+            Benchmark::new("BenchmarkSub", sub_benchmarks),
+        ],
+        &["--nocapture"],
+    );
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("test BenchmarkFib20-"), "{text}");
+    assert!(text.contains("test BenchmarkPanics ... FAILED\n"), "{text}");
+    assert!(text.contains("test BenchmarkSub/"), "{text}");
+    assert!(text.contains("test result: FAILED. "), "{text}");
+    assert!(!text.contains("ns/op"), "nothing is measured: {text}");
+}
