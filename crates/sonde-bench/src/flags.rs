@@ -108,19 +108,7 @@ impl Options {
         if !args.iter().any(|a| flag_name(a).is_some_and(|n| FLAGS.contains(&n))) {
             return Self::parse_test_mode(args);
         }
-        let default_procs = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let mut o = Options {
-            filter: Vec::new(),
-            benchtime: BenchTime::Duration(Duration::from_secs(1)),
-            count: 1,
-            benchmem: false,
-            cpu: vec![default_procs],
-            cpuprofile: None,
-            memprofile: None,
-            json: false,
-            list: None,
-            test_mode: false,
-        };
+        let mut o = Options::defaults();
         let mut patterns: Vec<String> = Vec::new();
         let mut i = 0;
         while i < args.len() {
@@ -186,6 +174,22 @@ impl Options {
         Ok(o)
     }
 
+    /// Go's defaults: everything, 1s, once, on all CPUs.
+    fn defaults() -> Options {
+        Options {
+            filter: Vec::new(),
+            benchtime: BenchTime::Duration(Duration::from_secs(1)),
+            count: 1,
+            benchmem: false,
+            cpu: vec![std::thread::available_parallelism().map_or(1, |n| n.get())],
+            cpuprofile: None,
+            memprofile: None,
+            json: false,
+            list: None,
+            test_mode: false,
+        }
+    }
+
     /// `cargo test`'s arguments: libtest's flags, ignored, and names, which
     /// select the benchmarks whose names contain one of them.
     fn parse_test_mode(args: &[String]) -> Result<Options, String> {
@@ -211,14 +215,8 @@ impl Options {
                 vec![Regex::new(&names.join("|")).map_err(|e| e.to_string())?]
             },
             benchtime: BenchTime::Iterations(1),
-            count: 1,
-            benchmem: false,
-            cpu: vec![std::thread::available_parallelism().map_or(1, |n| n.get())],
-            cpuprofile: None,
-            memprofile: None,
-            json: false,
-            list: None,
             test_mode: true,
+            ..Options::defaults()
         })
     }
 
