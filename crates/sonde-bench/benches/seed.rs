@@ -7,68 +7,11 @@
 //! Go: `go test -bench=. -benchmem` (the same functions are under
 //! `bench/harness/go`).
 
+#[path = "workloads/benchmarks.rs"]
+mod benchmarks;
 mod workloads;
 
-use sonde_bench::{B, black_box};
-use workloads::*;
-
-fn fibonacci_10(b: &mut B) {
-    b.iter(|| fibonacci(black_box(10)));
-}
-
-fn fibonacci_20(b: &mut B) {
-    b.iter(|| fibonacci(black_box(20)));
-}
-
-fn concat_plus(b: &mut B) {
-    b.iter(|| workloads::concat_plus(black_box(1000)));
-}
-
-fn concat_builder(b: &mut B) {
-    b.iter(|| workloads::concat_builder(black_box(1000)));
-}
-
-fn concat_builder_prealloc(b: &mut B) {
-    b.iter(|| workloads::concat_builder_prealloc(black_box(1000)));
-}
-
-fn slice_without_prealloc(b: &mut B) {
-    b.iter(|| workloads::slice_without_prealloc(black_box(1000)));
-}
-
-fn slice_with_prealloc(b: &mut B) {
-    b.iter(|| workloads::slice_with_prealloc(black_box(1000)));
-}
-
-/// Sub-benchmarks per input size (Go's `b.Run(fmt.Sprintf("Size%d", size), ...)`).
-fn processing(b: &mut B) {
-    for size in [10, 100, 1000, 10000] {
-        b.run(&format!("Size{size}"), |b| {
-            let mut data = vec![0usize; size];
-            b.reset_timer(); // the allocation above is setup
-            for _ in 0..b.n() {
-                process(black_box(&mut data));
-            }
-        });
-    }
-}
-
-/// Go's `b.RunParallel`: lookups in a shared `RwLock<HashMap>` from every thread.
-fn parallel(b: &mut B) {
-    let map = shared_map(1024);
-    b.run_parallel(|pb| {
-        let mut i = 0u64;
-        while pb.next() {
-            black_box(map_access(&map, i));
-            i += 1;
-        }
-    });
-}
-
-/// Nothing at all: the harness must report well under a nanosecond.
-fn empty(b: &mut B) {
-    b.iter(|| ());
-}
+use benchmarks::*;
 
 sonde_bench::main!(
     fibonacci_10,

@@ -3,12 +3,15 @@
 //! promises: sub-benchmark names, `--benchtime Nx`, failures that do not stop
 //! the others, JSON lines, clear errors.
 
+#[path = "../benches/workloads/benchmarks.rs"]
+mod benchmarks;
 mod common;
 #[path = "../benches/workloads/mod.rs"]
 mod workloads;
 
 use std::alloc::System;
 
+use benchmarks::*;
 use sonde_bench::{B, Benchmark, black_box};
 
 #[global_allocator]
@@ -41,25 +44,6 @@ fn mem_columns(text: &str, name: &str) -> (u64, u64) {
         fields[i - 1].parse().unwrap()
     };
     (before("B/op"), before("allocs/op"))
-}
-
-fn concat_plus(b: &mut B) {
-    b.iter(|| workloads::concat_plus(black_box(1000)));
-}
-fn concat_builder(b: &mut B) {
-    b.iter(|| workloads::concat_builder(black_box(1000)));
-}
-fn concat_builder_prealloc(b: &mut B) {
-    b.iter(|| workloads::concat_builder_prealloc(black_box(1000)));
-}
-fn slice_without_prealloc(b: &mut B) {
-    b.iter(|| workloads::slice_without_prealloc(black_box(1000)));
-}
-fn slice_with_prealloc(b: &mut B) {
-    b.iter(|| workloads::slice_with_prealloc(black_box(1000)));
-}
-fn fibonacci_20(b: &mut B) {
-    b.iter(|| workloads::fibonacci(black_box(20)));
 }
 
 #[test]
@@ -110,18 +94,6 @@ fn allocs_per_op_are_exact() {
     );
 }
 
-fn sub_benchmarks(b: &mut B) {
-    for size in [10, 1000] {
-        b.run(&format!("Size{size}"), |b| {
-            let mut data = vec![0usize; size];
-            b.reset_timer();
-            for _ in 0..b.n() {
-                workloads::process(black_box(&mut data));
-            }
-        });
-    }
-}
-
 fn panics(b: &mut B) {
     if b.n() > 0 {
         panic!("index out of range");
@@ -136,21 +108,10 @@ fn with_metrics(b: &mut B) {
     b.report_metric(2.5, "widgets/op");
 }
 
-fn parallel(b: &mut B) {
-    let map = workloads::shared_map(1024);
-    b.run_parallel(|pb| {
-        let mut i = 0;
-        while pb.next() {
-            black_box(workloads::map_access(&map, i));
-            i += 1;
-        }
-    });
-}
-
 #[test]
 fn names_failures_metrics_and_json() {
     let benches = [
-        Benchmark::new("processing", sub_benchmarks),
+        Benchmark::new("processing", processing),
         Benchmark::new("panics", panics),
         Benchmark::new("with_metrics", with_metrics),
         Benchmark::new("parallel", parallel),
@@ -322,7 +283,7 @@ fn cargo_test_checks_each_benchmark_once() {
         &[
             Benchmark::new("BenchmarkFib20", fibonacci_20),
             Benchmark::new("BenchmarkPanics", panics),
-            Benchmark::new("BenchmarkSub", sub_benchmarks),
+            Benchmark::new("BenchmarkSub", processing),
         ],
         &["--nocapture"],
     );
