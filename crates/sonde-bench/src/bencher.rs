@@ -6,27 +6,25 @@ use std::time::Instant;
 
 use crate::driver::Session;
 
-/// One reading of the clocks and the allocation counters.
+/// One reading of the clocks and the allocation counters. Allocations are this
+/// thread's (run_parallel adds its workers'), so that other threads of the
+/// process (a profiler's collector, other tests) do not count.
 #[derive(Clone, Copy)]
 struct Snapshot {
     wall: Instant,
     cpu_ns: u64,
-    allocs: u64,
-    bytes: u64,
+    stats: sonde::heap::AllocStats,
 }
 
 impl Snapshot {
     fn take() -> Snapshot {
-        // Wall clock last: the timed region starts right after. Allocations are
-        // this thread's (run_parallel adds its workers'), so that other threads
-        // of the process (a profiler's collector, other tests) do not count.
+        // Wall clock last: the timed region starts right after.
         let stats = sonde::heap::thread_stats();
         let cpu_ns = thread_cpu_ns();
         Snapshot {
             wall: Instant::now(),
             cpu_ns,
-            allocs: stats.allocs,
-            bytes: stats.bytes_allocated,
+            stats,
         }
     }
 
@@ -34,12 +32,10 @@ impl Snapshot {
         // Wall clock first: the timed region ends right before.
         let wall = Instant::now();
         let cpu_ns = thread_cpu_ns();
-        let stats = sonde::heap::thread_stats();
         Snapshot {
             wall,
             cpu_ns,
-            allocs: stats.allocs,
-            bytes: stats.bytes_allocated,
+            stats: sonde::heap::thread_stats(),
         }
     }
 }
@@ -175,8 +171,9 @@ impl B {
             let end = Snapshot::take_end();
             self.acc.wall_ns += end.wall.duration_since(start.wall).as_nanos() as u64;
             self.acc.cpu_ns += end.cpu_ns.saturating_sub(start.cpu_ns);
-            self.acc.allocs += end.allocs.saturating_sub(start.allocs);
-            self.acc.bytes += end.bytes.saturating_sub(start.bytes);
+            let d = end.stats.since(&start.stats);
+            self.acc.allocs += d.allocs;
+            self.acc.bytes += d.bytes_allocated;
         }
     }
 
