@@ -76,8 +76,7 @@ pub(crate) struct Session {
     /// Length of the widest `-procs` suffix.
     ext_len: usize,
     header_done: Cell<bool>,
-    failed: Cell<bool>,
-    /// Results and failures reported (for test mode's summary).
+    /// Results and failures reported (any failure fails the run).
     passed: Cell<usize>,
     failures: Cell<usize>,
     counting: bool,
@@ -138,17 +137,15 @@ impl Session {
     }
 
     fn fail(&self, name: &str, why: &str) {
-        self.failed.set(true);
         self.failures.set(self.failures.get() + 1);
-        if self.opts.test_mode {
-            let indented: String = why.lines().map(|l| format!("    {l}\n")).collect();
-            self.say(&format!("test {name} ... FAILED\n{indented}"));
-            return;
-        }
         if self.opts.json {
             self.say(&format!("{{\"name\":{name:?},\"failed\":{why:?}}}\n"));
+            return;
+        }
+        let indented: String = why.lines().map(|l| format!("    {l}\n")).collect();
+        if self.opts.test_mode {
+            self.say(&format!("test {name} ... FAILED\n{indented}"));
         } else {
-            let indented: String = why.lines().map(|l| format!("    {l}\n")).collect();
             self.say(&format!("--- FAIL: {name}\n{indented}"));
         }
     }
@@ -424,7 +421,6 @@ pub fn run_with(pkg: &str, benches: &[Benchmark], args: &[String], mut out: Box<
         width: Cell::new(width),
         ext_len,
         header_done: Cell::new(false),
-        failed: Cell::new(false),
         passed: Cell::new(0),
         failures: Cell::new(0),
         counting,
@@ -447,7 +443,7 @@ pub fn run_with(pkg: &str, benches: &[Benchmark], args: &[String], mut out: Box<
     for p in &problems {
         session.say(&format!("{p}\n"));
     }
-    let failed = session.failed.get() || !problems.is_empty();
+    let failed = session.failures.get() > 0 || !problems.is_empty();
     if session.opts.test_mode {
         session.say(&format!(
             "\ntest result: {}. {} passed; {} failed; finished in {:.2}s (benchmarks run once each; \
