@@ -139,7 +139,8 @@ impl Session {
     fn fail(&self, name: &str, why: &str) {
         self.failures.set(self.failures.get() + 1);
         if self.opts.json {
-            self.say(&format!("{{\"name\":{name:?},\"failed\":{why:?}}}\n"));
+            let (name, why) = (report::json_str(name), report::json_str(why));
+            self.say(&format!("{{\"name\":{name},\"failed\":{why}}}\n"));
             return;
         }
         let indented: String = why.lines().map(|l| format!("    {l}\n")).collect();

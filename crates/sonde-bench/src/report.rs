@@ -107,7 +107,7 @@ fn json_num(x: f64) -> String {
     if x.is_finite() { format!("{x}") } else { "null".into() }
 }
 
-fn json_str(s: &str) -> String {
+pub(crate) fn json_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

@@ -151,6 +151,12 @@ fn names_failures_metrics_and_json() {
         "{json}"
     );
     assert_eq!(json.lines().count(), 1, "JSON only: {json}");
+    let (code, json) = run(&benches[1..2], &["--json"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        json,
+        "{\"name\":\"BenchmarkPanics\",\"failed\":\"panic: index out of range\"}\n"
+    );
 
     let (code, list) = run(&benches, &["--list", "Proc|Par"]);
     assert_eq!((code, list.as_str()), (0, "BenchmarkProcessing\nBenchmarkParallel\n"));
