@@ -91,6 +91,19 @@ pub enum Error {
     #[error("{0}")]
     BadOption(String),
 
+    /// A value an analyzer setting does not take (see `report::SETTINGS`).
+    #[error("{name} {why}")]
+    BadSetting {
+        /// The setting's name (`nodefraction`).
+        name: &'static str,
+        /// What it takes instead (`takes a number between 0 and 1, not "7"`).
+        why: String,
+    },
+
+    /// A merge was asked for with nothing to merge.
+    #[error("no profiles to merge")]
+    NoProfiles,
+
     /// A report selector (`list REGEX`, `peek REGEX`) matched nothing.
     #[error("no matches found for regexp: {0}")]
     NoMatches(String),

@@ -10,7 +10,8 @@
 //! * [`decode`] / [`encode`]: reading (`.pb.gz` or raw protobuf, size-bounded,
 //!   validated, errors with byte offsets) and writing profiles.
 //! * [`mod@merge`]: summing profiles, compaction, `-base` and `-diff_base`.
-//! * [`filter`]: focus, ignore, hide, show, tag filters, frame pruning.
+//! * [`filter`]: focus, ignore, hide, show, tag filters.
+//! * [`prune`]: `drop_frames` / `keep_frames` and `prune_from`.
 //! * [`aggregate`]: granularity (functions, files, lines, addresses).
 //! * [`graph`]: the call graph reports are built from.
 //! * [`report`]: the pipeline from a profile and a [`report::Config`] to `top`,
@@ -41,6 +42,7 @@ pub mod hash;
 pub mod merge;
 pub mod model;
 pub mod proto;
+pub mod prune;
 pub mod report;
 pub mod units;
 mod wire;

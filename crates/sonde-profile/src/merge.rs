@@ -22,7 +22,7 @@ pub const BASE_LABEL: &str = "pprof::base";
 /// The result's period is the largest, its time the earliest, its duration the sum.
 pub fn merge(mut profiles: Vec<Profile>) -> Result<Profile> {
     if profiles.is_empty() {
-        return Err(Error::BadOption("no profiles to merge".into()));
+        return Err(Error::NoProfiles);
     }
     if profiles.len() > 1 {
         scale_to_common_units(&mut profiles)?;

@@ -1,5 +1,6 @@
-//! What a report shows ([`Config`], pprof's settings with its defaults) and which
-//! report to make ([`Command`]).
+//! What a report shows ([`Config`], pprof's settings with its defaults; the
+//! table in `settings.rs` reads and writes them) and which report to make
+//! ([`Command`], [`COMMANDS`]).
 
 use crate::aggregate::Granularity;
 
@@ -143,4 +144,88 @@ impl Command {
     pub(super) fn is_export(&self) -> bool {
         matches!(self, Command::Raw | Command::Proto)
     }
+
+    /// The text report called `name` (`top`, `text`, `list`, ... as in
+    /// [`COMMANDS`]), with its regex argument for `list` and `peek`; `None` for
+    /// a name that is not one, or a missing regex.
+    pub fn from_name(name: &str, regex: Option<&str>) -> Option<Command> {
+        let info = COMMANDS.iter().find(|c| c.name == name)?;
+        let regex = if info.takes_regex {
+            Some(regex?.to_string())
+        } else {
+            None
+        };
+        Some(match name {
+            "top" | "text" => Command::Top,
+            "list" => Command::List(regex?),
+            "peek" => Command::Peek(regex?),
+            "traces" => Command::Traces,
+            "tree" => Command::Tree,
+            "raw" => Command::Raw,
+            "tags" => Command::Tags,
+            "folded" => Command::Folded,
+            _ => return None,
+        })
+    }
 }
+
+/// A text report as the shell and the command line name it (pprof's
+/// `internal/driver/commands.go` `pprofCommands`).
+#[derive(Clone, Copy, Debug)]
+pub struct CommandInfo {
+    /// The command's name.
+    pub name: &'static str,
+    /// One line of help.
+    pub help: &'static str,
+    /// It needs a regular expression argument (`list main.work`).
+    pub takes_regex: bool,
+}
+
+/// The text reports, in the order help lists them.
+pub static COMMANDS: &[CommandInfo] = &[
+    CommandInfo {
+        name: "top",
+        help: "Entries with the most samples; top20 shows 20, top -cum sorts by cumulative value",
+        takes_regex: false,
+    },
+    CommandInfo {
+        name: "text",
+        help: "Same as top",
+        takes_regex: false,
+    },
+    CommandInfo {
+        name: "list",
+        help: "Annotated source of functions matching a regex: list main.work",
+        takes_regex: true,
+    },
+    CommandInfo {
+        name: "peek",
+        help: "Callers and callees of entries matching a regex: peek alloc",
+        takes_regex: true,
+    },
+    CommandInfo {
+        name: "traces",
+        help: "Every sample's stack",
+        takes_regex: false,
+    },
+    CommandInfo {
+        name: "tree",
+        help: "Callers and callees of every entry",
+        takes_regex: false,
+    },
+    CommandInfo {
+        name: "raw",
+        help: "The whole profile as text",
+        takes_regex: false,
+    },
+    CommandInfo {
+        name: "tags",
+        help: "Label values and their share of the total",
+        takes_regex: false,
+    },
+    CommandInfo {
+        name: "folded",
+        help: "Folded stacks (root;...;leaf value)",
+        takes_regex: false,
+    },
+];

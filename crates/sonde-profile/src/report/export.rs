@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
-use super::Report;
+use super::Prepared;
 use crate::graph::{NodeOptions, NodeTable};
 use crate::model::Profile;
 
@@ -53,7 +53,7 @@ pub fn folded_stacks(p: &Profile, index: usize) -> Vec<(String, i64)> {
     out
 }
 
-pub(super) fn folded(rpt: &Report) -> String {
+pub(super) fn folded(rpt: &Prepared) -> String {
     let mut out = String::new();
     for (stack, v) in folded_stacks(&rpt.prof, rpt.value_index) {
         let _ = writeln!(out, "{stack} {v}");
@@ -120,7 +120,7 @@ pub fn speedscope_json(p: &Profile, active: usize, name: &str) -> String {
     doc.to_string()
 }
 
-pub(super) fn speedscope(rpt: &Report) -> String {
+pub(super) fn speedscope(rpt: &Prepared) -> String {
     let name = rpt.prof.main_binary().unwrap_or("profile").to_string();
     speedscope_json(&rpt.prof, rpt.value_index, &name)
 }

@@ -3,10 +3,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::{Env, Report, civil_from_days};
+use super::{Env, Prepared, civil_from_days};
 use crate::model::{LabelValue, Profile};
 
-pub(super) fn raw(rpt: &Report, _env: &Env) -> String {
+pub(super) fn raw(rpt: &Prepared, _env: &Env) -> String {
     let p = rpt.prof.clone().compact();
     dump(&p)
 }

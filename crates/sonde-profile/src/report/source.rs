@@ -1,16 +1,13 @@
 //! `list REGEX`: the source of matching functions, each line with its flat and
-//! cumulative values.
+//! cumulative values, as [`Listing`] rows; and how source files are found.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::io;
 
-use regex::Regex;
-
-use super::Report;
+use super::Prepared;
+use super::rows::{Listing, Routine, SourceLine};
 use crate::graph::{Graph, Node};
 use crate::model::base_name;
-use crate::units::percentage;
 use crate::{Error, Result};
 
 /// How `list` reads source files: a reader for paths, and the directory that
@@ -34,116 +31,135 @@ impl SourceOpener<'_> {
 
 const MARGIN: i64 = 5;
 
-/// Produces the listing and, separately, one message per source file that could
-/// not be read.
-pub(super) fn list(rpt: &mut Report, rx: &Regex, opener: &SourceOpener) -> Result<(String, Vec<String>)> {
-    let table = rpt.node_table();
-    let g = rpt.graph(&table, None, false);
+impl Prepared {
+    /// `list`: the source of the functions matching `pattern`, each line with
+    /// its flat and cumulative values. A file that cannot be read still gets
+    /// its sampled lines, and a [`Routine::missing`] message.
+    ///
+    /// # Errors
+    /// [`Error::Regex`](crate::Error::Regex) for a bad pattern,
+    /// [`Error::NoMatches`] when no function matches.
+    pub fn list(&mut self, pattern: &str, opener: &SourceOpener) -> Result<Listing> {
+        let rx = crate::filter::compile("list", pattern)?;
+        let table = self.node_table();
+        let g = self.graph(&table, None, false);
 
-    let mut order: Vec<&Node> = Vec::new();
-    let mut by_function: HashMap<&str, Vec<&Node>> = HashMap::new();
-    for n in &g.nodes {
-        if !rx.is_match(&n.info.name) {
-            continue;
-        }
-        let e = by_function.entry(&n.info.name).or_default();
-        if e.is_empty() {
-            order.push(n);
-        }
-        e.push(n);
-    }
-    if order.is_empty() {
-        return Err(Error::NoMatches(rx.as_str().to_string()));
-    }
-    Graph::sort_by_name(&mut order);
-
-    let search_path = if rpt.cfg.source_path.is_empty() {
-        opener.current_dir.clone()
-    } else {
-        rpt.cfg.source_path.clone()
-    };
-    let mut reader = SourceReader {
-        search_path,
-        trim_path: rpt.cfg.trim_path.clone(),
-        files: HashMap::new(),
-        opener,
-    };
-    let mut out = String::new();
-    let mut missing = Vec::new();
-    let _ = writeln!(out, "Total: {}", rpt.format_value(rpt.total));
-    for f in order {
-        let name = &*f.info.name;
-        let mut files: Vec<&Node> = Vec::new();
-        let mut by_file: HashMap<&str, Vec<&Node>> = HashMap::new();
-        for n in &by_function[name] {
-            if n.info.file.is_empty() {
+        let mut order: Vec<&Node> = Vec::new();
+        let mut by_function: HashMap<&str, Vec<&Node>> = HashMap::new();
+        for n in &g.nodes {
+            if !rx.is_match(&n.info.name) {
                 continue;
             }
-            let e = by_file.entry(&n.info.file).or_default();
+            let e = by_function.entry(&n.info.name).or_default();
             if e.is_empty() {
-                files.push(n);
+                order.push(n);
             }
             e.push(n);
         }
-        if files.is_empty() {
-            let _ = writeln!(out, "No source information for {name}");
-            continue;
+        if order.is_empty() {
+            return Err(Error::NoMatches(rx.as_str().to_string()));
         }
-        Graph::sort_by_file(&mut files);
-        for fl in files {
-            let file = &*fl.info.file;
-            let nodes = &by_file[file];
-            let (flat_sum, cum_sum) = nodes.iter().fold((0, 0), |(f, c), n| (f + n.flat, c + n.cum));
-            let _ = writeln!(out, "ROUTINE ======================== {name} in {file}");
-            let _ = writeln!(
-                out,
-                "{:>10} {:>10} (flat, cum) {} of Total",
-                rpt.format_value(flat_sum),
-                rpt.format_value(cum_sum),
-                percentage(cum_sum, rpt.total)
-            );
-            match source_lines(file, &mut reader, nodes) {
-                Ok(lines) => {
-                    for (lineno, flat, cum, text) in lines {
-                        let _ = writeln!(
-                            out,
-                            "{:>10} {:>10} {lineno:>6}:{text}",
-                            value_or_dot(rpt, flat),
-                            value_or_dot(rpt, cum)
-                        );
-                    }
+        Graph::sort_by_name(&mut order);
+
+        let search_path = if self.cfg.source_path.is_empty() {
+            opener.current_dir.clone()
+        } else {
+            self.cfg.source_path.clone()
+        };
+        let mut reader = SourceReader {
+            search_path,
+            trim_path: self.cfg.trim_path.clone(),
+            files: HashMap::new(),
+            opener,
+        };
+        let value_or_dot = |v: i64| if v == 0 { ".".into() } else { self.format_value(v) };
+        let mut routines = Vec::new();
+        for f in order {
+            let name = &*f.info.name;
+            let mut files: Vec<&Node> = Vec::new();
+            let mut by_file: HashMap<&str, Vec<&Node>> = HashMap::new();
+            for n in &by_function[name] {
+                if n.info.file.is_empty() {
+                    continue;
                 }
-                Err(e) => {
-                    // Still show what is known: the sampled lines and their values.
-                    let mut sampled: Vec<(i64, i64, i64)> = Vec::new();
-                    for n in nodes {
-                        match sampled.iter_mut().find(|s| s.0 == n.info.lineno) {
-                            Some(s) => {
-                                s.1 += n.flat;
-                                s.2 += n.cum;
+                let e = by_file.entry(&n.info.file).or_default();
+                if e.is_empty() {
+                    files.push(n);
+                }
+                e.push(n);
+            }
+            if files.is_empty() {
+                routines.push(Routine {
+                    function: name.to_string(),
+                    file: None,
+                    flat: 0,
+                    cum: 0,
+                    flat_format: String::new(),
+                    cum_format: String::new(),
+                    lines: Vec::new(),
+                    missing: None,
+                });
+                continue;
+            }
+            Graph::sort_by_file(&mut files);
+            for fl in files {
+                let file = &*fl.info.file;
+                let nodes = &by_file[file];
+                let (flat, cum) = nodes.iter().fold((0, 0), |(f, c), n| (f + n.flat, c + n.cum));
+                let line = |lineno, flat, cum, text| SourceLine {
+                    lineno,
+                    flat,
+                    cum,
+                    flat_format: value_or_dot(flat),
+                    cum_format: value_or_dot(cum),
+                    text,
+                };
+                let (lines, missing) = match source_lines(file, &mut reader, nodes) {
+                    Ok(lines) => (
+                        lines
+                            .into_iter()
+                            .map(|(lineno, flat, cum, text)| line(lineno, flat, cum, Some(text)))
+                            .collect(),
+                        None,
+                    ),
+                    Err(e) => {
+                        // Still show what is known: the sampled lines and their values.
+                        let mut sampled: Vec<(i64, i64, i64)> = Vec::new();
+                        for n in nodes {
+                            match sampled.iter_mut().find(|s| s.0 == n.info.lineno) {
+                                Some(s) => {
+                                    s.1 += n.flat;
+                                    s.2 += n.cum;
+                                }
+                                None => sampled.push((n.info.lineno, n.flat, n.cum)),
                             }
-                            None => sampled.push((n.info.lineno, n.flat, n.cum)),
                         }
+                        sampled.sort();
+                        let lines = sampled
+                            .into_iter()
+                            .map(|(lineno, flat, cum)| line(lineno, flat, cum, None))
+                            .collect();
+                        (lines, Some(e))
                     }
-                    sampled.sort();
-                    for (lineno, flat, cum) in sampled {
-                        let _ = writeln!(
-                            out,
-                            "{:>10} {:>10} {lineno:>6}: (source not available)",
-                            value_or_dot(rpt, flat),
-                            value_or_dot(rpt, cum)
-                        );
-                    }
-                    missing.push(e);
-                }
+                };
+                routines.push(Routine {
+                    function: name.to_string(),
+                    file: Some(file.to_string()),
+                    flat,
+                    cum,
+                    flat_format: self.format_value(flat),
+                    cum_format: self.format_value(cum),
+                    lines,
+                    missing,
+                });
             }
         }
+        Ok(Listing {
+            total: self.total,
+            total_format: self.format_value(self.total),
+            routines,
+        })
     }
-    Ok((out, missing))
-}
-
-fn value_or_dot(rpt: &Report, v: i64) -> String {
-    if v == 0 { ".".into() } else { rpt.format_value(v) }
 }
 
 /// The lines of `file` around the sampled ones, with their values.

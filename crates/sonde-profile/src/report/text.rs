@@ -1,24 +1,19 @@
-//! The table reports: `top`, `tree`/`peek`, `traces` and `tags`.
+//! The text renderer: the rows of `top`, `tree`/`peek`, `traces` and `list`
+//! printed as `go tool pprof` prints them, digit for digit; and `tags`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use regex::Regex;
-
-use super::{Env, Report};
-use crate::graph::{NodeOptions, NodeTable};
+use super::Prepared;
+use super::rows::{Listing, Top, Traces, Tree, TreeEdge};
 use crate::model::LabelValue;
 use crate::units::{self, percentage};
-use crate::{Error, Result};
 
-/// `top`: entries sorted by flat (or cum) value with their percentages.
-pub(super) fn top(rpt: &mut Report, env: &Env) -> String {
-    let (g, orig_count, dropped_nodes, _) = rpt.trimmed_graph();
-    rpt.select_output_unit(&g);
-    let labels = rpt.report_labels(&g, orig_count, dropped_nodes, env);
+/// `top`'s rows as pprof prints them.
+pub(super) fn top(top: &Top) -> String {
     let mut out = String::new();
-    for l in labels {
-        out.push_str(&l);
+    for l in &top.labels {
+        out.push_str(l);
         out.push('\n');
     }
     let _ = writeln!(
@@ -27,38 +22,34 @@ pub(super) fn top(rpt: &mut Report, env: &Env) -> String {
         "flat", "flat", "sum", "cum", "cum"
     );
     let mut flat_sum = 0i64;
-    for n in &g.nodes {
-        let (flat, cum) = (n.flat_value(), n.cum_value());
-        flat_sum += flat;
-        let inl = n.inline_label();
-        let sep = if inl.is_empty() { "" } else { " " };
-        let _ = writeln!(out, "{}  {}{sep}{inl}", value_columns(rpt, flat, flat_sum, cum), n.name);
+    for r in &top.rows {
+        flat_sum += r.flat;
+        let sep = if r.inline_label.is_empty() { "" } else { " " };
+        let columns = value_columns(top.total, (&r.flat_format, r.flat), flat_sum, (&r.cum_format, r.cum));
+        let _ = writeln!(out, "{columns}  {}{sep}{}", r.name, r.inline_label);
     }
     out
 }
 
 /// The `flat flat% sum% cum cum%` columns of a row.
-fn value_columns(rpt: &Report, flat: i64, flat_sum: i64, cum: i64) -> String {
+fn value_columns(total: i64, flat: (&str, i64), flat_sum: i64, cum: (&str, i64)) -> String {
     format!(
         "{:>10} {} {} {:>10} {}",
-        rpt.format_value(flat),
-        percentage(flat, rpt.total),
-        percentage(flat_sum, rpt.total),
-        rpt.format_value(cum),
-        percentage(cum, rpt.total)
+        flat.0,
+        percentage(flat.1, total),
+        percentage(flat_sum, total),
+        cum.0,
+        percentage(cum.1, total)
     )
 }
 
-/// `tree` (all entries) and `peek REGEX` (matching entries): each entry with its
-/// callers above and callees below, weighted.
-pub(super) fn tree(rpt: &mut Report, rx: Option<&Regex>, env: &Env) -> Result<String> {
+/// `tree` and `peek`: each entry with its callers above and callees below.
+pub(super) fn tree(tree: &Tree) -> String {
     const SEPARATOR: &str = "----------------------------------------------------------+-------------";
     const LEGEND: &str = "      flat  flat%   sum%        cum   cum%   calls calls% + context \t \t ";
-    let (g, orig_count, dropped_nodes, _) = rpt.trimmed_graph();
-    rpt.select_output_unit(&g);
     let mut out = String::new();
-    for l in rpt.report_labels(&g, orig_count, dropped_nodes, env) {
-        out.push_str(&l);
+    for l in &tree.labels {
+        out.push_str(l);
         out.push('\n');
     }
     out.push_str(SEPARATOR);
@@ -66,103 +57,55 @@ pub(super) fn tree(rpt: &mut Report, rx: Option<&Regex>, env: &Env) -> Result<St
     out.push_str(LEGEND);
     out.push('\n');
     let mut flat_sum = 0i64;
-    let mut matched = 0;
-    for n in &g.nodes {
-        if rx.is_some_and(|rx| !rx.is_match(&n.name)) {
-            continue;
-        }
-        matched += 1;
-        let (flat, cum) = (n.flat_value(), n.cum_value());
+    for n in &tree.entries {
         out.push_str(SEPARATOR);
         out.push('\n');
-        let edge_line = |out: &mut String, e: &crate::graph::Edge, other: u32| {
+        let edge_line = |out: &mut String, e: &TreeEdge| {
             let inline = if e.inline { " (inline)" } else { "" };
-            let (w, pct) = (rpt.format_value(e.weight), percentage(e.weight, cum));
-            let _ = writeln!(out, "{w:>50} {pct} |   {}{inline}", g.name_of(other));
+            let (w, pct) = (&e.weight_format, percentage(e.weight, n.cum));
+            let _ = writeln!(out, "{w:>50} {pct} |   {}{inline}", e.name);
         };
-        for e in g.sorted_edges(&n.in_edges) {
-            edge_line(&mut out, e, e.src);
+        for e in &n.callers {
+            edge_line(&mut out, e);
         }
-        flat_sum += flat;
-        let _ = writeln!(
-            out,
-            "{}                | {}",
-            value_columns(rpt, flat, flat_sum, cum),
-            n.name
-        );
-        for e in g.sorted_edges(&n.out_edges) {
-            edge_line(&mut out, e, e.dest);
+        flat_sum += n.flat;
+        let columns = value_columns(tree.total, (&n.flat_format, n.flat), flat_sum, (&n.cum_format, n.cum));
+        let _ = writeln!(out, "{columns}                | {}", n.name);
+        for e in &n.callees {
+            edge_line(&mut out, e);
         }
     }
-    if !g.nodes.is_empty() {
+    if !tree.entries.is_empty() {
         out.push_str(SEPARATOR);
         out.push('\n');
     }
-    if let Some(rx) = rx {
-        if matched == 0 {
-            return Err(Error::NoMatches(rx.as_str().to_string()));
-        }
-    }
-    Ok(out)
+    out
 }
 
 /// `traces`: every sample with its labels, value and stack (leaf first).
-pub(super) fn traces(rpt: &Report, env: &Env) -> String {
+pub(super) fn traces(traces: &Traces) -> String {
     const SEPARATOR: &str = "-----------+-------------------------------------------------------";
     let mut out = String::new();
-    for l in rpt.profile_labels(env) {
-        out.push_str(&l);
+    for l in &traces.labels {
+        out.push_str(l);
         out.push('\n');
     }
-    let p = &rpt.prof;
-    let table = NodeTable::new(p, NodeOptions::default());
-    let names: Vec<String> = table.infos.iter().map(|i| i.printable_name()).collect();
-    let num_units = p.num_label_units();
-    for s in &p.samples {
-        if s.locations.is_empty() {
-            continue;
-        }
+    for t in &traces.traces {
         out.push_str(SEPARATOR);
         out.push('\n');
-        // Labels grouped by key, string ones first, each group sorted.
-        let mut str_labels: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        let mut num_labels: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-        for l in &s.labels {
-            match &l.value {
-                LabelValue::Str(v) => str_labels.entry(&l.key).or_default().push(v),
-                LabelValue::Num { value, .. } => {
-                    let unit = num_units.get(&l.key).map_or("", |u| &**u);
-                    num_labels.entry(&l.key).or_default().push(units::label(*value, unit));
-                }
-            }
+        // Labels grouped by key, string ones first, each group sorted as printed.
+        for group in [&t.str_labels, &t.num_labels] {
+            let mut lines: Vec<String> = group
+                .iter()
+                .map(|(k, vs)| format!("{k:>10}:  {}\n", vs.join(" ")))
+                .collect();
+            lines.sort();
+            lines.into_iter().for_each(|l| out.push_str(&l));
         }
-        let mut lines: Vec<String> = str_labels
-            .iter()
-            .map(|(k, vs)| format!("{k:>10}:  {}\n", vs.join(" ")))
-            .collect();
-        lines.sort();
-        lines.into_iter().for_each(|l| out.push_str(&l));
-        let mut lines: Vec<String> = num_labels
-            .iter()
-            .map(|(k, vs)| format!("{k:>10}:  {}\n", vs.join(" ")))
-            .collect();
-        lines.sort();
-        lines.into_iter().for_each(|l| out.push_str(&l));
-
-        let mut v = rpt.value(&s.values);
-        let d = rpt.mean_div(&s.values);
-        if d != 0 {
-            v /= d;
-        }
-        let mut first = true;
-        for &loc in &s.locations {
-            let nodes = table.nodes_of(loc);
-            for (i, &id) in nodes.iter().enumerate() {
-                let vs = if first { rpt.format_value(v) } else { String::new() };
-                first = false;
-                let inline = if i != nodes.len() - 1 { " (inline)" } else { "" };
-                let _ = writeln!(out, "{vs:>10}   {}{inline}", names[id as usize]);
-            }
+        for (i, f) in t.frames.iter().enumerate() {
+            let vs = if i == 0 { t.value_format.as_str() } else { "" };
+            let inline = if f.inline { " (inline)" } else { "" };
+            let _ = writeln!(out, "{vs:>10}   {}{inline}", f.name);
         }
     }
     out.push_str(SEPARATOR);
@@ -170,8 +113,33 @@ pub(super) fn traces(rpt: &Report, env: &Env) -> String {
     out
 }
 
+/// `list`: each routine's header and its lines.
+pub(super) fn list(listing: &Listing) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Total: {}", listing.total_format);
+    for r in &listing.routines {
+        let Some(file) = &r.file else {
+            let _ = writeln!(out, "No source information for {}", r.function);
+            continue;
+        };
+        let _ = writeln!(out, "ROUTINE ======================== {} in {file}", r.function);
+        let _ = writeln!(
+            out,
+            "{:>10} {:>10} (flat, cum) {} of Total",
+            r.flat_format,
+            r.cum_format,
+            percentage(r.cum, listing.total)
+        );
+        for l in &r.lines {
+            let text = l.text.as_deref().unwrap_or(" (source not available)");
+            let _ = writeln!(out, "{:>10} {:>10} {:>6}:{text}", l.flat_format, l.cum_format, l.lineno);
+        }
+    }
+    out
+}
+
 /// `tags`: for each label key, the values and the share of the total they carry.
-pub(super) fn tags(rpt: &Report) -> String {
+pub(super) fn tags(rpt: &Prepared) -> String {
     let p = &rpt.prof;
     let num_units = p.num_label_units();
     let mut tag_map: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();

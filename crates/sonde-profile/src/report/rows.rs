@@ -1,0 +1,307 @@
+//! Reports as data: the rows of `top`, `tree`/`peek`, `traces` and `list`, with
+//! the header lines above them, built from a [`Prepared`] profile. `text.rs`
+//! renders them as `go tool pprof` prints them; other views (JSON for the web
+//! UI, the demo's checks, `?debug=1` pages) read the same rows. This follows
+//! pprof's `report.TextItems`, which both its terminal and its web UI print.
+//!
+//! Values are kept twice, as numbers in the sample type's unit (before
+//! `divide_by`) for computation, and formatted in the report's output unit
+//! (`890ms`, `5120kB`) for display, as pprof's `TextItem` keeps them.
+
+use std::collections::BTreeMap;
+
+use super::{Env, Prepared};
+use crate::Result;
+use crate::graph::{Edge, NodeOptions, NodeTable};
+use crate::model::LabelValue;
+use crate::units;
+
+/// One entry of `top` (pprof's `report.TextItem`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TopRow {
+    /// The entry's name (`main.work`, `main.go:12`, ...).
+    pub name: String,
+    /// `(inline)` when the entry was only reached inlined, `(partial-inline)`
+    /// when both inlined and not, else empty.
+    pub inline_label: &'static str,
+    /// Value of samples whose leaf is this entry.
+    pub flat: i64,
+    /// Value of samples with this entry anywhere in the stack.
+    pub cum: i64,
+    /// `flat` in the report's output unit.
+    pub flat_format: String,
+    /// `cum` in the report's output unit.
+    pub cum_format: String,
+}
+
+/// The `top` report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Top {
+    /// The header lines (profile description, filters, what was shown).
+    pub labels: Vec<String>,
+    /// The total percentages are relative to.
+    pub total: i64,
+    /// The entries, sorted by flat (or cum) value.
+    pub rows: Vec<TopRow>,
+}
+
+/// A caller or callee of a [`TreeEntry`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct TreeEdge {
+    /// The other entry's name.
+    pub name: String,
+    /// The value that flowed along this edge.
+    pub weight: i64,
+    /// `weight` in the report's output unit.
+    pub weight_format: String,
+    /// The call was inlined.
+    pub inline: bool,
+}
+
+/// One entry of `tree` or `peek`, with its callers and callees.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TreeEntry {
+    /// The entry's name.
+    pub name: String,
+    /// Flat value (see [`TopRow::flat`]).
+    pub flat: i64,
+    /// Cumulative value (see [`TopRow::cum`]).
+    pub cum: i64,
+    /// `flat` in the report's output unit.
+    pub flat_format: String,
+    /// `cum` in the report's output unit.
+    pub cum_format: String,
+    /// Callers, heaviest first.
+    pub callers: Vec<TreeEdge>,
+    /// Callees, heaviest first.
+    pub callees: Vec<TreeEdge>,
+}
+
+/// The `tree` or `peek` report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tree {
+    /// The header lines.
+    pub labels: Vec<String>,
+    /// The total percentages are relative to.
+    pub total: i64,
+    /// The entries shown (all of them for `tree`, the matching ones for `peek`).
+    pub entries: Vec<TreeEntry>,
+}
+
+/// One frame of a trace.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TraceFrame {
+    /// The frame's name.
+    pub name: String,
+    /// The frame was inlined into the next one.
+    pub inline: bool,
+}
+
+/// One sample of `traces`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Trace {
+    /// String labels: each key with its values.
+    pub str_labels: Vec<(String, Vec<String>)>,
+    /// Numeric labels: each key with its values, formatted with their units.
+    pub num_labels: Vec<(String, Vec<String>)>,
+    /// The sample's value (per event, with `mean`).
+    pub value: i64,
+    /// `value` in the report's output unit.
+    pub value_format: String,
+    /// The stack, leaf first.
+    pub frames: Vec<TraceFrame>,
+}
+
+/// The `traces` report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Traces {
+    /// The header lines.
+    pub labels: Vec<String>,
+    /// Every sample with a stack, in the profile's order.
+    pub traces: Vec<Trace>,
+}
+
+/// One line of a [`Routine`]'s listing.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourceLine {
+    /// The line number.
+    pub lineno: i64,
+    /// Flat value on this line.
+    pub flat: i64,
+    /// Cumulative value on this line.
+    pub cum: i64,
+    /// `flat` in the output unit, `.` for zero.
+    pub flat_format: String,
+    /// `cum` in the output unit, `.` for zero.
+    pub cum_format: String,
+    /// The source text; `None` when the file could not be read.
+    pub text: Option<String>,
+}
+
+/// One function in one file, as `list` shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Routine {
+    /// The function's name.
+    pub function: String,
+    /// Its source file; `None` when the profile has no source information.
+    pub file: Option<String>,
+    /// Flat value of the function in this file.
+    pub flat: i64,
+    /// Cumulative value of the function in this file.
+    pub cum: i64,
+    /// `flat` in the output unit.
+    pub flat_format: String,
+    /// `cum` in the output unit.
+    pub cum_format: String,
+    /// The lines around the sampled ones (only the sampled ones when the file
+    /// could not be read).
+    pub lines: Vec<SourceLine>,
+    /// Why the source file could not be read, and how to point sonde to it.
+    pub missing: Option<String>,
+}
+
+/// The `list` report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Listing {
+    /// The total percentages are relative to.
+    pub total: i64,
+    /// `total` in the output unit.
+    pub total_format: String,
+    /// The matching functions, by name, then file.
+    pub routines: Vec<Routine>,
+}
+
+impl Prepared {
+    /// `top`: the entries sorted by flat (or cum) value, trimmed as configured.
+    pub fn top(&mut self, env: &Env) -> Top {
+        let (g, orig_count, dropped_nodes, _) = self.trimmed_graph();
+        self.select_output_unit(&g);
+        let labels = self.report_labels(&g, orig_count, dropped_nodes, env);
+        let rows = g
+            .nodes
+            .iter()
+            .map(|n| {
+                let (flat, cum) = (n.flat_value(), n.cum_value());
+                TopRow {
+                    name: n.name.clone(),
+                    inline_label: n.inline_label(),
+                    flat,
+                    cum,
+                    flat_format: self.format_value(flat),
+                    cum_format: self.format_value(cum),
+                }
+            })
+            .collect();
+        Top {
+            labels,
+            total: self.total,
+            rows,
+        }
+    }
+
+    /// `tree` (every entry, `peek == None`) and `peek` (the entries matching
+    /// the regex): each entry with its callers and callees.
+    ///
+    /// # Errors
+    /// [`Error::Regex`](crate::Error::Regex) for a bad `peek` pattern,
+    /// [`Error::NoMatches`](crate::Error::NoMatches) when it matches nothing.
+    pub fn tree(&mut self, peek: Option<&str>, env: &Env) -> Result<Tree> {
+        let rx = peek.map(|p| crate::filter::compile("peek", p)).transpose()?;
+        let (g, orig_count, dropped_nodes, _) = self.trimmed_graph();
+        self.select_output_unit(&g);
+        let labels = self.report_labels(&g, orig_count, dropped_nodes, env);
+        let edge = |e: &Edge, other: u32| TreeEdge {
+            name: g.name_of(other).to_string(),
+            weight: e.weight,
+            weight_format: self.format_value(e.weight),
+            inline: e.inline,
+        };
+        let entries: Vec<TreeEntry> = g
+            .nodes
+            .iter()
+            .filter(|n| rx.as_ref().is_none_or(|rx| rx.is_match(&n.name)))
+            .map(|n| {
+                let (flat, cum) = (n.flat_value(), n.cum_value());
+                TreeEntry {
+                    name: n.name.clone(),
+                    flat,
+                    cum,
+                    flat_format: self.format_value(flat),
+                    cum_format: self.format_value(cum),
+                    callers: g
+                        .sorted_edges(&n.in_edges)
+                        .into_iter()
+                        .map(|e| edge(e, e.src))
+                        .collect(),
+                    callees: g
+                        .sorted_edges(&n.out_edges)
+                        .into_iter()
+                        .map(|e| edge(e, e.dest))
+                        .collect(),
+                }
+            })
+            .collect();
+        if let Some(rx) = rx {
+            if entries.is_empty() {
+                return Err(crate::Error::NoMatches(rx.as_str().to_string()));
+            }
+        }
+        Ok(Tree {
+            labels,
+            total: self.total,
+            entries,
+        })
+    }
+
+    /// `traces`: every sample with its labels, value and stack.
+    pub fn traces(&self, env: &Env) -> Traces {
+        let p = &self.prof;
+        let table = NodeTable::new(p, NodeOptions::default());
+        let names: Vec<String> = table.infos.iter().map(|i| i.printable_name()).collect();
+        let num_units = p.num_label_units();
+        let mut traces = Vec::new();
+        for s in &p.samples {
+            if s.locations.is_empty() {
+                continue;
+            }
+            let mut str_labels: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+            let mut num_labels: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+            for l in &s.labels {
+                match &l.value {
+                    LabelValue::Str(v) => str_labels.entry(&l.key).or_default().push(v.to_string()),
+                    LabelValue::Num { value, .. } => {
+                        let unit = num_units.get(&l.key).map_or("", |u| &**u);
+                        num_labels.entry(&l.key).or_default().push(units::label(*value, unit));
+                    }
+                }
+            }
+            let mut value = self.value(&s.values);
+            let d = self.mean_div(&s.values);
+            if d != 0 {
+                value /= d;
+            }
+            let mut frames = Vec::with_capacity(s.locations.len());
+            for &loc in &s.locations {
+                let nodes = table.nodes_of(loc);
+                for (i, &id) in nodes.iter().enumerate() {
+                    frames.push(TraceFrame {
+                        name: names[id as usize].clone(),
+                        inline: i != nodes.len() - 1,
+                    });
+                }
+            }
+            let owned = |m: BTreeMap<&str, Vec<String>>| m.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+            traces.push(Trace {
+                str_labels: owned(str_labels),
+                num_labels: owned(num_labels),
+                value,
+                value_format: self.format_value(value),
+                frames,
+            });
+        }
+        Traces {
+            labels: self.profile_labels(env),
+            traces,
+        }
+    }
+}
