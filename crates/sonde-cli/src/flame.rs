@@ -7,9 +7,7 @@ use std::io::Write;
 use anyhow::{Context, Result};
 use inferno::flamegraph::{self, Options};
 use sonde_profile::Profile;
-use sonde_profile::report::{self, Command, Config, Output};
-
-use crate::options::with_env;
+use sonde_profile::report::{self, Command, Config};
 
 /// Folded stacks with the kind and unit of the value they carry.
 struct Folded {
@@ -19,26 +17,16 @@ struct Folded {
     warnings: Vec<String>,
 }
 
-/// The folded stacks of `p` after the filters of `cfg`.
+/// The folded stacks of `p` after the filters of `cfg`, from the prepared
+/// profile every report starts from.
 fn folded(p: Profile, cfg: &Config) -> Result<Folded> {
-    let idx = p.sample_index(cfg.sample_index.as_deref())?;
-    let st = p.sample_types[idx].clone();
-    let generated = with_env(|env| report::generate(p, &Command::Folded, cfg, env))?;
-    let Output::Text(text) = generated.output else {
-        unreachable!("folded stacks are text")
-    };
-    let stacks = text
-        .lines()
-        .filter_map(|l| {
-            let (stack, v) = l.rsplit_once(' ')?;
-            Some((stack.to_string(), v.parse().ok()?))
-        })
-        .collect();
+    let (prepared, warnings) = report::prepare(p, &Command::Folded, cfg)?;
+    let st = prepared.sample_type();
     Ok(Folded {
-        stacks,
         ty: st.ty.to_string(),
         unit: st.unit.to_string(),
-        warnings: generated.warnings,
+        stacks: prepared.folded_stacks(),
+        warnings,
     })
 }
 

@@ -121,7 +121,7 @@ fn main() -> ExitCode {
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // `sonde PROFILE` is `sonde shell PROFILE`, as `go tool pprof PROFILE` is interactive.
     if let Some(first) = args.get(1).and_then(|a| a.to_str()) {
-        let is_command = Cli::command_names().contains(&first);
+        let is_command = Cli::command_names().iter().any(|c| c == first);
         if !is_command && !first.starts_with('-') {
             args.insert(1, "shell".into());
         }
@@ -138,24 +138,16 @@ fn main() -> ExitCode {
 }
 
 impl Cli {
-    fn command_names() -> Vec<&'static str> {
-        vec![
-            "top",
-            "text",
-            "list",
-            "peek",
-            "traces",
-            "tree",
-            "raw",
-            "tags",
-            "convert",
-            "merge",
-            "diff",
-            "flame",
-            "shell",
-            "benchstat",
-            "help",
-        ]
+    /// The subcommands' names and aliases, from clap's own table.
+    fn command_names() -> Vec<String> {
+        let cmd = <Cli as clap::CommandFactory>::command();
+        let mut names: Vec<String> = cmd
+            .get_subcommands()
+            .flat_map(|c| std::iter::once(c.get_name()).chain(c.get_all_aliases()))
+            .map(str::to_string)
+            .collect();
+        names.push("help".into());
+        names
     }
 }
 
@@ -173,57 +165,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             output,
             max_size,
             profiles,
-        } => {
-            let loaded = profiles
-                .iter()
-                .map(|p| load::read_profile(p, max_size))
-                .collect::<Result<Vec<_>>>()?;
-            let merged = sonde_profile::merge(loaded).context("merging")?;
-            write_profile(&merged, &output)?;
-            eprintln!(
-                "merged {} profiles into {output} ({} samples)",
-                profiles.len(),
-                merged.samples.len()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Cmd::Diff(a) => {
-            if a.analysis.base.is_empty() && a.analysis.diff_base.is_empty() {
-                bail!("diff needs a base: sonde diff --base OLD.pb.gz NEW.pb.gz");
-            }
-            match &a.output {
-                Some(out) => {
-                    let p = a.analysis.sources().load()?;
-                    write_profile(&p, out)?;
-                    eprintln!("wrote the difference to {out} ({} samples)", p.samples.len());
-                    Ok(ExitCode::SUCCESS)
-                }
-                None => text_report(&Command::Top, a),
-            }
-        }
-        Cmd::Flame(a) => {
-            let out = a.output.clone().unwrap_or_else(|| "flame.svg".into());
-            let cfg = a.analysis.config()?;
-            let mut src = a.analysis.sources();
-            let base = if src.base.is_empty() && src.diff_base.is_empty() {
-                None
-            } else {
-                let mut b = src.clone();
-                b.sources = std::mem::take(&mut b.base);
-                b.sources.extend(std::mem::take(&mut b.diff_base));
-                src.base.clear();
-                src.diff_base.clear();
-                Some(b.load()?)
-            };
-            let p = src.load()?;
-            let title = p.main_binary().unwrap_or("sonde").to_string();
-            let mut svg = Vec::new();
-            let warnings = flame::write_flame(p, base, &cfg, &title, &mut svg)?;
-            print_warnings(&warnings);
-            std::fs::write(&out, svg).with_context(|| format!("cannot write {out}"))?;
-            eprintln!("wrote {out}");
-            Ok(ExitCode::SUCCESS)
-        }
+        } => merge(&output, max_size, &profiles),
+        Cmd::Diff(a) => diff(a),
+        Cmd::Flame(a) => flame(a),
         Cmd::Shell(a) => shell::run(a),
         Cmd::Benchstat {
             alpha,
@@ -232,6 +176,63 @@ fn run(cli: Cli) -> Result<ExitCode> {
             files,
         } => benchstat(alpha, fail_on_regression, threshold, &files),
     }
+}
+
+/// `sonde merge -o OUT PROFILE...`.
+fn merge(output: &str, max_size: u64, profiles: &[String]) -> Result<ExitCode> {
+    let loaded = profiles
+        .iter()
+        .map(|p| load::read_profile(p, max_size))
+        .collect::<Result<Vec<_>>>()?;
+    let merged = sonde_profile::merge(loaded).context("merging")?;
+    write_profile(&merged, output)?;
+    eprintln!(
+        "merged {} profiles into {output} ({} samples)",
+        profiles.len(),
+        merged.samples.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sonde diff --base OLD NEW`: `top` of the change, or the change written with `-o`.
+fn diff(a: ReportArgs) -> Result<ExitCode> {
+    if a.analysis.base.is_empty() && a.analysis.diff_base.is_empty() {
+        bail!("diff needs a base: sonde diff --base OLD.pb.gz NEW.pb.gz");
+    }
+    match &a.output {
+        Some(out) => {
+            let p = a.analysis.sources().load()?;
+            write_profile(&p, out)?;
+            eprintln!("wrote the difference to {out} ({} samples)", p.samples.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        None => text_report(&Command::Top, a),
+    }
+}
+
+/// `sonde flame`: an SVG flame graph; with a base, a differential one.
+fn flame(a: ReportArgs) -> Result<ExitCode> {
+    let out = a.output.clone().unwrap_or_else(|| "flame.svg".into());
+    let cfg = a.analysis.config()?;
+    let mut src = a.analysis.sources();
+    let base = if src.base.is_empty() && src.diff_base.is_empty() {
+        None
+    } else {
+        let mut b = src.clone();
+        b.sources = std::mem::take(&mut b.base);
+        b.sources.extend(std::mem::take(&mut b.diff_base));
+        src.base.clear();
+        src.diff_base.clear();
+        Some(b.load()?)
+    };
+    let p = src.load()?;
+    let title = p.main_binary().unwrap_or("sonde").to_string();
+    let mut svg = Vec::new();
+    let warnings = flame::write_flame(p, base, &cfg, &title, &mut svg)?;
+    print_warnings(&warnings);
+    std::fs::write(&out, svg).with_context(|| format!("cannot write {out}"))?;
+    eprintln!("wrote {out}");
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print_warnings(warnings: &[String]) {

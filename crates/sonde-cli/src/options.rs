@@ -1,10 +1,9 @@
 //! The options every analysis command shares (the flags of `go tool pprof`), and
 //! the environment reports need (local time, source files).
 
-use anyhow::{Result, bail};
+use anyhow::{Result, anyhow};
 use clap::Args;
-use sonde_profile::Granularity;
-use sonde_profile::report::{Config, Env, SourceOpener};
+use sonde_profile::report::{Config, Env, Kind, SETTINGS, Setting, SourceOpener};
 
 use crate::load::Sources;
 
@@ -25,102 +24,10 @@ pub struct AnalysisArgs {
     #[arg(long, help_heading = "Comparison")]
     pub normalize: bool,
 
-    /// Sample value to report: a type name (alloc_space, inuse_objects, delay, ...) or its index.
-    #[arg(
-        long = "sample-index",
-        visible_alias = "sample_index",
-        value_name = "TYPE",
-        help_heading = "Values"
-    )]
-    pub sample_index: Option<String>,
-    /// Report the mean value per event (value divided by the event count).
-    #[arg(long, help_heading = "Values")]
-    pub mean: bool,
-    /// Unit for values: minimum (default), auto, or a unit such as ms, s, kB, MB.
-    #[arg(long, value_name = "UNIT", help_heading = "Values")]
-    pub unit: Option<String>,
-    /// Divide all values by this number.
-    #[arg(long = "divide-by", value_name = "N", help_heading = "Values")]
-    pub divide_by: Option<f64>,
-
-    /// Keep only samples with a frame matching REGEX.
-    #[arg(long, value_name = "REGEX", help_heading = "Filters")]
-    pub focus: Option<String>,
-    /// Drop samples with a frame matching REGEX.
-    #[arg(long, value_name = "REGEX", help_heading = "Filters")]
-    pub ignore: Option<String>,
-    /// Remove frames matching REGEX from stacks.
-    #[arg(long, value_name = "REGEX", help_heading = "Filters")]
-    pub hide: Option<String>,
-    /// Keep only frames matching REGEX.
-    #[arg(long, value_name = "REGEX", help_heading = "Filters")]
-    pub show: Option<String>,
-    /// Drop the callers above the highest frame matching REGEX.
-    #[arg(long = "show-from", value_name = "REGEX", help_heading = "Filters")]
-    pub show_from: Option<String>,
-    /// Drop the callees below the lowest frame matching REGEX.
-    #[arg(long = "prune-from", value_name = "REGEX", help_heading = "Filters")]
-    pub prune_from: Option<String>,
-    /// Keep only samples whose labels match: key=REGEX, REGEX (against key:value), or a range like 1kb:64kb.
-    #[arg(long, value_name = "FILTER", help_heading = "Filters")]
-    pub tagfocus: Option<String>,
-    /// Drop samples whose labels match (same forms as --tagfocus).
-    #[arg(long, value_name = "FILTER", help_heading = "Filters")]
-    pub tagignore: Option<String>,
-    /// Keep only labels whose key matches REGEX.
-    #[arg(long, value_name = "REGEX", help_heading = "Filters")]
-    pub tagshow: Option<String>,
-    /// Remove labels whose key matches REGEX.
-    #[arg(long, value_name = "REGEX", help_heading = "Filters")]
-    pub taghide: Option<String>,
-
-    /// One entry per function (default).
-    #[arg(long, group = "gran", help_heading = "Granularity")]
-    pub functions: bool,
-    /// One entry per function and file.
-    #[arg(long, group = "gran", help_heading = "Granularity")]
-    pub filefunctions: bool,
-    /// One entry per source file.
-    #[arg(long, group = "gran", help_heading = "Granularity")]
-    pub files: bool,
-    /// One entry per source line.
-    #[arg(long, group = "gran", help_heading = "Granularity")]
-    pub lines: bool,
-    /// One entry per instruction address.
-    #[arg(long, group = "gran", help_heading = "Granularity")]
-    pub addresses: bool,
-    /// Attribute inlined functions to their callers.
-    #[arg(long, help_heading = "Granularity")]
-    pub noinlines: bool,
-
-    /// Show at most N entries.
-    #[arg(long, short = 'n', value_name = "N", help_heading = "Display")]
-    pub nodecount: Option<usize>,
-    /// Hide entries below this fraction of the total (default 0.005).
-    #[arg(long, value_name = "F", help_heading = "Display")]
-    pub nodefraction: Option<f64>,
-    /// Hide call edges below this fraction of the total (default 0.001).
-    #[arg(long, value_name = "F", help_heading = "Display")]
-    pub edgefraction: Option<f64>,
-    /// Sort by cumulative value.
-    #[arg(long, help_heading = "Display")]
-    pub cum: bool,
-    /// Hide entries with negative values.
-    #[arg(long = "drop-negative", help_heading = "Display")]
-    pub drop_negative: bool,
-    /// Percentages relative to the focused samples, not the whole profile.
-    #[arg(long = "relative-percentages", help_heading = "Display")]
-    pub relative_percentages: bool,
-    /// Omit the header lines about the profile.
-    #[arg(long = "compact-labels", help_heading = "Display")]
-    pub compact_labels: bool,
-
-    /// Directories to search for source files (`:`-separated), for list.
-    #[arg(long = "source-path", value_name = "DIRS", help_heading = "Source")]
-    pub source_path: Option<String>,
-    /// Path prefixes to drop from recorded source paths (`:`-separated), for list.
-    #[arg(long = "trim-path", value_name = "PREFIXES", help_heading = "Source")]
-    pub trim_path: Option<String>,
+    /// The analyzer settings (`--focus`, `--sample-index`, `--lines`, ...), as
+    /// flags read from sonde-profile's one table of settings.
+    #[command(flatten)]
+    pub settings: SettingFlags,
 
     /// Refuse profiles whose decompressed size exceeds this (bytes; K, M, G suffixes accepted).
     #[arg(long = "max-size", value_name = "SIZE", default_value = "1G", value_parser = parse_size)]
@@ -164,65 +71,103 @@ impl AnalysisArgs {
 
     /// The report configuration these options describe.
     pub fn config(&self) -> Result<Config> {
+        self.settings.config()
+    }
+}
+
+/// The analyzer settings given on the command line, each as a flag made from
+/// its row in [`SETTINGS`]: `--NAME VALUE` (with `-` for `_`; the `_` spelling
+/// is accepted too), a bool as `--NAME` or `--NAME=false`, and each word of a
+/// choice setting as a flag of its own (`--cum`, `--lines`), as pprof does.
+#[derive(Clone, Debug, Default)]
+pub struct SettingFlags {
+    given: Vec<(&'static Setting, String)>,
+}
+
+/// Short flags, the command line's own addition to the table.
+const SHORT: &[(&str, char)] = &[("nodecount", 'n')];
+
+impl SettingFlags {
+    /// The configuration: the defaults with each given flag applied.
+    pub fn config(&self) -> Result<Config> {
         let mut c = Config::default();
-        let set = |dst: &mut String, v: &Option<String>| {
-            if let Some(v) = v {
-                *dst = v.clone();
-            }
-        };
-        set(&mut c.focus, &self.focus);
-        set(&mut c.ignore, &self.ignore);
-        set(&mut c.hide, &self.hide);
-        set(&mut c.show, &self.show);
-        set(&mut c.show_from, &self.show_from);
-        set(&mut c.prune_from, &self.prune_from);
-        set(&mut c.tagfocus, &self.tagfocus);
-        set(&mut c.tagignore, &self.tagignore);
-        set(&mut c.tagshow, &self.tagshow);
-        set(&mut c.taghide, &self.taghide);
-        set(&mut c.source_path, &self.source_path);
-        set(&mut c.trim_path, &self.trim_path);
-        if let Some(u) = &self.unit {
-            c.unit = u.clone();
+        for (s, v) in &self.given {
+            s.set(&mut c, v).map_err(|e| match e {
+                sonde_profile::Error::BadSetting { why, .. } => anyhow!("--{} {why}", s.flag()),
+                e => e.into(),
+            })?;
         }
-        c.sample_index = self.sample_index.clone();
-        c.mean = self.mean;
-        if let Some(d) = self.divide_by {
-            if d == 0.0 || !d.is_finite() {
-                bail!("--divide-by must be a non-zero number");
-            }
-            c.divide_by = d;
-        }
-        c.granularity = if self.filefunctions {
-            Granularity::FileFunctions
-        } else if self.files {
-            Granularity::Files
-        } else if self.lines {
-            Granularity::Lines
-        } else if self.addresses {
-            Granularity::Addresses
-        } else {
-            Granularity::Functions
-        };
-        c.noinlines = self.noinlines;
-        c.nodecount = self.nodecount;
-        if let Some(f) = self.nodefraction {
-            if !(0.0..=1.0).contains(&f) {
-                bail!("--nodefraction must be between 0 and 1, got {f}");
-            }
-            c.nodefraction = f;
-        }
-        if let Some(f) = self.edgefraction {
-            if !(0.0..=1.0).contains(&f) {
-                bail!("--edgefraction must be between 0 and 1, got {f}");
-            }
-            c.edgefraction = f;
-        }
-        c.cum = self.cum;
-        c.drop_negative = self.drop_negative;
-        c.relative_percentages = self.relative_percentages;
-        c.compact_labels = self.compact_labels;
         Ok(c)
+    }
+}
+
+impl clap::FromArgMatches for SettingFlags {
+    fn from_arg_matches(m: &clap::ArgMatches) -> std::result::Result<Self, clap::Error> {
+        let mut given = Vec::new();
+        for s in SETTINGS {
+            if let Some(v) = m.get_one::<String>(s.name) {
+                given.push((s, v.clone()));
+            }
+            for &word in s.choices() {
+                if m.get_flag(word) {
+                    given.push((s, word.to_string()));
+                }
+            }
+        }
+        Ok(SettingFlags { given })
+    }
+
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> std::result::Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
+    }
+}
+
+impl clap::Args for SettingFlags {
+    fn augment_args(mut cmd: clap::Command) -> clap::Command {
+        use clap::{Arg, ArgAction, ArgGroup};
+        for s in SETTINGS {
+            let default = s.default_value();
+            let help = match s.kind {
+                Kind::Bool => s.help.to_string(),
+                _ if default.is_empty() || default == "-1" => s.help.to_string(),
+                _ => format!("{} [default: {default}]", s.help),
+            };
+            let mut arg = Arg::new(s.name)
+                .long(s.flag())
+                .help(help)
+                .help_heading(s.group.heading())
+                .value_name(s.value_name);
+            if s.flag() != s.name {
+                arg = arg.alias(s.name);
+            }
+            if let Some(&(_, c)) = SHORT.iter().find(|(n, _)| *n == s.name) {
+                arg = arg.short(c);
+            }
+            if s.kind == Kind::Bool {
+                arg = arg.num_args(0..=1).require_equals(true).default_missing_value("true");
+            }
+            cmd = cmd.arg(arg);
+            if !s.choices().is_empty() {
+                let mut group = ArgGroup::new(format!("{}-choice", s.name)).arg(s.name);
+                for &word in s.choices() {
+                    cmd = cmd.arg(
+                        Arg::new(word)
+                            .long(word)
+                            .action(ArgAction::SetTrue)
+                            .help(format!("Same as --{} {word}", s.flag()))
+                            .help_heading(s.group.heading()),
+                    );
+                    group = group.arg(word);
+                }
+                cmd = cmd.group(group);
+            }
+        }
+        cmd
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
     }
 }
 

@@ -437,3 +437,37 @@ fn plain_file_argument_opens_the_shell() {
         "{out}"
     );
 }
+
+#[test]
+fn flags_are_the_settings_table() {
+    // Every setting of sonde-profile's table is a flag, and so is every choice word.
+    let help = stdout(&sonde(&["top", "--help"]));
+    for s in sonde_profile::report::SETTINGS {
+        assert!(
+            help.contains(&format!("--{} ", s.flag())) || help.contains(&format!("--{}[=", s.flag())),
+            "--{} missing: {help}",
+            s.flag()
+        );
+        for w in s.choices() {
+            assert!(help.contains(&format!("--{w} ")), "--{w} missing: {help}");
+        }
+    }
+    // A choice given by name or by its word, a bool with a value, the `_` spelling.
+    let cpu = data("cpu.pb.gz");
+    let by_word = sonde(&["top", "--lines", "--cum", &cpu]);
+    let by_name = sonde(&["top", "--granularity", "lines", "--sort=cum", &cpu]);
+    assert!(by_word.status.success(), "{}", stderr(&by_word));
+    assert_eq!(stdout(&by_word), stdout(&by_name));
+    assert!(stdout(&by_word).contains("main.go:"), "{}", stdout(&by_word));
+    let untrimmed = sonde(&["top", "--trim=false", "--show_from", "main", &cpu]);
+    assert!(untrimmed.status.success(), "{}", stderr(&untrimmed));
+    assert!(stdout(&untrimmed).contains("show_from=main"), "{}", stdout(&untrimmed));
+    fails_with(
+        &sonde(&["top", "--granularity", "modules", &cpu]),
+        &["--granularity takes"],
+    );
+    fails_with(
+        &sonde(&["top", "--divide-by", "0", &cpu]),
+        &["--divide-by takes a non-zero number"],
+    );
+}

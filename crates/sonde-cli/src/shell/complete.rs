@@ -9,9 +9,10 @@ use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
 use rustyline::validate::Validator;
 use rustyline::{Context, Helper};
-use sonde_profile::{Granularity, Profile};
+use sonde_profile::Profile;
+use sonde_profile::report::SETTINGS;
 
-use super::{COMMANDS, SETTINGS};
+use super::{commands, settings};
 
 /// Tab completion of commands, settings, sample types and function names.
 pub(crate) struct ShellHelper {
@@ -21,10 +22,10 @@ pub(crate) struct ShellHelper {
 
 impl ShellHelper {
     pub(crate) fn new(p: &Profile) -> Self {
-        let mut words: Vec<String> = COMMANDS.iter().chain(SETTINGS).map(|(n, _)| n.to_string()).collect();
+        let mut words: Vec<String> = commands().chain(settings()).map(|(n, _)| n.to_string()).collect();
         words.extend(p.sample_types.iter().map(|t| t.ty.to_string()));
-        words.extend(["o", "exit", "q", "cum", "flat"].map(String::from));
-        words.extend(Granularity::ALL.iter().map(|(n, _)| n.to_string()));
+        words.extend(["o", "exit", "q"].map(String::from));
+        words.extend(SETTINGS.iter().flat_map(|s| s.choices()).map(|w| w.to_string()));
         words.sort();
         words.dedup();
         let mut functions: Vec<String> = p
