@@ -8,12 +8,12 @@
 //! `divide_by`) for computation, and formatted in the report's output unit
 //! (`890ms`, `5120kB`) for display, as pprof's `TextItem` keeps them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::{Env, Prepared};
 use crate::Result;
 use crate::graph::{Edge, NodeOptions, NodeTable};
-use crate::model::LabelValue;
+use crate::model::{LabelValue, Str};
 use crate::units;
 
 /// One entry of `top` (pprof's `report.TextItem`).
@@ -89,10 +89,11 @@ pub struct Tree {
 }
 
 /// One frame of a trace.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TraceFrame {
-    /// The frame's name.
-    pub name: String,
+    /// The frame's name, as an index into [`Traces::names`] (a large profile
+    /// has millions of frames and a few thousand names).
+    pub name: u32,
     /// The frame was inlined into the next one.
     pub inline: bool,
 }
@@ -112,13 +113,25 @@ pub struct Trace {
     pub frames: Vec<TraceFrame>,
 }
 
-/// The `traces` report.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Traces {
+/// The `traces` report. Its traces are made one at a time as they are read
+/// ([`Traces::iter`]): a large profile has hundreds of thousands of them.
+pub struct Traces<'a> {
     /// The header lines.
     pub labels: Vec<String>,
-    /// Every sample with a stack, in the profile's order.
-    pub traces: Vec<Trace>,
+    /// The names frames refer to.
+    pub names: Vec<String>,
+    rpt: &'a Prepared,
+    table: NodeTable,
+    num_units: HashMap<Str, Str>,
+}
+
+impl std::fmt::Debug for Traces<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Traces")
+            .field("labels", &self.labels)
+            .field("samples", &self.rpt.prof.samples.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// One line of a [`Routine`]'s listing.
@@ -254,54 +267,61 @@ impl Prepared {
     }
 
     /// `traces`: every sample with its labels, value and stack.
-    pub fn traces(&self, env: &Env) -> Traces {
-        let p = &self.prof;
-        let table = NodeTable::new(p, NodeOptions::default());
-        let names: Vec<String> = table.infos.iter().map(|i| i.printable_name()).collect();
-        let num_units = p.num_label_units();
-        let mut traces = Vec::new();
-        for s in &p.samples {
-            if s.locations.is_empty() {
-                continue;
-            }
-            let mut str_labels: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-            let mut num_labels: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-            for l in &s.labels {
-                match &l.value {
-                    LabelValue::Str(v) => str_labels.entry(&l.key).or_default().push(v.to_string()),
-                    LabelValue::Num { value, .. } => {
-                        let unit = num_units.get(&l.key).map_or("", |u| &**u);
-                        num_labels.entry(&l.key).or_default().push(units::label(*value, unit));
-                    }
-                }
-            }
-            let mut value = self.value(&s.values);
-            let d = self.mean_div(&s.values);
-            if d != 0 {
-                value /= d;
-            }
-            let mut frames = Vec::with_capacity(s.locations.len());
-            for &loc in &s.locations {
-                let nodes = table.nodes_of(loc);
-                for (i, &id) in nodes.iter().enumerate() {
-                    frames.push(TraceFrame {
-                        name: names[id as usize].clone(),
-                        inline: i != nodes.len() - 1,
-                    });
-                }
-            }
-            let owned = |m: BTreeMap<&str, Vec<String>>| m.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-            traces.push(Trace {
-                str_labels: owned(str_labels),
-                num_labels: owned(num_labels),
-                value,
-                value_format: self.format_value(value),
-                frames,
-            });
-        }
+    pub fn traces(&self, env: &Env) -> Traces<'_> {
+        let table = NodeTable::new(&self.prof, NodeOptions::default());
         Traces {
             labels: self.profile_labels(env),
-            traces,
+            names: table.infos.iter().map(|i| i.printable_name()).collect(),
+            num_units: self.prof.num_label_units(),
+            table,
+            rpt: self,
         }
+    }
+}
+
+impl Traces<'_> {
+    /// Every sample that has a stack, in the profile's order.
+    pub fn iter(&self) -> impl Iterator<Item = Trace> + '_ {
+        let rpt = self.rpt;
+        rpt.prof
+            .samples
+            .iter()
+            .filter(|s| !s.locations.is_empty())
+            .map(move |s| {
+                let mut str_labels: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+                let mut num_labels: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+                for l in &s.labels {
+                    match &l.value {
+                        LabelValue::Str(v) => str_labels.entry(&l.key).or_default().push(v.to_string()),
+                        LabelValue::Num { value, .. } => {
+                            let unit = self.num_units.get(&l.key).map_or("", |u| &**u);
+                            num_labels.entry(&l.key).or_default().push(units::label(*value, unit));
+                        }
+                    }
+                }
+                let mut value = rpt.value(&s.values);
+                let d = rpt.mean_div(&s.values);
+                if d != 0 {
+                    value /= d;
+                }
+                let mut frames = Vec::with_capacity(s.locations.len());
+                for &loc in &s.locations {
+                    let nodes = self.table.nodes_of(loc);
+                    for (i, &id) in nodes.iter().enumerate() {
+                        frames.push(TraceFrame {
+                            name: id,
+                            inline: i != nodes.len() - 1,
+                        });
+                    }
+                }
+                let owned = |m: BTreeMap<&str, Vec<String>>| m.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+                Trace {
+                    str_labels: owned(str_labels),
+                    num_labels: owned(num_labels),
+                    value,
+                    value_format: rpt.format_value(value),
+                    frames,
+                }
+            })
     }
 }

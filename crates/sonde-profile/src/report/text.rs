@@ -90,7 +90,7 @@ pub(super) fn traces(traces: &Traces) -> String {
         out.push_str(l);
         out.push('\n');
     }
-    for t in &traces.traces {
+    for t in traces.iter() {
         out.push_str(SEPARATOR);
         out.push('\n');
         // Labels grouped by key, string ones first, each group sorted as printed.
@@ -105,7 +105,7 @@ pub(super) fn traces(traces: &Traces) -> String {
         for (i, f) in t.frames.iter().enumerate() {
             let vs = if i == 0 { t.value_format.as_str() } else { "" };
             let inline = if f.inline { " (inline)" } else { "" };
-            let _ = writeln!(out, "{vs:>10}   {}{inline}", f.name);
+            let _ = writeln!(out, "{vs:>10}   {}{inline}", traces.names[f.name as usize]);
         }
     }
     out.push_str(SEPARATOR);
