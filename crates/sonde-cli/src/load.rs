@@ -31,6 +31,12 @@ pub fn read_profile(path: &str, max_size: u64) -> Result<Profile> {
         );
     }
     let data = std::fs::read(Path::new(path)).with_context(|| format!("cannot read {path}"))?;
+    if is_executable(&data) {
+        bail!(
+            "{path} is a program, not a profile; pass the profile file (sonde reads the symbols \
+             that sonde and Go write into the profile, so no binary is needed)"
+        );
+    }
     let mut p = Profile::parse_with(&data, &ReadOptions { max_size }).with_context(|| path.to_string())?;
     p.remove_uninteresting()
         .with_context(|| format!("{path}: applying the profile's drop_frames"))?;
@@ -42,6 +48,22 @@ pub fn read_profile(path: &str, max_size: u64) -> Result<Profile> {
         }
     }
     Ok(p)
+}
+
+/// An ELF, Mach-O or PE executable rather than a profile.
+fn is_executable(data: &[u8]) -> bool {
+    data.starts_with(b"\x7fELF")
+        || data.starts_with(&[0xcf, 0xfa, 0xed, 0xfe])
+        || data.starts_with(&[0xca, 0xfe, 0xba, 0xbe])
+        || data.starts_with(b"MZ")
+}
+
+fn starts_with_executable(path: &str) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|_| is_executable(&head))
 }
 
 fn read_all(paths: &[String], max_size: u64, what: &str) -> Result<Profile> {
@@ -60,7 +82,17 @@ impl Sources {
         if self.sources.is_empty() {
             bail!("no profile given; pass the path of a .pb.gz file");
         }
-        let p = read_all(&self.sources, self.max_size, "source")?;
+        let mut sources = self.sources.as_slice();
+        if sources.len() > 1 && starts_with_executable(&sources[0]) {
+            // `go tool pprof ./myapp cpu.pb.gz`: the binary is for pprof's own
+            // symbolization, which sonde does not need.
+            eprintln!(
+                "sonde: note: ignoring {}: a program, not a profile (sonde symbolizes from the profile itself)",
+                sources[0]
+            );
+            sources = &sources[1..];
+        }
+        let p = read_all(sources, self.max_size, "source")?;
         let (bases, diff) = match (self.base.is_empty(), self.diff_base.is_empty()) {
             (true, true) => return Ok(p),
             (false, true) => (&self.base, false),

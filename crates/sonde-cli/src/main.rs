@@ -3,8 +3,23 @@
 //! Every command reads one or more profiles, combines them (merge, `--base`,
 //! `--diff-base`), applies the filters and prints a report in the layout of
 //! `go tool pprof`, so numbers can be compared digit for digit.
+//!
+//! The map of the crate:
+//!
+//! * `main.rs`: the command table ([`Cmd`]) and one function per command.
+//! * `options`: the flags every analysis command shares; the analyzer
+//!   settings among them are made from `sonde_profile::report::SETTINGS`.
+//! * `gocompat`: `go tool pprof`'s own command line (`-top`, `-sample_index=…`),
+//!   rewritten into sonde's before clap reads it.
+//! * `load`: reading profiles and combining them (`--base`, `--diff-base`).
+//! * `shell`: the interactive `(pprof)` shell, with completion.
+//! * `flame`: SVG flame graphs (inferno) from the prepared profile's stacks.
+//!
+//! Numbers come from `sonde_profile::report` only; this crate parses the
+//! command line and prints.
 
 mod flame;
+mod gocompat;
 mod load;
 mod options;
 mod shell;
@@ -119,11 +134,20 @@ enum Format {
 
 fn main() -> ExitCode {
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    // `sonde PROFILE` is `sonde shell PROFILE`, as `go tool pprof PROFILE` is interactive.
-    if let Some(first) = args.get(1).and_then(|a| a.to_str()) {
-        let is_command = Cli::command_names().iter().any(|c| c == first);
-        if !is_command && !first.starts_with('-') {
-            args.insert(1, "shell".into());
+    // `go tool pprof`'s command line as it is: `sonde -top -sample_index=alloc_space
+    // heap.pb.gz`, and `sonde PROFILE` is `sonde shell PROFILE` (interactive).
+    let utf8: Option<Vec<String>> = args[1..].iter().map(|a| a.to_str().map(String::from)).collect();
+    if let Some(utf8) = utf8.filter(|a| !matches!(a.first().map(String::as_str), Some("benchstat" | "help"))) {
+        match gocompat::translate(&utf8, &Cli::command_names()) {
+            Ok(t) => {
+                t.notes.iter().for_each(|n| eprintln!("sonde: note: {n}"));
+                args.truncate(1);
+                args.extend(t.args.into_iter().map(Into::into));
+            }
+            Err(e) => {
+                eprintln!("sonde: error: {e}");
+                return ExitCode::from(2);
+            }
         }
     }
     let cli = Cli::parse_from(args);

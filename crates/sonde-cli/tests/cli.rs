@@ -471,3 +471,46 @@ fn flags_are_the_settings_table() {
         &["--divide-by takes a non-zero number"],
     );
 }
+
+#[test]
+fn go_tool_pprof_command_lines_work_as_typed() {
+    let (before, after, heap, cpu) = (
+        data("heap_before.pb.gz"),
+        data("heap_after.pb.gz"),
+        data("heap.pb.gz"),
+        data("cpu.pb.gz"),
+    );
+    // The same report through Go's spelling and sonde's.
+    let go = sonde(&["-top", "-sample_index=alloc_space", "-base", &before, &after]);
+    let ours = sonde(&["top", "--sample-index", "alloc_space", "--base", &before, &after]);
+    assert!(go.status.success(), "{}", stderr(&go));
+    assert_eq!(stdout(&go), stdout(&ours));
+    let go = sonde(&["top", "-sample_index=alloc_space", &heap]);
+    assert!(go.status.success(), "{}", stderr(&go));
+    assert!(stdout(&go).contains("Type: alloc_space"), "{}", stdout(&go));
+    let go = sonde(&["-list", "main.expensiveOperation", &cpu]);
+    assert!(stdout(&go).contains("ROUTINE ======================== main.expensiveOperation"));
+    let go = sonde(&["-traces", "-alloc_objects", &heap]);
+    assert!(stdout(&go).contains("Type: alloc_objects"), "{}", stdout(&go));
+    // -proto writes the profile to standard output, readable again.
+    let go = sonde(&["-proto", &heap]);
+    assert!(go.status.success(), "{}", stderr(&go));
+    assert!(sonde_profile::Profile::parse(&go.stdout).is_ok());
+    // The seed's interactive forms: a profile alone, and -base with two.
+    let o = sonde_with_input(&["-base", &before, &after], "top\nq\n");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("main.createMemory"), "{}", stdout(&o));
+    // A leading binary, as `go tool pprof ./myapp cpu.pb.gz`, is passed over with a note.
+    let me = std::env::current_exe()
+        .expect("test binary")
+        .to_string_lossy()
+        .into_owned();
+    let o = sonde(&["top", &me, &cpu]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("a program, not a profile"), "{}", stderr(&o));
+    fails_with(&sonde(&["top", &me]), &["is a program, not a profile"]);
+    // What sonde lacks is named with what to use instead, exit status 2.
+    let o = sonde(&["-http=:8080", &cpu]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("sonde flame"), "{}", stderr(&o));
+}
