@@ -3,7 +3,7 @@
 
 use anyhow::{Result, anyhow};
 use clap::Args;
-use sonde_profile::report::{Config, Env, Kind, SETTINGS, Setting, SourceOpener};
+use sonde_profile::report::{Config, Env, Kind, SETTINGS, Setting, SettingSyntax, SourceOpener};
 
 use crate::load::Sources;
 
@@ -187,13 +187,20 @@ fn read_source(path: &str) -> std::io::Result<String> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-/// Runs `f` with the report environment of this process.
+/// Runs `f` with the report environment of this process, for the command line.
 pub fn with_env<T>(f: impl FnOnce(&Env) -> T) -> T {
+    with_env_for(SettingSyntax::Flag, f)
+}
+
+/// Runs `f` with the report environment of this process; hints in messages
+/// spell settings in `syntax`.
+pub fn with_env_for<T>(syntax: SettingSyntax, f: impl FnOnce(&Env) -> T) -> T {
     let opener = SourceOpener {
         read: &read_source,
         current_dir: std::env::current_dir()
             .map(|d| d.to_string_lossy().into_owned())
             .unwrap_or_default(),
+        syntax,
     };
     let env = Env {
         format_time: &format_local_time,

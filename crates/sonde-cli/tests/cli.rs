@@ -148,8 +148,15 @@ fn bad_options_are_named() {
     );
     fails_with(
         &sonde(&["top", "--sample-index", "9", &heap]),
-        &["unknown sample type \"9\""],
+        &["sample index 9 is out of range", "0 to 3", "0=alloc_objects"],
     );
+    fails_with(
+        &sonde(&["top", "--focus", "main.(work", &heap]),
+        &["unclosed group at column 6 of \"main.(work\""],
+    );
+    let dir = TempDir::new("text");
+    let notes = write(&dir, "notes.txt", b"# my notes\nnot a profile\n");
+    fails_with(&sonde(&["top", &notes]), &["this is a text file", "\"# my notes\""]);
     fails_with(
         &sonde(&["top", "--focus", "(unclosed", &heap]),
         &["invalid regular expression for focus"],
@@ -513,4 +520,20 @@ fn go_tool_pprof_command_lines_work_as_typed() {
     let o = sonde(&["-http=:8080", &cpu]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("sonde flame"), "{}", stderr(&o));
+}
+
+#[test]
+fn shell_hints_are_typed_as_the_shell_takes_them() {
+    let cpu = data("cpu.pb.gz");
+    let o = sonde_with_input(&[&cpu], "list main.expensiveOperation\nweb\nq\n");
+    let err = stderr(&o);
+    assert!(
+        err.contains("source_path=DIR") && err.contains("trim_path=PREFIX"),
+        "{err}"
+    );
+    assert!(!err.contains("--source-path"), "{err}");
+    assert!(err.contains("flame > flame.svg"), "{err}");
+    // The command line's hint spells the flag.
+    let o = sonde(&["list", "main.expensiveOperation", &cpu]);
+    assert!(stderr(&o).contains("--source-path DIR"), "{}", stderr(&o));
 }

@@ -120,7 +120,10 @@ fn decode_uncompressed(data: &[u8]) -> Result<Profile> {
     }
     match decode_proto(data) {
         Ok(p) => Ok(p),
-        Err(e @ Error::Decode { .. }) => Err(legacy_format(data).map(|format| Error::Legacy { format }).unwrap_or(e)),
+        Err(e @ Error::Decode { .. }) => Err(match legacy_format(data) {
+            Some(format) => Error::Legacy { format },
+            None => text_kind(data).unwrap_or(e),
+        }),
         Err(e) => Err(e),
     }
 }
@@ -163,6 +166,46 @@ fn legacy_format(data: &[u8]) -> Option<&'static str> {
         .iter()
         .find(|(prefix, _)| text.starts_with(prefix))
         .map(|&(_, name)| name)
+}
+
+/// Names a text input that is not a profile: what it looks like and its first line.
+fn text_kind(data: &[u8]) -> Option<Error> {
+    let head = &data[..data.len().min(1024)];
+    let text = match std::str::from_utf8(head) {
+        Ok(t) => t,
+        // A multi-byte character cut by the 1024-byte window.
+        Err(e) if e.error_len().is_none() => std::str::from_utf8(&head[..e.valid_up_to()]).ok()?,
+        Err(_) => return None,
+    };
+    if text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+        return None;
+    }
+    let first = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+    let folded = |l: &str| {
+        l.rsplit_once(' ')
+            .is_some_and(|(stack, n)| !stack.is_empty() && n.parse::<i64>().is_ok())
+    };
+    let what = if ["goos:", "goarch:", "pkg:", "cpu:", "Benchmark"]
+        .iter()
+        .any(|p| first.starts_with(p))
+    {
+        "Go benchmark results (compare them with `sonde benchstat old.txt new.txt`)"
+    } else if first.starts_with("<svg") || first.starts_with("<?xml") {
+        "an SVG or XML file"
+    } else if first.to_ascii_lowercase().starts_with("<!doctype html") || first.starts_with("<html") {
+        "an HTML page"
+    } else if first.starts_with('{') || first.starts_with('[') {
+        "JSON"
+    } else if folded(first) && first.contains(';') {
+        "folded stacks (for flame graph tools such as inferno)"
+    } else {
+        "a text file"
+    };
+    let mut first_line: String = first.chars().take(60).collect();
+    if first_line.len() < first.len() {
+        first_line.push('…');
+    }
+    Some(Error::Text { what, first_line })
 }
 
 fn decode_proto(buf: &[u8]) -> Result<Profile> {
@@ -353,6 +396,26 @@ mod tests {
         let err = Profile::parse(&[0x12, 100, 0]).unwrap_err().to_string();
         assert!(err.contains("claims 100 bytes"), "{err}");
         assert!(err.contains("at byte 1"), "{err}");
+    }
+
+    #[test]
+    fn text_is_named_as_text() {
+        let err = Profile::parse(b"# notes\nnot a profile at all\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("this is a text file") && err.contains("\"# notes\""),
+            "{err}"
+        );
+        let err = Profile::parse(b"goos: linux\nBenchmarkX-2 10 5 ns/op\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sonde benchstat"), "{err}");
+        let err = Profile::parse(b"main;work;leaf 12\n").unwrap_err().to_string();
+        assert!(err.contains("folded stacks"), "{err}");
+        // Binary garbage keeps the wire-level explanation.
+        let err = Profile::parse(&[0xff, 0xff, 0x00, 0x01]).unwrap_err().to_string();
+        assert!(err.contains("at byte"), "{err}");
     }
 
     #[test]

@@ -57,6 +57,18 @@ pub enum Error {
         format: &'static str,
     },
 
+    /// The input is text, not a protocol buffer.
+    #[error(
+        "this is {what}, not a pprof profile (it starts with {first_line:?}); sonde reads pprof \
+         protobuf files (.pb.gz), as written by sonde, Go's runtime/pprof or `go tool pprof -proto`"
+    )]
+    Text {
+        /// What kind of text it looks like (`a text file`, `Go benchmark results (...)`).
+        what: &'static str,
+        /// Its first non-empty line, shortened.
+        first_line: String,
+    },
+
     /// The protobuf decoded but breaks one of pprof's invariants.
     #[error("malformed profile: {0}")]
     Invalid(String),
@@ -67,6 +79,19 @@ pub enum Error {
         /// What was asked for.
         given: String,
         /// The profile's sample types.
+        valid: Vec<String>,
+    },
+
+    /// A sample type given by number, beyond the profile's sample types.
+    #[error(
+        "sample index {index} is out of range: this profile's sample types are numbered 0 to {} ({})",
+        valid.len().saturating_sub(1),
+        valid.iter().enumerate().map(|(i, t)| format!("{i}={t}")).collect::<Vec<_>>().join(", ")
+    )]
+    SampleIndexOutOfRange {
+        /// The number asked for.
+        index: i64,
+        /// The profile's sample types, in order.
         valid: Vec<String>,
     },
 

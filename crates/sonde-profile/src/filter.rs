@@ -22,10 +22,24 @@ use crate::units;
 use crate::{Error, Result};
 
 /// Compiles a user-supplied regular expression, naming the option on failure.
+///
+/// The message is one line that says what is wrong and where: `unclosed group
+/// at column 1 of "(unclosed"` (regex's own message draws a caret under the
+/// pattern, which means nothing once it is one line of an error report).
 pub fn compile(option: &str, pattern: &str) -> Result<Regex> {
-    Regex::new(pattern).map_err(|e| Error::Regex {
-        option: option.to_string(),
-        message: e.to_string().lines().map(str::trim_end).collect::<Vec<_>>().join(" "),
+    Regex::new(pattern).map_err(|e| {
+        let located = |kind: &dyn std::fmt::Display, span: &regex_syntax::ast::Span| {
+            format!("{kind} at column {} of {pattern:?}", span.start.column)
+        };
+        let message = match regex_syntax::Parser::new().parse(pattern) {
+            Err(regex_syntax::Error::Parse(p)) => located(p.kind(), p.span()),
+            Err(regex_syntax::Error::Translate(t)) => located(t.kind(), t.span()),
+            _ => e.to_string().lines().map(str::trim).collect::<Vec<_>>().join(" "),
+        };
+        Error::Regex {
+            option: option.to_string(),
+            message,
+        }
     })
 }
 
@@ -360,6 +374,17 @@ fn parse_range(filter: &str) -> Option<TagFilterKind> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn regex_errors_are_one_located_line() {
+        let e = compile("focus", "main.(work").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "invalid regular expression for focus: unclosed group at column 6 of \"main.(work\""
+        );
+        let e = compile("list", "a{2,1}").unwrap_err().to_string();
+        assert!(e.contains("at column") && !e.contains('\n'), "{e}");
+    }
 
     #[test]
     fn ranges_parse_like_pprof() {

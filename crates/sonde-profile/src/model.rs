@@ -289,8 +289,8 @@ impl Profile {
             return usize::try_from(i)
                 .ok()
                 .filter(|&i| i < self.sample_types.len())
-                .ok_or_else(|| crate::Error::UnknownSampleType {
-                    given: name.to_string(),
+                .ok_or_else(|| crate::Error::SampleIndexOutOfRange {
+                    index: i,
                     valid: self.sample_type_names(),
                 });
         }

@@ -120,6 +120,7 @@ fn list_and_tags() {
     let opener = SourceOpener {
         read: &numbered_lines,
         current_dir: "/src".into(),
+        syntax: Default::default(),
     };
     golden(
         "cpu.list.source.txt",

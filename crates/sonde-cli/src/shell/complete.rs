@@ -10,7 +10,7 @@ use rustyline::hint::Hinter;
 use rustyline::validate::Validator;
 use rustyline::{Context, Helper};
 use sonde_profile::Profile;
-use sonde_profile::report::SETTINGS;
+use sonde_profile::report::{self, Kind, SETTINGS};
 
 use super::{commands, settings};
 
@@ -18,6 +18,7 @@ use super::{commands, settings};
 pub(crate) struct ShellHelper {
     words: Vec<String>,
     functions: Vec<String>,
+    sample_types: Vec<String>,
 }
 
 impl ShellHelper {
@@ -36,7 +37,12 @@ impl ShellHelper {
             .collect();
         functions.sort();
         functions.dedup();
-        ShellHelper { words, functions }
+        let sample_types = p.sample_types.iter().map(|t| t.ty.to_string()).collect();
+        ShellHelper {
+            words,
+            functions,
+            sample_types,
+        }
     }
 }
 
@@ -54,7 +60,27 @@ impl Completer for ShellHelper {
             Some(w) if !first_word => (start + 1, w, ""),
             _ => (start, word, ""),
         };
-        let pool = if first_word { &self.words } else { &self.functions };
+        // After `name=`, the values that setting takes.
+        let setting = before[..start]
+            .trim_start()
+            .strip_suffix('=')
+            .and_then(|n| report::find_setting(n.trim()));
+        let values: Vec<String>;
+        let pool = match setting {
+            Some(s) if s.name == "sample_index" => &self.sample_types,
+            Some(s) if !s.choices().is_empty() => {
+                values = s.choices().iter().map(|c| c.to_string()).collect();
+                &values
+            }
+            Some(s) if s.kind == Kind::Bool => {
+                values = vec!["false".into(), "true".into()];
+                &values
+            }
+            Some(s) if s.kind == Kind::Regex => &self.functions,
+            Some(_) => return Ok((start, Vec::new())),
+            None if first_word => &self.words,
+            None => &self.functions,
+        };
         let mut out: Vec<Pair> = pool
             .iter()
             .filter(|w| w.starts_with(word))
@@ -133,5 +159,10 @@ mod tests {
         // A unique substring completes, as in pprof.
         assert_eq!(complete(&h, "peek Entries"), (5, vec!["main.cacheEntries".to_string()]));
         assert_eq!(complete(&h, "focus=main.c").1.len(), 2);
+        // After name=, the values the setting takes.
+        assert_eq!(complete(&h, "sample_index=a"), (13, vec!["alloc_space".to_string()]));
+        assert_eq!(complete(&h, "sample_index=").1, ["alloc_space", "inuse_space"]);
+        assert_eq!(complete(&h, "granularity=fi").1, ["filefunctions", "files"]);
+        assert_eq!(complete(&h, "noinlines=t").1, ["true"]);
     }
 }

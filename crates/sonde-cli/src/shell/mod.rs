@@ -9,9 +9,9 @@ use rustyline::Editor;
 use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
 use sonde_profile::Profile;
-use sonde_profile::report::{self, Command, Config, Kind, Output, SETTINGS};
+use sonde_profile::report::{self, Command, Config, Kind, Output, SETTINGS, SettingSyntax};
 
-use crate::options::{AnalysisArgs, with_env};
+use crate::options::{AnalysisArgs, with_env, with_env_for};
 
 mod complete;
 use complete::ShellHelper;
@@ -205,6 +205,11 @@ impl Session {
     fn command(&mut self, tokens: &[&str]) -> Result<()> {
         let mut name = tokens[0].to_string();
         let mut args: Vec<String> = tokens[1..].iter().map(|s| s.to_string()).collect();
+        if name == "web" {
+            bail!(
+                "the web UI (`sonde web`) is not built yet; `flame > flame.svg` writes a flame graph to open in a browser"
+            );
+        }
         let known = |n: &str| commands().any(|(c, _)| c == n);
         if !known(&name) {
             // top10 = top 10
@@ -281,7 +286,9 @@ impl Session {
         let Some(cmd) = Command::from_name(&name, param.as_deref()) else {
             bail!("unrecognized command {name:?}")
         };
-        let generated = with_env(|env| report::generate(self.profile.clone(), &cmd, &cfg, env))?;
+        let generated = with_env_for(SettingSyntax::Assignment, |env| {
+            report::generate(self.profile.clone(), &cmd, &cfg, env)
+        })?;
         for w in &generated.warnings {
             eprintln!("{w}");
         }

@@ -17,6 +17,30 @@ pub struct SourceOpener<'a> {
     pub read: &'a dyn Fn(&str) -> io::Result<String>,
     /// The current directory, searched (with its parents) when no source path is set.
     pub current_dir: String,
+    /// How the user sets `source_path` where the listing is shown, for the
+    /// hint in a "not found" message.
+    pub syntax: SettingSyntax,
+}
+
+/// How settings are spelled where a report is shown, so that a hint in a
+/// message can be typed as it is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SettingSyntax {
+    /// Command-line flags: `--source-path DIR`.
+    #[default]
+    Flag,
+    /// The shell's assignments: `source_path=DIR`.
+    Assignment,
+}
+
+impl SettingSyntax {
+    /// `name` set to `value` in this syntax.
+    pub fn spell(self, name: &str, value: &str) -> String {
+        match self {
+            SettingSyntax::Flag => format!("--{} {value}", name.replace('_', "-")),
+            SettingSyntax::Assignment => format!("{name}={value}"),
+        }
+    }
 }
 
 impl SourceOpener<'_> {
@@ -25,6 +49,7 @@ impl SourceOpener<'_> {
         SourceOpener {
             read: &|p| Err(io::Error::new(io::ErrorKind::NotFound, p.to_string())),
             current_dir: String::new(),
+            syntax: SettingSyntax::Flag,
         }
     }
 }
@@ -233,10 +258,15 @@ impl SourceReader<'_> {
                 Err(e) => Err(format!("cannot read source file {p}: {e}")),
             }
         };
+        let syntax = self.opener.syntax;
+        let hint = format!(
+            "{} (and {} to drop the recorded prefix)",
+            syntax.spell("source_path", "DIR"),
+            syntax.spell("trim_path", "PREFIX")
+        );
         if trimmed.starts_with('/') {
-            return read(&trimmed)?.ok_or_else(|| {
-                format!("source file {trimmed} not found; if the sources live elsewhere, pass --source-path DIR (and --trim-path PREFIX to drop the recorded prefix)")
-            });
+            return read(&trimmed)?
+                .ok_or_else(|| format!("source file {trimmed} not found; if the sources live elsewhere, pass {hint}"));
         }
         for dir in self.search_path.split(':').filter(|d| !d.is_empty()) {
             let mut dir = dir.trim_end_matches('/').to_string();
@@ -257,7 +287,7 @@ impl SourceReader<'_> {
             }
         }
         Err(format!(
-            "source file {trimmed} not found under {}; pass --source-path DIR (and --trim-path PREFIX to drop the recorded prefix)",
+            "source file {trimmed} not found under {}; pass {hint}",
             if self.search_path.is_empty() {
                 "."
             } else {
