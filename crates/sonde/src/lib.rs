@@ -25,6 +25,7 @@
 
 #![deny(missing_docs)]
 
+mod alloc;
 #[cfg(feature = "profilers")]
 pub mod cpu;
 pub mod heap;

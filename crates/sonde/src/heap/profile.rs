@@ -3,8 +3,8 @@
 
 use sonde_profile::{Label, Labels, Profile, Sample, ValueType};
 
-use super::counters::{AllocStats, process_stats};
 use super::{sample_rate, sampler, table};
+use crate::alloc::{self, AllocStats, process_stats};
 use crate::stacks::StackTables;
 
 /// Scales sampled estimates so that they add up to the exact totals. A sampled
@@ -77,10 +77,12 @@ impl Calibration {
 
 /// Allocator frames hidden from the top of heap stacks (as Go hides `runtime.`
 /// frames above the first user frame): by function name, or by source file (this
-/// module's, whose inlined functions carry short names).
+/// module's and the allocator hook's, whose inlined functions carry short names).
 const ALLOCATOR_FRAMES: &[&str] = &[
     concat!(env!("CARGO_MANIFEST_DIR"), "/src/heap/"),
+    concat!(env!("CARGO_MANIFEST_DIR"), "/src/alloc/"),
     "sonde::heap::",
+    "sonde::alloc::",
     "<sonde::heap::Sampled",
     "__rust_alloc",
     "__rust_realloc",
@@ -108,7 +110,7 @@ fn build(default_type: &str) -> Profile {
     {
         // Copying under the table's lock must not sample (which takes the lock).
         let exact = process_stats();
-        let (stacks, buckets) = sampler::busy(false, || table::TABLE.with(|t| (t.stacks.clone(), t.buckets.clone())));
+        let (stacks, buckets) = alloc::busy(false, || table::TABLE.with(|t| (t.stacks.clone(), t.buckets.clone())));
         let modules = crate::unwind::modules::loaded_modules();
         let rate = sample_rate();
         let p = Profile {
