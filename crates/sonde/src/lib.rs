@@ -29,6 +29,7 @@ mod alloc;
 #[cfg(feature = "profilers")]
 pub mod cpu;
 pub mod heap;
+mod os;
 #[cfg(feature = "profilers")]
 mod stacks;
 #[cfg(feature = "profilers")]
@@ -38,12 +39,6 @@ mod unwind;
 
 #[cfg(feature = "profilers")]
 pub use sonde_profile::Profile;
-
-/// The calling thread's id.
-pub(crate) fn current_tid() -> u32 {
-    // SAFETY: gettid has no preconditions.
-    unsafe { libc::syscall(libc::SYS_gettid) as u32 }
-}
 
 /// Internals exposed for sonde's own benchmarks (`bench/`); not a stable API.
 #[cfg(feature = "profilers")]

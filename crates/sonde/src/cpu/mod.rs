@@ -293,7 +293,7 @@ fn collect(
     ready: mpsc::Sender<Result<(), Error>>,
 ) -> Result<Collected, Error> {
     let ring: &'static Ring = Box::leak(Box::new(Ring::new(2048)));
-    let mut timers = match timers::ThreadTimers::new(period_ns, cookie, timers::current_tid()) {
+    let mut timers = match timers::ThreadTimers::new(period_ns, cookie, crate::os::current_tid()) {
         Ok(t) => t,
         Err(e) => {
             let _ = ready.send(Err(Error::Timer(e)));

@@ -153,7 +153,7 @@ fn sample_point(l: &Local, size: u64, rate: u64, mut c: i64) -> Decision {
     if !l.started.get() {
         l.started.set(true);
         let seed =
-            (l as *const Local as u64) ^ (crate::current_tid() as u64).rotate_left(32) ^ 0x2545_f491_4f6c_dd1d;
+            (l as *const Local as u64) ^ (crate::os::current_tid() as u64).rotate_left(32) ^ 0x2545_f491_4f6c_dd1d;
         l.rng.set(seed | 1);
         c = first_distance(l, rate) as i64 - size as i64;
         if c > 0 {
