@@ -28,6 +28,8 @@
 mod alloc;
 #[cfg(feature = "profilers")]
 pub mod cpu;
+#[cfg(feature = "profilers")]
+mod error;
 pub mod heap;
 mod os;
 #[cfg(feature = "profilers")]
@@ -37,6 +39,8 @@ mod symbolize;
 #[cfg(feature = "profilers")]
 mod unwind;
 
+#[cfg(feature = "profilers")]
+pub use error::Error;
 #[cfg(feature = "profilers")]
 pub use sonde_profile::Profile;
 
@@ -74,42 +78,3 @@ pub mod __bench {
 }
 #[cfg(feature = "profilers")]
 pub use symbolize::clear_cache as clear_symbol_cache;
-
-/// Errors of the runtime profilers.
-#[cfg(feature = "profilers")]
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// A profile of this kind is already running in the process.
-    #[error("a CPU profile is already running in this process; stop it before starting another")]
-    AlreadyRunning,
-    /// Another component installed a SIGPROF handler, which sonde leaves alone.
-    #[error(
-        "another SIGPROF handler is installed (at {handler:#x}), and sonde will not replace it; stop the \
-         other profiler (pprof-rs, gperftools, a setitimer user) or profile in another process"
-    )]
-    SignalHandlerInUse {
-        /// Address of the installed handler.
-        handler: usize,
-    },
-    /// Installing the signal handler failed.
-    #[error("installing the SIGPROF handler failed: {0}")]
-    Signal(std::io::Error),
-    /// Creating or arming a per-thread timer failed.
-    #[error("creating the per-thread CPU timers failed: {0}")]
-    Timer(std::io::Error),
-    /// An option value out of range.
-    #[error("{0}")]
-    InvalidOption(String),
-    /// This platform is not supported.
-    #[error("CPU profiling is supported on Linux (x86_64 and aarch64) only")]
-    Unsupported,
-    /// The profile was started before `fork()` and cannot be stopped in the child.
-    #[error("this profile was started in the parent process before fork(); stop it in the parent")]
-    Forked,
-    /// Reading information about the process failed.
-    #[error("reading process information: {0}")]
-    Io(#[from] std::io::Error),
-    /// The collector thread stopped unexpectedly.
-    #[error("the profiler's collector thread stopped unexpectedly")]
-    Collector,
-}

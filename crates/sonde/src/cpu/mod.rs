@@ -141,7 +141,7 @@ pub fn start(opts: CpuOptions) -> Result<CpuProfiler, Error> {
         .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
         .is_err()
     {
-        return Err(Error::AlreadyRunning);
+        return Err(Error::AlreadyRunning { kind: "CPU" });
     }
     match start_session(opts) {
         Ok(session) => Ok(CpuProfiler { session: Some(session) }),
