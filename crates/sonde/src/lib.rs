@@ -33,7 +33,7 @@ mod error;
 pub mod heap;
 mod os;
 #[cfg(feature = "profilers")]
-mod stacks;
+mod profile_builder;
 #[cfg(feature = "profilers")]
 mod symbolize;
 #[cfg(feature = "profilers")]

@@ -31,7 +31,7 @@
 //! 250 Hz), each signal carries the number of periods that elapsed, so the
 //! profile's CPU total stays exact at 1000 Hz.
 
-mod build;
+mod profile;
 mod ring;
 mod signal;
 mod timers;
@@ -47,7 +47,7 @@ use sonde_profile::Profile;
 use crate::Error;
 pub use crate::unwind::Unwinding;
 use crate::unwind::{self, Walk};
-use build::{BuildOptions, Collected, StackCount, StackKey};
+use profile::{BuildOptions, Collected, StackCount, StackKey};
 use ring::Ring;
 
 /// Settings of a CPU profile.
@@ -168,7 +168,7 @@ impl CpuProfiler {
         let (period_ns, wall_start, start) = (session.period_ns, session.wall_start, session.start);
         let collected = finish(session)?;
         let time_nanos = wall_start.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64);
-        Ok(build::build(
+        Ok(profile::build(
             &collected,
             &BuildOptions {
                 period_ns,

@@ -5,7 +5,7 @@ use sonde_profile::{Label, Labels, Profile, Sample, ValueType};
 
 use super::{sample_rate, sampler, table};
 use crate::alloc::{self, AllocStats, process_stats};
-use crate::stacks::StackTables;
+use crate::profile_builder::ProfileBuilder;
 
 /// Scales sampled estimates so that they add up to the exact totals. A sampled
 /// block of `s` bytes stands for `rate / s` blocks (it contained a sample point
@@ -129,7 +129,7 @@ fn build(default_type: &str) -> Profile {
             ..Default::default()
         };
         let calibration = Calibration::new(&buckets, &exact);
-        let mut t = StackTables::new(p, &modules, &[], ALLOCATOR_FRAMES);
+        let mut t = ProfileBuilder::new(p, &modules, &[], ALLOCATOR_FRAMES);
         // Buckets differ by size more often than by stack: resolve each stack once.
         let mut resolved: Vec<Option<Vec<u32>>> = vec![None; stacks.len()];
         for b in &buckets {

@@ -1,6 +1,9 @@
-//! Building a pprof profile from raw stacks, shared by every collector: each
-//! address becomes a symbolized location (inlined frames expanded), each loaded
-//! binary a mapping with its file name and build id.
+//! The one profile builder every collector must use: raw stacks in, a pprof
+//! profile's locations, functions and mappings out. Each address becomes a
+//! symbolized location (inlined frames expanded), each loaded binary a mapping
+//! with its file name and build id, so every kind of profile names code the
+//! same way. A collector sets its sample types and pushes its samples; it never
+//! builds locations itself.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,8 +13,9 @@ use sonde_profile::{Function, Line, Location, Mapping, Profile, Str};
 use crate::symbolize::{self, SourceFrame};
 use crate::unwind::modules::{LoadedModule, module_for};
 
-/// Adds symbolized locations to a profile under construction.
-pub(crate) struct StackTables<'a> {
+/// A profile under construction: collectors add stacks (as location indexes)
+/// and samples to it.
+pub(crate) struct ProfileBuilder<'a> {
     /// The profile being built; collectors set its sample types and samples.
     pub p: Profile,
     modules: &'a [LoadedModule],
@@ -27,7 +31,7 @@ pub(crate) struct StackTables<'a> {
     locations: HashMap<u64, Option<u32>>,
 }
 
-impl<'a> StackTables<'a> {
+impl<'a> ProfileBuilder<'a> {
     /// Starts a profile over the given modules; the main binary becomes the first
     /// mapping, as pprof expects.
     pub(crate) fn new(
@@ -36,7 +40,7 @@ impl<'a> StackTables<'a> {
         blocklist: &'a [String],
         skip_leaf: &'a [&'a str],
     ) -> Self {
-        let mut t = StackTables {
+        let mut t = ProfileBuilder {
             p,
             modules,
             blocklist,
