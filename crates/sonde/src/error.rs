@@ -26,6 +26,23 @@ pub enum Error {
     /// Creating or arming a per-thread timer failed.
     #[error("creating the per-thread CPU timers failed: {0}")]
     Timer(std::io::Error),
+    /// No profile kind has this name (see [`profiles::kinds`](crate::profiles::kinds)).
+    #[error("no profile kind named {name:?}; this build has: {known}")]
+    UnknownKind {
+        /// The name asked for.
+        name: String,
+        /// The kinds this build has, comma-separated.
+        known: String,
+    },
+    /// A parameter a profile kind needs is missing, or one it does not take was
+    /// given (see [`profiles::Params`](crate::profiles::Params)).
+    #[error("the {kind:?} profile {problem}")]
+    Parameter {
+        /// The kind's name.
+        kind: &'static str,
+        /// What is wrong, as the message says it.
+        problem: &'static str,
+    },
     /// An option value out of range.
     #[error("{0}")]
     InvalidOption(String),

@@ -35,6 +35,8 @@ mod os;
 #[cfg(feature = "profilers")]
 mod profile_builder;
 #[cfg(feature = "profilers")]
+pub mod profiles;
+#[cfg(feature = "profilers")]
 mod symbolize;
 #[cfg(feature = "profilers")]
 mod unwind;

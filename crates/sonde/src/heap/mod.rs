@@ -67,6 +67,13 @@ pub use profile::{allocs_profile, profile};
 pub use sampler::DEFAULT_RATE;
 pub use wrapper::Sampled;
 
+/// How many records (allocation site, size and rate) the heap profile holds:
+/// the count Go's `/debug/pprof/` index shows for `heap` and `allocs`.
+#[cfg(feature = "profilers")]
+pub(crate) fn record_count() -> usize {
+    crate::alloc::busy(false, || table::TABLE.with(|t| t.buckets.len()))
+}
+
 /// Sets the average number of bytes allocated between samples (Go's
 /// `runtime.MemProfileRate`, default 512 KiB): 1 records every allocation, 0
 /// turns sampling off (the counters stay on).
