@@ -3,23 +3,43 @@
 //! In-process profilers for Rust that write Go's pprof format, readable by
 //! `sonde top` and `go tool pprof` alike.
 //!
-//! The map of the crate:
+//! The map of the crate, top floor first; each module uses only the floors
+//! below it:
 //!
-//! * [`cpu`]: the CPU profiler (`pprof.StartCPUProfile` for Rust): per-thread
-//!   CPU-time timers, signal-safe stack capture, symbolized pprof output.
-//! * [`heap`]: the heap profiler (`pprof.WriteHeapProfile`): a sampling global
-//!   allocator wrapper over any allocator, with exact allocation counters.
-//! * `unwind` (internal): the one stack unwinder all collectors share — frame
-//!   pointers or the binaries' unwind tables, allocation-free and bounds-checked,
-//!   usable in signal handlers.
-//! * `symbolize` (internal): addresses to demangled names, files, lines and
-//!   inlined frames, cached across profiles ([`clear_symbol_cache`] frees it).
+//! * [`profiles`]: the registry, a profile kind's name to how to take it (Go's
+//!   `pprof.Lookup` and `pprof.Profiles`). Sinks (endpoints, agents) go through
+//!   it, never through a collector.
+//! * The collectors, side by side, none using another:
+//!   * [`cpu`]: the CPU profiler (`pprof.StartCPUProfile` for Rust): per-thread
+//!     CPU-time timers, signal-safe stack capture; `cpu/profile.rs` builds the
+//!     profile (`samples/count`, `cpu/nanoseconds`).
+//!   * [`heap`]: the heap profiler (`pprof.WriteHeapProfile`, the `heap` and
+//!     `allocs` profiles): a sampling global allocator wrapper over any
+//!     allocator; `heap/profile.rs` builds the profile (`alloc_objects/count`,
+//!     `alloc_space/bytes`, `inuse_objects/count`, `inuse_space/bytes`).
+//! * The shared floor, which knows no collector:
+//!   * `profile_builder` (internal): THE profile builder every collector must
+//!     use, raw stacks to symbolized locations, functions and mappings.
+//!   * `symbolize` (internal): the one symbolizer, addresses to demangled names,
+//!     files, lines and inlined frames, cached across profiles
+//!     ([`clear_symbol_cache`] frees it).
+//!   * `alloc` (internal): the allocator hook's per-thread block with the exact
+//!     allocation counters (re-exported as [`heap::AllocStats`],
+//!     [`heap::process_stats`], [`heap::thread_stats`]) and `quietly`, which
+//!     keeps the profilers' own memory out of counts and samples.
+//!   * `unwind` (internal): the one stack unwinder all collectors share, frame
+//!     pointers or the binaries' unwind tables, allocation-free and
+//!     bounds-checked, usable in signal handlers.
+//!   * `os` (internal): threads as Linux shows them, the calling thread's id,
+//!     `/proc/self/task` listings, thread names and scheduling states.
+//!   * [`Error`] (`error.rs`): what can go wrong when a profile is started,
+//!     stopped or taken.
 //!
 //! Every collector produces a [`sonde_profile::Profile`]; write it with
 //! [`Profile::write_file`](sonde_profile::Profile::write_file).
 //!
-//! Feature `profilers` (default): the CPU and heap profilers. Without it, only
-//! the allocation counters remain ([`heap::Sampled`] counting every allocation,
+//! Feature `profilers` (default): the CPU and heap profilers and the registry.
+//! Without it, only the allocation counters remain ([`heap::Sampled`] counting every allocation,
 //! [`heap::process_stats`], [`heap::thread_stats`]), with no dependency but
 //! `libc`: what a benchmark harness needs for `B/op` and `allocs/op`.
 
