@@ -43,15 +43,7 @@ fn empty(b: &mut B) {
 }
 
 fn go_output() -> Option<String> {
-    let has_go = Command::new("go")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_go {
-        if std::env::var_os("SONDE_REQUIRE_GO").is_some() {
-            panic!("SONDE_REQUIRE_GO is set but `go` is not installed");
-        }
-        eprintln!("SKIPPED: Go is not installed");
+    if !sonde_test_support::GO.available("output_matches_go_test_bench") {
         return None;
     }
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/go");
