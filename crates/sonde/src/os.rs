@@ -184,8 +184,15 @@ fn state_of_stat(stat: &[u8]) -> Option<ThreadState> {
 /// Test helpers for code that follows threads.
 #[cfg(test)]
 pub(crate) mod testing {
-    use std::sync::mpsc;
+    use std::sync::{Mutex, MutexGuard, mpsc};
     use std::thread::JoinHandle;
+
+    /// Held by every unit test that starts threads or counts them, so that the
+    /// threads of one do not show up in another's counts.
+    pub(crate) fn threads_serialized() -> MutexGuard<'static, ()> {
+        static THREADS: Mutex<()> = Mutex::new(());
+        THREADS.lock().unwrap_or_else(|p| p.into_inner())
+    }
 
     /// A thread named `name` that waits until told: its id, the sender that
     /// ends it, its handle.
@@ -205,11 +212,12 @@ pub(crate) mod testing {
 
 #[cfg(test)]
 mod tests {
-    use super::testing::waiting_thread;
+    use super::testing::{threads_serialized, waiting_thread};
     use super::*;
 
     #[test]
     fn lists_threads_through_the_open_directory() {
+        let _threads = threads_serialized();
         let mut dir = TaskDir::open().expect("open");
         // A listing can miss a thread when another one exits during it (other
         // tests run in parallel), so each check allows a few listings.
@@ -232,6 +240,7 @@ mod tests {
 
     #[test]
     fn names_a_named_thread() {
+        let _threads = threads_serialized();
         let (tid, done_tx, h) = waiting_thread("sonde-os-name");
         assert_eq!(thread_name(tid), "sonde-os-name");
         done_tx.send(()).expect("done");
@@ -241,6 +250,7 @@ mod tests {
 
     #[test]
     fn states_of_running_and_waiting_threads() {
+        let _threads = threads_serialized();
         assert_eq!(state(current_tid()).expect("state"), ThreadState::Running);
         assert_eq!(ThreadState::Running.as_str(), "running");
         let (tid, done_tx, h) = waiting_thread("sonde-os-state");

@@ -208,10 +208,11 @@ pub(crate) fn encode_value(cookie: u32, tid: u32) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::os::testing::waiting_thread;
+    use crate::os::testing::{threads_serialized, waiting_thread};
 
     #[test]
     fn timers_follow_threads_that_come_and_go() {
+        let _threads = threads_serialized();
         // A period no thread reaches in this test: no SIGPROF is ever sent.
         let mut timers = ThreadTimers::new(1_000 * 1_000_000_000, 7, 0).expect("timers");
         timers.sync().expect("sync");
