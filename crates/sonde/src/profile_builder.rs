@@ -121,22 +121,7 @@ impl<'a> ProfileBuilder<'a> {
             return l;
         }
         let (m, frames) = self.frames_of(addr);
-        let lines = frames[hidden..]
-            .iter()
-            .map(|f| Line {
-                function: self.function(f),
-                line: f.line as i64,
-                column: 0,
-            })
-            .collect();
-        let mapping = m.map(|m| self.mapping(m));
-        let i = self.p.locations.len() as u32;
-        self.p.locations.push(Location {
-            mapping,
-            address: addr,
-            lines,
-            is_folded: false,
-        });
+        let i = self.push_location(addr, m, frames[hidden..].iter());
         self.trimmed.insert((addr, hidden), Some(i));
         Some(i)
     }
@@ -191,25 +176,30 @@ impl<'a> ProfileBuilder<'a> {
         let result = if !frames.is_empty() && kept.is_empty() {
             None
         } else {
-            let lines = kept
-                .iter()
-                .map(|f| Line {
-                    function: self.function(f),
-                    line: f.line as i64,
-                    column: 0,
-                })
-                .collect();
-            let mapping = m.map(|m| self.mapping(m));
-            let i = self.p.locations.len() as u32;
-            self.p.locations.push(Location {
-                mapping,
-                address: addr,
-                lines,
-                is_folded: false,
-            });
-            Some(i)
+            Some(self.push_location(addr, m, kept.into_iter()))
         };
         self.locations.insert(addr, result);
         result
+    }
+
+    /// Adds the location of `addr` in module `m` with `frames` as its lines
+    /// (innermost first); returns its index.
+    fn push_location<'f>(&mut self, addr: u64, m: Option<usize>, frames: impl Iterator<Item = &'f SourceFrame>) -> u32 {
+        let lines = frames
+            .map(|f| Line {
+                function: self.function(f),
+                line: f.line as i64,
+                column: 0,
+            })
+            .collect();
+        let mapping = m.map(|m| self.mapping(m));
+        let i = self.p.locations.len() as u32;
+        self.p.locations.push(Location {
+            mapping,
+            address: addr,
+            lines,
+            is_folded: false,
+        });
+        i
     }
 }
