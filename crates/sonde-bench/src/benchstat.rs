@@ -12,6 +12,40 @@ use std::fmt::Write;
 use crate::benchfmt::Results;
 use crate::stats;
 
+/// Why results cannot be compared.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No results file was given.
+    #[error("no results files given")]
+    NoFiles,
+    /// A file holds no benchmark result line.
+    #[error(
+        "{file}: no benchmark results (lines such as `BenchmarkName-8  1000  123 ns/op`){}",
+        first_skipped.as_ref().map(|(line, why)| format!(" (line {line}: {why})")).unwrap_or_default()
+    )]
+    NoResults {
+        /// The file's label.
+        file: String,
+        /// The first `Benchmark` line that could not be read (line number, why).
+        first_skipped: Option<(usize, String)>,
+    },
+    /// No benchmark appears in every file with the same unit.
+    #[error(
+        "nothing to compare: no benchmark appears in every file with the same unit ({base} has {base_has}; {other} \
+         has {other_has})"
+    )]
+    NothingInCommon {
+        /// The first (base) file's label.
+        base: String,
+        /// A few of its benchmarks and units: `Fib-2 sec/op, ...`.
+        base_has: String,
+        /// The second file's label.
+        other: String,
+        /// A few of its benchmarks and units.
+        other_has: String,
+    },
+}
+
 /// Comparison settings.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -113,20 +147,16 @@ pub fn format_value(v: f64, unit: &str) -> String {
 
 /// Compares the results of `files` (label, parsed results), the first being the
 /// base.
-pub fn compare(files: &[(String, Results)], opts: &Options) -> Result<Comparison, String> {
+pub fn compare(files: &[(String, Results)], opts: &Options) -> Result<Comparison, Error> {
     if files.is_empty() {
-        return Err("no results files given".into());
+        return Err(Error::NoFiles);
     }
     for (label, r) in files {
         if r.records.is_empty() {
-            let why = r
-                .skipped
-                .first()
-                .map(|(line, why)| format!(" (line {line}: {why})"))
-                .unwrap_or_default();
-            return Err(format!(
-                "{label}: no benchmark results (lines such as `BenchmarkName-8  1000  123 ns/op`){why}"
-            ));
+            return Err(Error::NoResults {
+                file: label.clone(),
+                first_skipped: r.skipped.first().cloned(),
+            });
         }
     }
     // (pkg, name) in order of appearance; per file, per (bench, unit): values.
@@ -162,13 +192,12 @@ pub fn compare(files: &[(String, Results)], opts: &Options) -> Result<Comparison
                 n.truncate(3);
                 n.join(", ")
             };
-            return Err(format!(
-                "nothing to compare: no benchmark appears in every file with the same unit ({} has {}; {} has {})",
-                files[0].0,
-                names(&data[0]),
-                files[1].0,
-                names(&data[1])
-            ));
+            return Err(Error::NothingInCommon {
+                base: files[0].0.clone(),
+                base_has: names(&data[0]),
+                other: files[1].0.clone(),
+                other_has: names(&data[1]),
+            });
         }
     }
     let mut out = Comparison::default();
@@ -408,10 +437,22 @@ mod tests {
     fn bad_files_are_named() {
         let empty = parse("PASS\nok  \tp\t0.1s\n");
         let e = compare(&[("a.txt".into(), empty)], &Options::default()).unwrap_err();
+        assert!(matches!(e, Error::NoResults { .. }));
+        let e = e.to_string();
         assert!(e.starts_with("a.txt: no benchmark results"), "{e}");
+        let bad = parse("BenchmarkA-2 10 5\n");
+        let e = compare(&[("bad.txt".into(), bad)], &Options::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "bad.txt: no benchmark results (lines such as `BenchmarkName-8  1000  123 ns/op`) (line 1: value 5 has no \
+             unit)"
+        );
+        assert!(matches!(compare(&[], &Options::default()), Err(Error::NoFiles)));
         let a = parse("BenchmarkA-2 10 5 ns/op\n");
         let b = parse("BenchmarkB-2 10 5 widgets/op\n");
         let e = compare(&[("a.txt".into(), a), ("b.txt".into(), b)], &Options::default()).unwrap_err();
+        assert!(matches!(e, Error::NothingInCommon { .. }));
+        let e = e.to_string();
         assert!(
             e.contains("nothing to compare") && e.contains("A-2 sec/op") && e.contains("B-2 widgets/op"),
             "{e}"

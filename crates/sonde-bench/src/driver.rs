@@ -8,8 +8,8 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::bencher::{B, Finished};
+use crate::benchfmt::{self, Result};
 use crate::flags::{BenchTime, Options};
-use crate::report::{self, Result};
 use crate::stats;
 
 /// Samples before the stopping rule is first checked.
@@ -123,7 +123,7 @@ impl Session {
     fn print_result(&self, r: &Result) {
         self.passed.set(self.passed.get() + 1);
         if self.opts.test_mode {
-            self.say(&format!("test {} ... ok\n", r.name));
+            self.say(&format!("test {} ... ok\n", r.full_name()));
             return;
         }
         if self.opts.json {
@@ -131,7 +131,7 @@ impl Session {
             return;
         }
         if !self.header_done.replace(true) {
-            self.say(&report::header(&self.pkg));
+            self.say(&benchfmt::header(&self.pkg));
         }
         self.say(&format!("{}\n", r.line(self.width.get())));
     }
@@ -139,7 +139,7 @@ impl Session {
     fn fail(&self, name: &str, why: &str) {
         self.failures.set(self.failures.get() + 1);
         if self.opts.json {
-            let (name, why) = (report::json_str(name), report::json_str(why));
+            let (name, why) = (benchfmt::json_str(name), benchfmt::json_str(why));
             self.say(&format!("{{\"name\":{name},\"failed\":{why}}}\n"));
             return;
         }
@@ -232,9 +232,13 @@ impl Session {
         }
         let mut ok = true;
         for &procs in &self.opts.cpu {
-            let full = report::with_procs(name, procs);
+            let full = benchfmt::with_procs(name, procs);
             match self.measure(name, f, procs) {
-                Ok(r) => self.print_result(&Result { name: full, ..r }),
+                Ok(r) => self.print_result(&Result {
+                    // Names are Go's (see `go_name`): the prefix is always there.
+                    name: full.strip_prefix("Benchmark").unwrap_or(&full).to_string(),
+                    ..r
+                }),
                 Err(why) => {
                     self.fail(&full, &why);
                     ok = false;
@@ -303,35 +307,31 @@ impl Session {
         if report_allocs && !self.counting {
             return Err(NOT_COUNTING.to_string());
         }
-        let mem = report_allocs.then(|| {
+        let mut values = vec![("ns/op".to_string(), summary.center)];
+        let last = samples.last().expect("at least one sample");
+        if last.bytes_per_op > 0 && summary.center > 0.0 {
+            values.push(("MB/s".into(), last.bytes_per_op as f64 * 1e3 / summary.center));
+        }
+        // Custom metrics: the median of what each sample reported.
+        for (unit, _) in &last.metrics {
+            let reported: Vec<f64> = used
+                .iter()
+                .filter_map(|s| s.metrics.iter().find(|(u, _)| u == unit).map(|m| m.1))
+                .collect();
+            values.push((unit.clone(), stats::median(&reported)));
+        }
+        if report_allocs {
             let bytes: u64 = samples.iter().map(|s| s.measured.bytes).sum();
             let allocs: u64 = samples.iter().map(|s| s.measured.allocs).sum();
-            (bytes / total_n, allocs / total_n)
-        });
-        let last = samples.last().expect("at least one sample");
-        let mb_per_s =
-            (last.bytes_per_op > 0 && summary.center > 0.0).then(|| last.bytes_per_op as f64 * 1e3 / summary.center);
-        // Custom metrics: the median of what each sample reported.
-        let metrics = last
-            .metrics
-            .iter()
-            .map(|(unit, _)| {
-                let values: Vec<f64> = used
-                    .iter()
-                    .filter_map(|s| s.metrics.iter().find(|(u, _)| u == unit).map(|m| m.1))
-                    .collect();
-                (unit.clone(), stats::median(&values))
-            })
-            .collect();
+            values.push(("B/op".into(), (bytes / total_n) as f64));
+            values.push(("allocs/op".into(), (allocs / total_n) as f64));
+        }
         Ok(Result {
-            name: String::new(),
             iterations,
-            ns_per_op: summary.center,
-            ns_per_op_ci: (summary.lo, summary.hi),
-            samples: used.len(),
-            mb_per_s,
-            mem,
-            metrics,
+            values,
+            ns_per_op_ci: Some((summary.lo, summary.hi)),
+            samples: Some(used.len()),
+            ..Result::default()
         })
     }
 }
@@ -407,11 +407,11 @@ pub fn run_with(pkg: &str, benches: &[Benchmark], args: &[String], mut out: Box<
         }
     };
     let maxprocs = *opts.cpu.iter().max().unwrap_or(&1);
-    let ext_len = report::with_procs("", maxprocs).len();
+    let ext_len = benchfmt::with_procs("", maxprocs).len();
     let width = benches
         .iter()
         .filter(|b| opts.selects(&[b.name.as_str()]))
-        .map(|b| report::with_procs(&b.name, maxprocs).len() + ext_len + 1)
+        .map(|b| benchfmt::with_procs(&b.name, maxprocs).len() + ext_len + 1)
         .max()
         .unwrap_or(0);
     let json = opts.json;

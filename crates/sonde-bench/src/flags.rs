@@ -100,11 +100,68 @@ flags (as `go test -bench`; after `cargo bench --`):
   --list [REGEX]      list the benchmarks (matching REGEX) and exit
   --help              show this";
 
+/// What is wrong with the command line; every message ends the run (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Error {
+    /// `--help`: the flags' list.
+    #[error("{HELP}")]
+    Help,
+    /// A flag that is not one of the harness's (nor, under `cargo test`, libtest's).
+    #[error("unknown flag {arg:?}\n\n{HELP}")]
+    UnknownFlag {
+        /// The argument as given.
+        arg: String,
+    },
+    /// A flag that takes a value came last, or before another flag.
+    #[error("flag --{flag} needs a value\n\n{HELP}")]
+    NeedsValue {
+        /// The flag's name.
+        flag: String,
+    },
+    /// `--count` is not a positive whole number.
+    #[error("--count {value:?}: want a positive whole number")]
+    Count {
+        /// The value given.
+        value: String,
+    },
+    /// A yes/no flag with a value other than true, false, 1 or 0.
+    #[error("--{flag}={value}: want true or false")]
+    Bool {
+        /// The flag's name.
+        flag: String,
+        /// The value given.
+        value: String,
+    },
+    /// `--benchtime` is neither a duration nor an iteration count.
+    #[error("--benchtime {value:?}: want a duration such as 1s, 500ms or 1m30s, or an iteration count such as 100x")]
+    BenchTime {
+        /// The value given.
+        value: String,
+    },
+    /// `--cpu` is not a list of positive thread counts.
+    #[error("--cpu {value:?}: want a list of positive thread counts such as 1,2,4")]
+    Cpu {
+        /// The value given.
+        value: String,
+    },
+    /// A `--bench` or `--list` pattern is not a valid regular expression.
+    #[error("--bench {pattern:?}: {source}")]
+    Pattern {
+        /// The pattern given.
+        pattern: String,
+        /// Why it does not compile.
+        source: regex_lite::Error,
+    },
+    /// The names `cargo test` passed do not make a filter (too long).
+    #[error("{0}")]
+    Names(regex_lite::Error),
+}
+
 impl Options {
     /// Parses the arguments after the program name. Positional arguments (as
     /// `cargo bench -- NAME` passes them) filter like `--bench`. A bare `--bench`
     /// (what `cargo bench` appends) selects everything.
-    pub(crate) fn parse(args: &[String]) -> Result<Options, String> {
+    pub(crate) fn parse(args: &[String]) -> Result<Options, Error> {
         if !args.iter().any(|a| flag_name(a).is_some_and(|n| FLAGS.contains(&n))) {
             return Self::parse_test_mode(args);
         }
@@ -125,7 +182,7 @@ impl Options {
                 None => (flag, None),
             };
             // The next argument as this flag's value, unless it is another flag.
-            let mut value = |optional: bool| -> Result<Option<String>, String> {
+            let mut value = |optional: bool| -> Result<Option<String>, Error> {
                 if let Some(v) = inline.clone() {
                     return Ok(Some(v));
                 }
@@ -135,7 +192,7 @@ impl Options {
                         Ok(Some(v.clone()))
                     }
                     _ if optional => Ok(None),
-                    _ => Err(format!("flag --{name} needs a value\n\n{HELP}")),
+                    _ => Err(Error::NeedsValue { flag: name.to_string() }),
                 }
             };
             match name {
@@ -147,11 +204,7 @@ impl Options {
                 "benchtime" => o.benchtime = parse_benchtime(&value(false)?.unwrap_or_default())?,
                 "count" => {
                     let v = value(false)?.unwrap_or_default();
-                    o.count = v
-                        .parse()
-                        .ok()
-                        .filter(|&c| c > 0)
-                        .ok_or_else(|| format!("--count {v:?}: want a positive whole number"))?;
+                    o.count = v.parse().ok().filter(|&c| c > 0).ok_or(Error::Count { value: v })?;
                 }
                 "benchmem" => o.benchmem = parse_bool(name, inline.as_deref())?,
                 "json" => o.json = parse_bool(name, inline.as_deref())?,
@@ -164,8 +217,8 @@ impl Options {
                         None => Vec::new(),
                     })
                 }
-                "help" | "h" => return Err(HELP.to_string()),
-                _ => return Err(format!("unknown flag {arg:?}\n\n{HELP}")),
+                "help" | "h" => return Err(Error::Help),
+                _ => return Err(Error::UnknownFlag { arg: arg.clone() }),
             }
         }
         if !patterns.is_empty() {
@@ -192,7 +245,7 @@ impl Options {
 
     /// `cargo test`'s arguments: libtest's flags, ignored, and names, which
     /// select the benchmarks whose names contain one of them.
-    fn parse_test_mode(args: &[String]) -> Result<Options, String> {
+    fn parse_test_mode(args: &[String]) -> Result<Options, Error> {
         let mut names = Vec::new();
         let mut i = 0;
         while i < args.len() {
@@ -205,14 +258,14 @@ impl Options {
             match LIBTEST_FLAGS.iter().find(|(f, _)| *f == name) {
                 Some((_, true)) if !arg.contains('=') => i += 1,
                 Some(_) => {}
-                None => return Err(format!("unknown flag {arg:?}\n\n{HELP}")),
+                None => return Err(Error::UnknownFlag { arg: arg.clone() }),
             }
         }
         Ok(Options {
             filter: if names.is_empty() {
                 Vec::new()
             } else {
-                vec![Regex::new(&names.join("|")).map_err(|e| e.to_string())?]
+                vec![Regex::new(&names.join("|")).map_err(Error::Names)?]
             },
             benchtime: BenchTime::Iterations(1),
             test_mode: true,
@@ -235,10 +288,15 @@ pub(crate) fn matches_levels(patterns: &[Regex], levels: &[&str]) -> bool {
 
 /// Compiles `a/b/c` into one regex per level, as Go splits `-bench`. A `|`
 /// joining several top-level patterns keeps them in the first level.
-fn compile_levels(pattern: &str) -> Result<Vec<Regex>, String> {
+fn compile_levels(pattern: &str) -> Result<Vec<Regex>, Error> {
     split_levels(pattern)
         .iter()
-        .map(|p| Regex::new(p).map_err(|e| format!("--bench {pattern:?}: {e}")))
+        .map(|p| {
+            Regex::new(p).map_err(|source| Error::Pattern {
+                pattern: pattern.to_string(),
+                source,
+            })
+        })
         .collect()
 }
 
@@ -264,18 +322,20 @@ fn split_levels(pattern: &str) -> Vec<String> {
     out
 }
 
-fn parse_bool(name: &str, v: Option<&str>) -> Result<bool, String> {
+fn parse_bool(name: &str, v: Option<&str>) -> Result<bool, Error> {
     match v {
         None | Some("true") | Some("1") => Ok(true),
         Some("false") | Some("0") => Ok(false),
-        Some(v) => Err(format!("--{name}={v}: want true or false")),
+        Some(v) => Err(Error::Bool {
+            flag: name.to_string(),
+            value: v.to_string(),
+        }),
     }
 }
 
 /// `1s`, `500ms`, `1m30s`, `1.5s` (Go's durations) or `100x`.
-pub(crate) fn parse_benchtime(v: &str) -> Result<BenchTime, String> {
-    let bad =
-        || format!("--benchtime {v:?}: want a duration such as 1s, 500ms or 1m30s, or an iteration count such as 100x");
+pub(crate) fn parse_benchtime(v: &str) -> Result<BenchTime, Error> {
+    let bad = || Error::BenchTime { value: v.to_string() };
     if let Some(n) = v.strip_suffix('x') {
         return n
             .parse::<u64>()
@@ -316,13 +376,13 @@ pub(crate) fn parse_benchtime(v: &str) -> Result<BenchTime, String> {
     Ok(BenchTime::Duration(Duration::from_secs_f64(total)))
 }
 
-fn parse_cpu(v: &str) -> Result<Vec<usize>, String> {
+fn parse_cpu(v: &str) -> Result<Vec<usize>, Error> {
     let list: Option<Vec<usize>> = v
         .split(',')
         .map(|p| p.trim().parse().ok().filter(|&n: &usize| n > 0))
         .collect();
     list.filter(|l| !l.is_empty())
-        .ok_or_else(|| format!("--cpu {v:?}: want a list of positive thread counts such as 1,2,4"))
+        .ok_or_else(|| Error::Cpu { value: v.to_string() })
 }
 
 #[cfg(test)]
@@ -330,7 +390,7 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Options, String> {
-        Options::parse(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        Options::parse(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>()).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -412,12 +472,12 @@ mod tests {
     #[test]
     fn durations() {
         assert_eq!(
-            parse_benchtime("1.5s"),
-            Ok(BenchTime::Duration(Duration::from_millis(1500)))
+            parse_benchtime("1.5s").ok(),
+            Some(BenchTime::Duration(Duration::from_millis(1500)))
         );
         assert_eq!(
-            parse_benchtime("250ms"),
-            Ok(BenchTime::Duration(Duration::from_millis(250)))
+            parse_benchtime("250ms").ok(),
+            Some(BenchTime::Duration(Duration::from_millis(250)))
         );
     }
 }

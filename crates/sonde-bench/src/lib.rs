@@ -53,6 +53,17 @@
 //! Flags (`cargo bench -- --help`): `--bench REGEX`, `--benchtime 1s|100x`,
 //! `--count N`, `--benchmem`, `--cpu 1,2,4`, `--cpuprofile FILE`,
 //! `--memprofile FILE`, `--json`, `--list`.
+//!
+//! The map of the crate:
+//!
+//! * The harness (feature `harness`): `driver` (selection, calibration,
+//!   sampling, printing), `bencher` (`B` and `PB`, what a benchmark
+//!   function sees), `flags` (Go's `-bench` flags), `profiles` (`--cpuprofile`
+//!   and `--memprofile`, with feature `profiles`).
+//! * [`benchfmt`]: Go's results format, read and written, one
+//!   [`benchfmt::Result`] per line.
+//! * [`stats`]: medians, confidence intervals, the Mann-Whitney U test.
+//! * [`benchstat`]: `sonde benchstat`'s comparison of results files.
 
 #![deny(missing_docs)]
 
@@ -66,8 +77,13 @@ mod driver;
 mod flags;
 #[cfg(feature = "harness")]
 mod profiles;
-pub mod report;
 pub mod stats;
+
+/// The results writer's former path: writing is now part of [`benchfmt`],
+/// which reads results too, with one [`benchfmt::Result`] for both.
+pub mod report {
+    pub use crate::benchfmt::{Result, header, with_procs};
+}
 
 #[cfg(feature = "harness")]
 pub use bencher::{B, PB};

@@ -8,7 +8,7 @@ use std::process::Command;
 
 mod common;
 
-use sonde_bench::report::Result as BenchResult;
+use sonde_bench::benchfmt::Result as BenchResult;
 use sonde_bench::{B, Benchmark, benchfmt, benchstat, black_box};
 
 #[global_allocator]
@@ -43,15 +43,7 @@ fn empty(b: &mut B) {
 }
 
 fn go_output() -> Option<String> {
-    let has_go = Command::new("go")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_go {
-        if std::env::var_os("SONDE_REQUIRE_GO").is_some() {
-            panic!("SONDE_REQUIRE_GO is set but `go` is not installed");
-        }
-        eprintln!("SKIPPED: Go is not installed");
+    if !sonde_test_support::GO.available("output_matches_go_test_bench") {
         return None;
     }
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/go");
@@ -95,26 +87,15 @@ fn result_lines(text: &str) -> Vec<(String, String, usize)> {
 /// Rebuilds a result from the numbers Go printed.
 fn from_go(name: &str, columns: &str) -> BenchResult {
     let fields: Vec<&str> = columns.split_whitespace().collect();
-    let mut r = BenchResult {
-        name: name.to_string(),
+    BenchResult {
+        name: name.strip_prefix("Benchmark").expect("a Go name").to_string(),
         iterations: fields[0].parse().unwrap(),
+        values: fields[1..]
+            .chunks(2)
+            .map(|pair| (pair[1].to_string(), pair[0].parse().unwrap()))
+            .collect(),
         ..BenchResult::default()
-    };
-    let mut mem = (None, None);
-    for pair in fields[1..].chunks(2) {
-        let v: f64 = pair[0].parse().unwrap();
-        match pair[1] {
-            "ns/op" => r.ns_per_op = v,
-            "MB/s" => r.mb_per_s = Some(v),
-            "B/op" => mem.0 = Some(v as u64),
-            "allocs/op" => mem.1 = Some(v as u64),
-            unit => r.metrics.push((unit.to_string(), v)),
-        }
     }
-    if let (Some(b), Some(a)) = mem {
-        r.mem = Some((b, a));
-    }
-    r
 }
 
 fn units(columns: &str) -> Vec<String> {

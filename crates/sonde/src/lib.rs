@@ -3,46 +3,68 @@
 //! In-process profilers for Rust that write Go's pprof format, readable by
 //! `sonde top` and `go tool pprof` alike.
 //!
-//! The map of the crate:
+//! The map of the crate, top floor first; each module uses only the floors
+//! below it:
 //!
-//! * [`cpu`]: the CPU profiler (`pprof.StartCPUProfile` for Rust): per-thread
-//!   CPU-time timers, signal-safe stack capture, symbolized pprof output.
-//! * [`heap`]: the heap profiler (`pprof.WriteHeapProfile`): a sampling global
-//!   allocator wrapper over any allocator, with exact allocation counters.
-//! * `unwind` (internal): the one stack unwinder all collectors share — frame
-//!   pointers or the binaries' unwind tables, allocation-free and bounds-checked,
-//!   usable in signal handlers.
-//! * `symbolize` (internal): addresses to demangled names, files, lines and
-//!   inlined frames, cached across profiles ([`clear_symbol_cache`] frees it).
+//! * [`profiles`]: the registry, a profile kind's name to how to take it (Go's
+//!   `pprof.Lookup` and `pprof.Profiles`). Sinks (endpoints, agents) go through
+//!   it, never through a collector.
+//! * The collectors, side by side, none using another:
+//!   * [`cpu`]: the CPU profiler (`pprof.StartCPUProfile` for Rust): per-thread
+//!     CPU-time timers, signal-safe stack capture; `cpu/profile.rs` builds the
+//!     profile (`samples/count`, `cpu/nanoseconds`).
+//!   * [`heap`]: the heap profiler (`pprof.WriteHeapProfile`, the `heap` and
+//!     `allocs` profiles): a sampling global allocator wrapper over any
+//!     allocator; `heap/profile.rs` builds the profile (`alloc_objects/count`,
+//!     `alloc_space/bytes`, `inuse_objects/count`, `inuse_space/bytes`).
+//! * The shared floor, which knows no collector:
+//!   * `profile_builder` (internal): THE profile builder every collector must
+//!     use, raw stacks to symbolized locations, functions and mappings.
+//!   * `symbolize` (internal): the one symbolizer, addresses to demangled names,
+//!     files, lines and inlined frames, cached across profiles
+//!     ([`clear_symbol_cache`] frees it).
+//!   * `alloc` (internal): the allocator hook's per-thread block with the exact
+//!     allocation counters (re-exported as [`heap::AllocStats`],
+//!     [`heap::process_stats`], [`heap::thread_stats`]) and `quietly`, which
+//!     keeps the profilers' own memory out of counts and samples.
+//!   * `unwind` (internal): the one stack unwinder all collectors share, frame
+//!     pointers or the binaries' unwind tables, allocation-free and
+//!     bounds-checked, usable in signal handlers.
+//!   * `os` (internal): threads as Linux shows them, the calling thread's id,
+//!     `/proc/self/task` listings, thread names and scheduling states.
+//!   * [`Error`] (`error.rs`): what can go wrong when a profile is started,
+//!     stopped or taken.
 //!
 //! Every collector produces a [`sonde_profile::Profile`]; write it with
 //! [`Profile::write_file`](sonde_profile::Profile::write_file).
 //!
-//! Feature `profilers` (default): the CPU and heap profilers. Without it, only
-//! the allocation counters remain ([`heap::Sampled`] counting every allocation,
+//! Feature `profilers` (default): the CPU and heap profilers and the registry.
+//! Without it, only the allocation counters remain ([`heap::Sampled`] counting every allocation,
 //! [`heap::process_stats`], [`heap::thread_stats`]), with no dependency but
 //! `libc`: what a benchmark harness needs for `B/op` and `allocs/op`.
 
 #![deny(missing_docs)]
 
+mod alloc;
 #[cfg(feature = "profilers")]
 pub mod cpu;
-pub mod heap;
 #[cfg(feature = "profilers")]
-mod stacks;
+mod error;
+pub mod heap;
+mod os;
+#[cfg(feature = "profilers")]
+mod profile_builder;
+#[cfg(feature = "profilers")]
+pub mod profiles;
 #[cfg(feature = "profilers")]
 mod symbolize;
 #[cfg(feature = "profilers")]
 mod unwind;
 
 #[cfg(feature = "profilers")]
+pub use error::Error;
+#[cfg(feature = "profilers")]
 pub use sonde_profile::Profile;
-
-/// The calling thread's id.
-pub(crate) fn current_tid() -> u32 {
-    // SAFETY: gettid has no preconditions.
-    unsafe { libc::syscall(libc::SYS_gettid) as u32 }
-}
 
 /// Internals exposed for sonde's own benchmarks (`bench/`); not a stable API.
 #[cfg(feature = "profilers")]
@@ -78,42 +100,3 @@ pub mod __bench {
 }
 #[cfg(feature = "profilers")]
 pub use symbolize::clear_cache as clear_symbol_cache;
-
-/// Errors of the runtime profilers.
-#[cfg(feature = "profilers")]
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// A profile of this kind is already running in the process.
-    #[error("a CPU profile is already running in this process; stop it before starting another")]
-    AlreadyRunning,
-    /// Another component installed a SIGPROF handler, which sonde leaves alone.
-    #[error(
-        "another SIGPROF handler is installed (at {handler:#x}), and sonde will not replace it; stop the \
-         other profiler (pprof-rs, gperftools, a setitimer user) or profile in another process"
-    )]
-    SignalHandlerInUse {
-        /// Address of the installed handler.
-        handler: usize,
-    },
-    /// Installing the signal handler failed.
-    #[error("installing the SIGPROF handler failed: {0}")]
-    Signal(std::io::Error),
-    /// Creating or arming a per-thread timer failed.
-    #[error("creating the per-thread CPU timers failed: {0}")]
-    Timer(std::io::Error),
-    /// An option value out of range.
-    #[error("{0}")]
-    InvalidOption(String),
-    /// This platform is not supported.
-    #[error("CPU profiling is supported on Linux (x86_64 and aarch64) only")]
-    Unsupported,
-    /// The profile was started before `fork()` and cannot be stopped in the child.
-    #[error("this profile was started in the parent process before fork(); stop it in the parent")]
-    Forked,
-    /// Reading information about the process failed.
-    #[error("reading process information: {0}")]
-    Io(#[from] std::io::Error),
-    /// The collector thread stopped unexpectedly.
-    #[error("the profiler's collector thread stopped unexpectedly")]
-    Collector,
-}

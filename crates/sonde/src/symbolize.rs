@@ -40,7 +40,7 @@ static SYMBOLS: Mutex<Option<HashMap<String, Binary>>> = Mutex::new(None);
 /// binary cannot be read or has no symbol for the address.
 pub(crate) fn resolve(path: &str, addr: u64) -> Arc<[SourceFrame]> {
     // The cache is the profiler's memory, not the program's.
-    crate::heap::quietly(|| resolve_cached(path, addr))
+    crate::alloc::quietly(|| resolve_cached(path, addr))
 }
 
 fn resolve_cached(path: &str, addr: u64) -> Arc<[SourceFrame]> {
@@ -64,7 +64,7 @@ fn resolve_cached(path: &str, addr: u64) -> Arc<[SourceFrame]> {
 /// Frees the loaded debug info and resolved addresses.
 pub fn clear_cache() {
     let old = SYMBOLS.lock().unwrap_or_else(|p| p.into_inner()).take();
-    crate::heap::quietly(|| drop(old));
+    crate::alloc::quietly(|| drop(old));
 }
 
 fn lookup(loader: &Loader, addr: u64) -> Vec<SourceFrame> {

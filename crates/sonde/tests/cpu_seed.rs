@@ -31,7 +31,7 @@ fn expensive_dominates_and_sleep_is_absent() {
     // A second profile cannot start while this one runs.
     assert!(matches!(
         cpu::start(CpuOptions::default()),
-        Err(sonde::Error::AlreadyRunning)
+        Err(sonde::Error::AlreadyRunning { kind: "CPU" })
     ));
     let mut quick_cpu = std::time::Duration::ZERO;
     for _ in 0..100 {

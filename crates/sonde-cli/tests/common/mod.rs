@@ -61,22 +61,10 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// Whether the Go toolchain is installed. Prints why a test is skipped when not.
+/// Whether the Go toolchain is installed. Prints why a test is skipped when
+/// not; fails when SONDE_REQUIRE_GO is set (see `sonde_test_support::Tool`).
 pub fn go_available(test: &str) -> bool {
-    let ok = Command::new("go")
-        .arg("version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok && std::env::var_os("SONDE_REQUIRE_GO").is_some() {
-        panic!("{test}: SONDE_REQUIRE_GO is set but the Go toolchain (`go`) is not installed");
-    }
-    if !ok {
-        eprintln!(
-            "SKIPPED {test}: the Go toolchain (`go`) is not installed; install golang-go to run the interop tests"
-        );
-    }
-    ok
+    sonde_test_support::GO.available(test)
 }
 
 /// Runs `go tool pprof` with `args` (in UTC).

@@ -31,7 +31,7 @@
 //! 250 Hz), each signal carries the number of periods that elapsed, so the
 //! profile's CPU total stays exact at 1000 Hz.
 
-mod build;
+mod profile;
 mod ring;
 mod signal;
 mod timers;
@@ -47,7 +47,7 @@ use sonde_profile::Profile;
 use crate::Error;
 pub use crate::unwind::Unwinding;
 use crate::unwind::{self, Walk};
-use build::{BuildOptions, Collected, StackCount, StackKey};
+use profile::{BuildOptions, Collected, StackCount, StackKey};
 use ring::Ring;
 
 /// Settings of a CPU profile.
@@ -141,7 +141,7 @@ pub fn start(opts: CpuOptions) -> Result<CpuProfiler, Error> {
         .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
         .is_err()
     {
-        return Err(Error::AlreadyRunning);
+        return Err(Error::AlreadyRunning { kind: "CPU" });
     }
     match start_session(opts) {
         Ok(session) => Ok(CpuProfiler { session: Some(session) }),
@@ -168,7 +168,7 @@ impl CpuProfiler {
         let (period_ns, wall_start, start) = (session.period_ns, session.wall_start, session.start);
         let collected = finish(session)?;
         let time_nanos = wall_start.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64);
-        Ok(build::build(
+        Ok(profile::build(
             &collected,
             &BuildOptions {
                 period_ns,
@@ -293,7 +293,7 @@ fn collect(
     ready: mpsc::Sender<Result<(), Error>>,
 ) -> Result<Collected, Error> {
     let ring: &'static Ring = Box::leak(Box::new(Ring::new(2048)));
-    let mut timers = match timers::ThreadTimers::new(period_ns, cookie, timers::current_tid()) {
+    let mut timers = match timers::ThreadTimers::new(period_ns, cookie, crate::os::current_tid()) {
         Ok(t) => t,
         Err(e) => {
             let _ = ready.send(Err(Error::Timer(e)));

@@ -137,6 +137,7 @@ mod tests {
 
     #[test]
     fn many_producers_one_consumer() {
+        let _threads = crate::os::testing::threads_serialized();
         let ring = std::sync::Arc::new(Ring::new(64));
         let producers: Vec<_> = (0..4)
             .map(|t| {

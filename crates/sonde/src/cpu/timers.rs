@@ -8,6 +8,8 @@
 use std::collections::HashMap;
 use std::io;
 
+use crate::os::{TaskDir, thread_name};
+
 /// Linux's clock id for the CPU time of thread `tid` (`MAKE_THREAD_CPUCLOCK(tid,
 /// CPUCLOCK_SCHED)`).
 fn thread_cpu_clock(tid: u32) -> libc::clockid_t {
@@ -203,107 +205,19 @@ pub(crate) fn encode_value(cookie: u32, tid: u32) -> u64 {
     (cookie as u64) << 32 | tid as u64
 }
 
-/// `/proc/self/task`, kept open: re-reading an open directory of procfs lists the
-/// threads of the moment, without the cost of opening it again at every scan.
-struct TaskDir {
-    fd: libc::c_int,
-    buf: Vec<u8>,
-}
-
-impl TaskDir {
-    fn open() -> io::Result<TaskDir> {
-        // SAFETY: opens a directory with a NUL-terminated path.
-        let fd = unsafe {
-            libc::open(
-                c"/proc/self/task".as_ptr(),
-                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(TaskDir {
-            fd,
-            buf: vec![0; 32 * 1024],
-        })
-    }
-
-    /// The ids of this process's threads.
-    fn list(&mut self) -> io::Result<Vec<u32>> {
-        // SAFETY: rewinds our own directory descriptor.
-        if unsafe { libc::lseek(self.fd, 0, libc::SEEK_SET) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let mut tids = Vec::new();
-        loop {
-            // SAFETY: getdents64 writes at most buf.len() bytes into buf.
-            let n = unsafe { libc::syscall(libc::SYS_getdents64, self.fd, self.buf.as_mut_ptr(), self.buf.len()) };
-            if n < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            if n == 0 {
-                break;
-            }
-            parse_dirents(&self.buf[..n as usize], &mut tids);
-        }
-        Ok(tids)
-    }
-}
-
-impl Drop for TaskDir {
-    fn drop(&mut self) {
-        // SAFETY: closes the descriptor this struct owns.
-        unsafe { libc::close(self.fd) };
-    }
-}
-
-/// Appends the numeric names in a buffer of `linux_dirent64` records.
-fn parse_dirents(mut buf: &[u8], out: &mut Vec<u32>) {
-    // struct linux_dirent64 { u64 ino; i64 off; u16 reclen; u8 type; char name[]; }
-    while buf.len() >= 19 {
-        let reclen = u16::from_ne_bytes([buf[16], buf[17]]) as usize;
-        if reclen < 19 || reclen > buf.len() {
-            break;
-        }
-        let name = &buf[19..reclen];
-        let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
-        if let Some(tid) = std::str::from_utf8(name).ok().and_then(|s| s.parse().ok()) {
-            out.push(tid);
-        }
-        buf = &buf[reclen..];
-    }
-}
-
-pub(crate) use crate::current_tid;
-
-fn thread_name(tid: u32) -> String {
-    std::fs::read_to_string(format!("/proc/self/task/{tid}/comm"))
-        .map(|s| s.trim_end().to_string())
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A thread that waits until told: its id, the sender that ends it, its handle.
-    fn waiting_thread() -> (u32, std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>) {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-        let h = std::thread::spawn(move || {
-            tx.send(current_tid()).expect("send");
-            let _ = done_rx.recv();
-        });
-        (rx.recv().expect("tid"), done_tx, h)
-    }
+    use crate::os::testing::{threads_serialized, waiting_thread};
 
     #[test]
     fn timers_follow_threads_that_come_and_go() {
+        let _threads = threads_serialized();
         // A period no thread reaches in this test: no SIGPROF is ever sent.
         let mut timers = ThreadTimers::new(1_000 * 1_000_000_000, 7, 0).expect("timers");
         timers.sync().expect("sync");
         let before = timers.len();
-        let (tid, done_tx, h) = waiting_thread();
+        let (tid, done_tx, h) = waiting_thread("sonde-timers");
         let seen = (0..20).any(|_| {
             timers.sync().expect("sync");
             timers.timers.contains_key(&tid)
@@ -324,27 +238,5 @@ mod tests {
         assert!(removed, "the exited thread's timer is deleted");
         assert!(timers.len() <= before + 1);
         timers.delete_all();
-    }
-
-    #[test]
-    fn lists_threads_through_the_open_directory() {
-        let mut dir = TaskDir::open().expect("open");
-        // A listing can miss a thread when another one exits during it (other
-        // tests run in parallel), so each check allows a few listings.
-        let listed = |dir: &mut TaskDir, tid: u32| (0..20).any(|_| dir.list().expect("list").contains(&tid));
-        assert!(listed(&mut dir, current_tid()));
-        let (tid, done_tx, h) = waiting_thread();
-        assert!(listed(&mut dir, tid), "a new thread is seen on the next scan");
-        done_tx.send(()).expect("done");
-        h.join().expect("join");
-        // The kernel may list the task for a moment after join returns.
-        let gone = (0..200).any(|_| {
-            let listed = dir.list().expect("list").contains(&tid);
-            if listed {
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
-            !listed
-        });
-        assert!(gone, "an exited thread is gone");
     }
 }

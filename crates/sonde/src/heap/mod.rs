@@ -52,7 +52,6 @@
 #![cfg_attr(not(feature = "profilers"), allow(dead_code))]
 
 mod arena;
-mod counters;
 #[cfg(feature = "profilers")]
 mod profile;
 #[cfg(feature = "profilers")]
@@ -62,18 +61,17 @@ mod sampler;
 mod table;
 mod wrapper;
 
-pub use counters::{AllocStats, process_stats, thread_stats};
+pub use crate::alloc::{AllocStats, process_stats, thread_stats};
 #[cfg(feature = "profilers")]
 pub use profile::{allocs_profile, profile};
 pub use sampler::DEFAULT_RATE;
 pub use wrapper::Sampled;
 
-/// Runs `f` as the profiler's own work on this thread: its allocations are
-/// neither sampled nor counted, and neither are its frees, so memory it keeps
-/// (the symbol cache) must be freed the same way.
+/// How many records (allocation site, size and rate) the heap profile holds:
+/// the count Go's `/debug/pprof/` index shows for `heap` and `allocs`.
 #[cfg(feature = "profilers")]
-pub(crate) fn quietly<T>(f: impl FnOnce() -> T) -> T {
-    sampler::busy(true, f)
+pub(crate) fn record_count() -> usize {
+    crate::alloc::busy(false, || table::TABLE.with(|t| t.buckets.len()))
 }
 
 /// Sets the average number of bytes allocated between samples (Go's

@@ -3,9 +3,9 @@
 
 use sonde_profile::{Label, Labels, Profile, Sample, ValueType};
 
-use super::counters::{AllocStats, process_stats};
 use super::{sample_rate, sampler, table};
-use crate::stacks::StackTables;
+use crate::alloc::{self, AllocStats, process_stats};
+use crate::profile_builder::ProfileBuilder;
 
 /// Scales sampled estimates so that they add up to the exact totals. A sampled
 /// block of `s` bytes stands for `rate / s` blocks (it contained a sample point
@@ -77,10 +77,12 @@ impl Calibration {
 
 /// Allocator frames hidden from the top of heap stacks (as Go hides `runtime.`
 /// frames above the first user frame): by function name, or by source file (this
-/// module's, whose inlined functions carry short names).
+/// module's and the allocator hook's, whose inlined functions carry short names).
 const ALLOCATOR_FRAMES: &[&str] = &[
     concat!(env!("CARGO_MANIFEST_DIR"), "/src/heap/"),
+    concat!(env!("CARGO_MANIFEST_DIR"), "/src/alloc/"),
     "sonde::heap::",
+    "sonde::alloc::",
     "<sonde::heap::Sampled",
     "__rust_alloc",
     "__rust_realloc",
@@ -108,7 +110,7 @@ fn build(default_type: &str) -> Profile {
     {
         // Copying under the table's lock must not sample (which takes the lock).
         let exact = process_stats();
-        let (stacks, buckets) = sampler::busy(false, || table::TABLE.with(|t| (t.stacks.clone(), t.buckets.clone())));
+        let (stacks, buckets) = alloc::busy(false, || table::TABLE.with(|t| (t.stacks.clone(), t.buckets.clone())));
         let modules = crate::unwind::modules::loaded_modules();
         let rate = sample_rate();
         let p = Profile {
@@ -127,7 +129,7 @@ fn build(default_type: &str) -> Profile {
             ..Default::default()
         };
         let calibration = Calibration::new(&buckets, &exact);
-        let mut t = StackTables::new(p, &modules, &[], ALLOCATOR_FRAMES);
+        let mut t = ProfileBuilder::new(p, &modules, &[], ALLOCATOR_FRAMES);
         // Buckets differ by size more often than by stack: resolve each stack once.
         let mut resolved: Vec<Option<Vec<u32>>> = vec![None; stacks.len()];
         for b in &buckets {

@@ -5,9 +5,9 @@ use std::sync::OnceLock;
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::arena;
-use super::counters::{self, Local};
-use super::sampler::{HOT, busy};
+use super::sampler::HOT;
 use super::table::TABLE;
+use crate::alloc::{self, Local, busy};
 use crate::unwind::{self, UnwindState, Unwinding};
 
 /// How deep a heap sample's stack may be.
@@ -24,7 +24,7 @@ fn unwinder() -> Option<&'static UnwindState> {
 #[cold]
 #[inline(never)]
 pub(crate) fn record(addr: *mut u8, size: u64, rate: u64) {
-    busy(true, || counters::with_local(|l| record_stack(l, addr, size, rate)));
+    busy(true, || alloc::with_local(|l| record_stack(l, addr, size, rate)));
 }
 
 fn record_stack(l: &Local, addr: *mut u8, size: u64, rate: u64) {

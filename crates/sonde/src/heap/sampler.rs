@@ -20,7 +20,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 use super::arena;
-use super::counters::{self, Local};
+use crate::alloc::{self, Local};
 
 /// Go's default: one sample per 512 KiB allocated on average.
 pub const DEFAULT_RATE: u64 = 512 * 1024;
@@ -75,14 +75,14 @@ static CALIBRATED: AtomicBool = AtomicBool::new(true);
 /// Sets the sampling rate.
 pub(crate) fn set_rate(rate: u64) {
     if HOT.rate.swap(rate, Relaxed) != rate {
-        let allocated = counters::process_stats().bytes_allocated;
+        let allocated = alloc::process_stats().bytes_allocated;
         CALIBRATED.store(rate > 1 && allocated < rate, Relaxed);
     }
     HOT.small_max.store(small_max(rate), Relaxed);
     // This thread switches now (its next allocation draws a distance at the
     // new rate); the others at their next sample point.
-    counters::with_local(|l| {
-        l.refresh_limit();
+    alloc::with_local(|l| {
+        refresh_limit(l);
         l.started.set(false);
         l.countdown.set(0);
     });
@@ -127,7 +127,7 @@ pub(crate) fn unsampled(l: &Local, size: usize) -> bool {
 /// Decides how an allocation that [`unsampled`] did not clear is served and
 /// recorded.
 pub(crate) fn decide(l: &Local, size: usize) -> Decision {
-    l.refresh_limit();
+    refresh_limit(l);
     let rate = rate();
     let s = size as u64;
     if rate == 0 {
@@ -152,7 +152,8 @@ pub(crate) fn decide(l: &Local, size: usize) -> Decision {
 fn sample_point(l: &Local, size: u64, rate: u64, mut c: i64) -> Decision {
     if !l.started.get() {
         l.started.set(true);
-        let seed = (l as *const Local as u64) ^ (crate::current_tid() as u64).rotate_left(32) ^ 0x2545_f491_4f6c_dd1d;
+        let seed =
+            (l as *const Local as u64) ^ (crate::os::current_tid() as u64).rotate_left(32) ^ 0x2545_f491_4f6c_dd1d;
         l.rng.set(seed | 1);
         c = first_distance(l, rate) as i64 - size as i64;
         if c > 0 {
@@ -197,24 +198,12 @@ fn first_distance(s: &Local, rate: u64) -> u64 {
     (unit(s) * gap) as u64 + 1
 }
 
-/// Runs `f` with sampling off on this thread and, when `quiet`, counting off
-/// too (for memory that stays the profiler's: a free of an uncounted block must
-/// be quiet as well). Without `quiet`, allocations are counted: what `f` returns
-/// is freed by ordinary code later.
-pub(crate) fn busy<T>(quiet: bool, f: impl FnOnce() -> T) -> T {
-    struct Restore<'a>(&'a Local, bool, bool);
-    impl Drop for Restore<'_> {
-        fn drop(&mut self) {
-            self.0.set_quiet(self.2);
-            self.0.busy.set(self.1);
-        }
-    }
-    counters::with_local(|l| {
-        let was_quiet = l.quiet();
-        l.set_quiet(quiet || was_quiet);
-        let _restore = Restore(l, l.busy.replace(true), was_quiet);
-        f()
-    })
+/// Sets the thread's [`Local::limit`] from its state and the current
+/// `small_max`: the common path opens only while the thread counts into its own
+/// block.
+#[inline]
+pub(crate) fn refresh_limit(l: &Local) {
+    l.limit.set(if l.own() { HOT.small_max.load(Relaxed) } else { 0 });
 }
 
 #[cfg(feature = "profilers")]
@@ -235,7 +224,7 @@ mod tests {
 
     #[test]
     fn distances_stay_in_range_and_average_to_the_rate() {
-        counters::with_local(check_distances);
+        alloc::with_local(check_distances);
     }
 
     fn check_distances(s: &Local) {

@@ -10,8 +10,9 @@
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::Ordering::Relaxed;
 
+use super::arena;
 use super::sampler::{self, Decision, HOT};
-use super::{arena, counters};
+use crate::alloc;
 
 /// A global allocator that counts every allocation and samples some of them
 /// with their stacks, wrapping any other allocator (`System`, mimalloc,
@@ -54,7 +55,7 @@ impl<A: GlobalAlloc> Sampled<A> {
     unsafe fn allocate(&self, layout: Layout, zeroed: bool) -> *mut u8 {
         let size = layout.size();
         // SAFETY: this thread's block, used only during this call (see `local`).
-        let l = unsafe { &*counters::local() };
+        let l = unsafe { &*alloc::local() };
         if sampler::unsampled(l, size) {
             // Counted first, so that the wrapped allocator's call is nearly the
             // last thing done; taken back in the (out of memory) case it fails.
@@ -74,14 +75,14 @@ impl<A: GlobalAlloc> Sampled<A> {
     #[inline(never)]
     unsafe fn allocate_slow(&self, layout: Layout, zeroed: bool) -> *mut u8 {
         // SAFETY: as in `allocate`.
-        let l = unsafe { &*counters::local() };
+        let l = unsafe { &*alloc::local() };
         let decision = sampler::decide(l, layout.size());
         // SAFETY: the caller's guarantees are passed on.
         unsafe { self.serve(l, decision, layout, zeroed) }
     }
 
     /// Serves and counts an allocation as `decision` says.
-    unsafe fn serve(&self, l: &counters::Local, decision: Decision, layout: Layout, zeroed: bool) -> *mut u8 {
+    unsafe fn serve(&self, l: &alloc::Local, decision: Decision, layout: Layout, zeroed: bool) -> *mut u8 {
         let size = layout.size();
         let p = match decision {
             // SAFETY (all three): the caller's guarantees are passed on.
@@ -114,7 +115,7 @@ impl<A: GlobalAlloc> Sampled<A> {
     #[inline(never)]
     unsafe fn dealloc_slow(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: as in `allocate`.
-        let l = unsafe { &*counters::local() };
+        let l = unsafe { &*alloc::local() };
         l.count_free(layout.size());
         if !Self::maybe_recorded(ptr, layout.size()) {
             // SAFETY: forwarded with the caller's guarantees.
@@ -161,7 +162,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Sampled<A> {
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: as in `allocate`.
-        let l = unsafe { &*counters::local() };
+        let l = unsafe { &*alloc::local() };
         if !l.own() || Self::maybe_recorded(ptr, layout.size()) {
             // SAFETY: the caller's guarantees are passed on.
             return unsafe { self.dealloc_slow(ptr, layout) };
@@ -174,7 +175,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Sampled<A> {
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: as in `allocate`.
-        let l = unsafe { &*counters::local() };
+        let l = unsafe { &*alloc::local() };
         if !Self::maybe_recorded(ptr, layout.size()) && sampler::unsampled(l, new_size) {
             // SAFETY: forwarded with the caller's guarantees.
             let q = unsafe { self.inner.realloc(ptr, layout, new_size) };
@@ -195,7 +196,7 @@ impl<A: GlobalAlloc> Sampled<A> {
     #[inline(never)]
     unsafe fn realloc_slow(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: as in `allocate`.
-        let l = unsafe { &*counters::local() };
+        let l = unsafe { &*alloc::local() };
         let decision = sampler::decide(l, new_size);
         if arena::contains(ptr) || matches!(decision, Decision::Sampled(_)) {
             // The arena serves one side: allocate, copy and free.

@@ -100,16 +100,7 @@ pub fn assert_valid(p: &Profile) {
 
 /// Runs `go tool pprof -top` on the profile if Go is installed.
 pub fn go_top(p: &Profile) -> Option<String> {
-    let ok = std::process::Command::new("go")
-        .arg("version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        if std::env::var_os("SONDE_REQUIRE_GO").is_some() {
-            panic!("SONDE_REQUIRE_GO is set but `go` is not installed");
-        }
-        eprintln!("SKIPPED go tool pprof check: Go is not installed");
+    if !sonde_test_support::GO.available("go tool pprof check") {
         return None;
     }
     let path = std::env::temp_dir().join(format!("sonde-cpu-{}.pb.gz", std::process::id()));
@@ -146,16 +137,7 @@ pub fn total_of(p: &Profile, ty: &str) -> i64 {
 
 /// Runs `go tool pprof ARGS FILE` on the profile if Go is installed.
 pub fn go_pprof(p: &Profile, args: &[&str]) -> Option<String> {
-    let ok = std::process::Command::new("go")
-        .arg("version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        if std::env::var_os("SONDE_REQUIRE_GO").is_some() {
-            panic!("SONDE_REQUIRE_GO is set but `go` is not installed");
-        }
-        eprintln!("SKIPPED go tool pprof check: Go is not installed");
+    if !sonde_test_support::GO.available("go tool pprof check") {
         return None;
     }
     let path = std::env::temp_dir().join(format!("sonde-prof-{}-{}.pb.gz", std::process::id(), args.len()));

@@ -7,8 +7,6 @@
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering, Ordering::Relaxed};
 
-use super::sampler::HOT;
-
 /// Allocation totals.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AllocStats {
@@ -105,12 +103,13 @@ impl Totals {
 }
 
 /// Everything the allocator wrapper keeps per thread, in one thread-local block
-/// so that the common path computes its address once: the counters and the
-/// sampler's state.
+/// so that the common path computes its address once: the counters, the quiet
+/// switch, and the heap sampler's state (whose fields only the sampler reads).
 pub(crate) struct Local {
-    /// Requests smaller than this take the common path: the sampler's
-    /// `small_max` while the thread counts into its own block, else 0 (so that
-    /// everything takes the out-of-line path, which refreshes it).
+    /// Requests smaller than this take the common path. Nonzero only while the
+    /// thread counts into its own block: every change of state lowers it to 0
+    /// (everything takes the out-of-line path), and the heap sampler raises it
+    /// again there (`heap::sampler::refresh_limit`).
     pub(crate) limit: Cell<usize>,
     /// Bytes left until the next sample point.
     pub(crate) countdown: Cell<i64>,
@@ -199,16 +198,12 @@ impl Local {
         s & QUIET != 0
     }
 
+    /// Changes the state; the common path stays closed (see [`Local::limit`])
+    /// until the sampler's out-of-line path, which the next allocation takes,
+    /// reopens it.
     fn set_state(&self, state: u8) {
         self.state.set(state);
-        self.refresh_limit();
-    }
-
-    /// Sets [`Local::limit`] from the state and the sampler's current setting.
-    #[inline]
-    pub(crate) fn refresh_limit(&self) {
-        let own = self.state.get() == REGISTERED;
-        self.limit.set(if own { HOT.small_max.load(Relaxed) } else { 0 });
+        self.limit.set(0);
     }
 
     /// Whether counting is stopped (see [`Local::set_quiet`]).

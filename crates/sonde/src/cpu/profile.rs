@@ -1,13 +1,13 @@
-//! Turning collected stacks into a pprof profile exactly as Go writes a CPU
-//! profile: `samples/count` and `cpu/nanoseconds`, period type
-//! `cpu/nanoseconds`, symbolized functions with inlined frames, and mappings with
-//! file names and build ids.
+//! Building the CPU profile from the collected stacks, exactly as Go writes
+//! one: `samples/count` and `cpu/nanoseconds`, period type `cpu/nanoseconds`,
+//! symbolized functions with inlined frames, and mappings with file names and
+//! build ids (the last three by the shared profile builder).
 
 use std::collections::HashMap;
 
 use sonde_profile::{Label, Labels, Profile, Sample, Str, ValueType};
 
-use crate::stacks::StackTables;
+use crate::profile_builder::ProfileBuilder;
 use crate::unwind::modules::LoadedModule;
 
 /// A stack as collected: the thread (0 when threads are not labelled) and the
@@ -50,7 +50,7 @@ pub(crate) fn build(c: &Collected, o: &BuildOptions) -> Profile {
         duration_nanos: o.duration_nanos,
         ..Default::default()
     };
-    let mut t = StackTables::new(p, &c.modules, o.blocklist, &[]);
+    let mut t = ProfileBuilder::new(p, &c.modules, o.blocklist, &[]);
     let mut samples: HashMap<(Vec<u32>, u32), u64> = HashMap::new();
     for ((tid, frames), count) in &c.stacks {
         let locs = t.stack(frames);

@@ -1,6 +1,9 @@
-//! Building a pprof profile from raw stacks, shared by every collector: each
-//! address becomes a symbolized location (inlined frames expanded), each loaded
-//! binary a mapping with its file name and build id.
+//! The one profile builder every collector must use: raw stacks in, a pprof
+//! profile's locations, functions and mappings out. Each address becomes a
+//! symbolized location (inlined frames expanded), each loaded binary a mapping
+//! with its file name and build id, so every kind of profile names code the
+//! same way. A collector sets its sample types and pushes its samples; it never
+//! builds locations itself.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,8 +13,9 @@ use sonde_profile::{Function, Line, Location, Mapping, Profile, Str};
 use crate::symbolize::{self, SourceFrame};
 use crate::unwind::modules::{LoadedModule, module_for};
 
-/// Adds symbolized locations to a profile under construction.
-pub(crate) struct StackTables<'a> {
+/// A profile under construction: collectors add stacks (as location indexes)
+/// and samples to it.
+pub(crate) struct ProfileBuilder<'a> {
     /// The profile being built; collectors set its sample types and samples.
     pub p: Profile,
     modules: &'a [LoadedModule],
@@ -27,7 +31,7 @@ pub(crate) struct StackTables<'a> {
     locations: HashMap<u64, Option<u32>>,
 }
 
-impl<'a> StackTables<'a> {
+impl<'a> ProfileBuilder<'a> {
     /// Starts a profile over the given modules; the main binary becomes the first
     /// mapping, as pprof expects.
     pub(crate) fn new(
@@ -36,7 +40,7 @@ impl<'a> StackTables<'a> {
         blocklist: &'a [String],
         skip_leaf: &'a [&'a str],
     ) -> Self {
-        let mut t = StackTables {
+        let mut t = ProfileBuilder {
             p,
             modules,
             blocklist,
@@ -117,22 +121,7 @@ impl<'a> StackTables<'a> {
             return l;
         }
         let (m, frames) = self.frames_of(addr);
-        let lines = frames[hidden..]
-            .iter()
-            .map(|f| Line {
-                function: self.function(f),
-                line: f.line as i64,
-                column: 0,
-            })
-            .collect();
-        let mapping = m.map(|m| self.mapping(m));
-        let i = self.p.locations.len() as u32;
-        self.p.locations.push(Location {
-            mapping,
-            address: addr,
-            lines,
-            is_folded: false,
-        });
+        let i = self.push_location(addr, m, frames[hidden..].iter());
         self.trimmed.insert((addr, hidden), Some(i));
         Some(i)
     }
@@ -187,25 +176,30 @@ impl<'a> StackTables<'a> {
         let result = if !frames.is_empty() && kept.is_empty() {
             None
         } else {
-            let lines = kept
-                .iter()
-                .map(|f| Line {
-                    function: self.function(f),
-                    line: f.line as i64,
-                    column: 0,
-                })
-                .collect();
-            let mapping = m.map(|m| self.mapping(m));
-            let i = self.p.locations.len() as u32;
-            self.p.locations.push(Location {
-                mapping,
-                address: addr,
-                lines,
-                is_folded: false,
-            });
-            Some(i)
+            Some(self.push_location(addr, m, kept.into_iter()))
         };
         self.locations.insert(addr, result);
         result
+    }
+
+    /// Adds the location of `addr` in module `m` with `frames` as its lines
+    /// (innermost first); returns its index.
+    fn push_location<'f>(&mut self, addr: u64, m: Option<usize>, frames: impl Iterator<Item = &'f SourceFrame>) -> u32 {
+        let lines = frames
+            .map(|f| Line {
+                function: self.function(f),
+                line: f.line as i64,
+                column: 0,
+            })
+            .collect();
+        let mapping = m.map(|m| self.mapping(m));
+        let i = self.p.locations.len() as u32;
+        self.p.locations.push(Location {
+            mapping,
+            address: addr,
+            lines,
+            is_folded: false,
+        });
+        i
     }
 }

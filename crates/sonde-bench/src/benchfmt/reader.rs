@@ -3,31 +3,7 @@
 //! value unit [value unit ...]` result lines; anything else is ignored, as
 //! Go's own reader does.
 
-/// One result line.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Record {
-    /// The name without the `Benchmark` prefix, with its `-N` suffix:
-    /// `Fibonacci20-2`, `Processing/Size100-2`.
-    pub name: String,
-    /// The `pkg:` in effect for this line (empty if none).
-    pub pkg: String,
-    /// The iterations column.
-    pub iterations: u64,
-    /// `(unit, value)` pairs in order: `("ns/op", 24640.0)`, ...
-    pub values: Vec<(String, f64)>,
-}
-
-/// A parsed results file.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Results {
-    /// Configuration lines (`goos`, `goarch`, `pkg`, `cpu`, ...), last value of
-    /// each key.
-    pub config: Vec<(String, String)>,
-    /// The result lines, in order.
-    pub records: Vec<Record>,
-    /// `Benchmark` lines that could not be read (line number, why).
-    pub skipped: Vec<(usize, String)>,
-}
+use super::{Result, Results};
 
 /// Parses results text. Never fails: unreadable `Benchmark` lines are listed in
 /// [`Results::skipped`], other lines ignored.
@@ -53,11 +29,12 @@ pub fn parse(text: &str) -> Results {
             continue;
         }
         match result_line(rest) {
-            Ok((name, iterations, values)) => out.records.push(Record {
+            Ok((name, iterations, values)) => out.records.push(Result {
                 name,
                 pkg: pkg.clone(),
                 iterations,
                 values,
+                ..Result::default()
             }),
             Err(why) => out.skipped.push((i + 1, why)),
         }
@@ -75,7 +52,7 @@ fn config_line(line: &str) -> Option<(&str, &str)> {
 
 type Line = (String, u64, Vec<(String, f64)>);
 
-fn result_line(rest: &str) -> Result<Line, String> {
+fn result_line(rest: &str) -> std::result::Result<Line, String> {
     let mut fields = rest.split_whitespace();
     let name = fields.next().unwrap_or_default().to_string();
     let iterations = fields

@@ -1,28 +1,13 @@
-//! Results as Go prints them (`go test -bench -benchmem`), byte for byte where
-//! Go defines the format, or as JSON lines.
+//! Writing results as Go prints them (`go test -bench -benchmem`), byte for
+//! byte where Go defines the format, or as JSON lines.
 
 use std::fmt::Write;
 
-/// One benchmark result.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Result {
-    /// Full name with the `-procs` suffix: `BenchmarkProcessing/Size100-2`.
-    pub name: String,
-    /// Iterations measured, over all samples used.
-    pub iterations: u64,
-    /// Median time per iteration, in nanoseconds.
-    pub ns_per_op: f64,
-    /// The 95% confidence interval of that median.
-    pub ns_per_op_ci: (f64, f64),
-    /// Samples the median is taken over.
-    pub samples: usize,
-    /// Throughput when the benchmark called `set_bytes`.
-    pub mb_per_s: Option<f64>,
-    /// Bytes and allocations per iteration, when reported.
-    pub mem: Option<(u64, u64)>,
-    /// Custom metrics, in the order reported.
-    pub metrics: Vec<(String, f64)>,
-}
+use super::Result;
+
+/// The units Go's `BenchmarkResult.String` and `MemString` place themselves;
+/// any other is an extra metric, written between them sorted by unit.
+const GO_UNITS: [&str; 4] = ["ns/op", "MB/s", "B/op", "allocs/op"];
 
 /// Go's `prettyPrint`: ten places before the decimal point, four significant
 /// figures for small values.
@@ -43,54 +28,68 @@ fn pretty(out: &mut String, x: f64, unit: &str) {
 
 impl Result {
     /// The columns after the name, as Go's `BenchmarkResult.String` (plus
-    /// `MemString` when `mem` is set) writes them.
+    /// `MemString` for `B/op` and `allocs/op`) writes them: iterations,
+    /// `ns/op` (unless 0), `MB/s` (unless 0), the other units sorted, then
+    /// `B/op` and `allocs/op`.
     pub fn columns(&self) -> String {
         let mut out = format!("{:8}", self.iterations);
-        if self.ns_per_op != 0.0 {
+        if let Some(ns) = self.value("ns/op").filter(|&ns| ns != 0.0) {
             out.push('\t');
-            pretty(&mut out, self.ns_per_op, "ns/op");
+            pretty(&mut out, ns, "ns/op");
         }
-        if let Some(mbs) = self.mb_per_s.filter(|&m| m != 0.0) {
+        if let Some(mbs) = self.value("MB/s").filter(|&m| m != 0.0) {
             let _ = write!(out, "\t{mbs:7.2} MB/s");
         }
         // Go sorts the extra metrics by unit.
-        let mut extra: Vec<&(String, f64)> = self.metrics.iter().collect();
+        let mut extra: Vec<&(String, f64)> = self.extra().collect();
         extra.sort_by(|a, b| a.0.cmp(&b.0));
         for (unit, v) in extra {
             out.push('\t');
             pretty(&mut out, *v, unit);
         }
-        if let Some((bytes, allocs)) = self.mem {
-            let _ = write!(out, "\t{bytes:8} B/op\t{allocs:8} allocs/op");
+        for unit in ["B/op", "allocs/op"] {
+            if let Some(v) = self.value(unit) {
+                let _ = write!(out, "\t{v:8} {unit}");
+            }
         }
         out
     }
 
-    /// The whole line: the name padded to `width`, a tab, the columns.
+    /// The whole line: the full name padded to `width`, a tab, the columns.
     pub fn line(&self, width: usize) -> String {
-        format!("{:<width$}\t{}", self.name, self.columns())
+        format!("{:<width$}\t{}", self.full_name(), self.columns())
     }
 
-    /// The result as one JSON object.
+    /// The result as one JSON object: `name` (the full name), `iterations`,
+    /// `ns_per_op`, `ns_per_op_ci` and `samples` (when measured), `mb_per_s`,
+    /// `bytes_per_op`, `allocs_per_op` (when present), and the other units
+    /// under `metrics`, in their order.
     pub fn json(&self) -> String {
         let mut out = format!(
-            "{{\"name\":{},\"iterations\":{},\"ns_per_op\":{},\"ns_per_op_ci\":[{},{}],\"samples\":{}",
-            json_str(&self.name),
+            "{{\"name\":{},\"iterations\":{},\"ns_per_op\":{}",
+            json_str(&self.full_name()),
             self.iterations,
-            json_num(self.ns_per_op),
-            json_num(self.ns_per_op_ci.0),
-            json_num(self.ns_per_op_ci.1),
-            self.samples
+            json_num(self.value("ns/op").unwrap_or(0.0)),
         );
-        if let Some(m) = self.mb_per_s {
-            let _ = write!(out, ",\"mb_per_s\":{}", json_num(m));
+        if let Some((lo, hi)) = self.ns_per_op_ci {
+            let _ = write!(out, ",\"ns_per_op_ci\":[{},{}]", json_num(lo), json_num(hi));
         }
-        if let Some((b, a)) = self.mem {
-            let _ = write!(out, ",\"bytes_per_op\":{b},\"allocs_per_op\":{a}");
+        if let Some(n) = self.samples {
+            let _ = write!(out, ",\"samples\":{n}");
         }
-        if !self.metrics.is_empty() {
+        for (unit, key) in [
+            ("MB/s", "mb_per_s"),
+            ("B/op", "bytes_per_op"),
+            ("allocs/op", "allocs_per_op"),
+        ] {
+            if let Some(v) = self.value(unit) {
+                let _ = write!(out, ",\"{key}\":{}", json_num(v));
+            }
+        }
+        let mut extra = self.extra().peekable();
+        if extra.peek().is_some() {
             out.push_str(",\"metrics\":{");
-            for (i, (unit, v)) in self.metrics.iter().enumerate() {
+            for (i, (unit, v)) in extra.enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
@@ -100,6 +99,11 @@ impl Result {
         }
         out.push('}');
         out
+    }
+
+    /// The values in units other than Go's own four, in their order.
+    fn extra(&self) -> impl Iterator<Item = &(String, f64)> {
+        self.values.iter().filter(|(u, _)| !GO_UNITS.contains(&u.as_str()))
     }
 }
 
@@ -165,43 +169,58 @@ pub fn with_procs(name: &str, procs: usize) -> String {
 mod tests {
     use super::*;
 
+    fn values(v: &[(&str, f64)]) -> Vec<(String, f64)> {
+        v.iter().map(|&(u, x)| (u.to_string(), x)).collect()
+    }
+
     #[test]
     fn columns_as_go_prints_them() {
         let mut r = Result {
-            name: "BenchmarkFibonacci20-2".into(),
+            name: "Fibonacci20-2".into(),
             iterations: 48290,
-            ns_per_op: 24640.4,
+            values: values(&[("ns/op", 24640.4)]),
             ..Result::default()
         };
         assert_eq!(r.columns(), "   48290\t     24640 ns/op");
-        r.mem = Some((0, 0));
+        r.values = values(&[("ns/op", 24640.4), ("B/op", 0.0), ("allocs/op", 0.0)]);
         assert_eq!(
             r.line(30),
             "BenchmarkFibonacci20-2        \t   48290\t     24640 ns/op\t       0 B/op\t       0 allocs/op"
         );
-        r.ns_per_op = 0.2513;
-        r.mem = None;
+        r.values = values(&[("ns/op", 0.2513)]);
         assert_eq!(r.columns(), "   48290\t         0.2513 ns/op");
-        r.ns_per_op = 12.5;
-        r.mb_per_s = Some(81.92);
-        r.metrics = vec![("hits/op".into(), 3.0), ("err/op".into(), 0.5)];
+        // Go's order whatever the order reported: MB/s, extras sorted, memory last.
+        r.values = values(&[
+            ("allocs/op", 2.0),
+            ("hits/op", 3.0),
+            ("B/op", 64.0),
+            ("ns/op", 12.5),
+            ("err/op", 0.5),
+            ("MB/s", 81.92),
+        ]);
         assert_eq!(
             r.columns(),
-            "   48290\t        12.50 ns/op\t  81.92 MB/s\t         0.5000 err/op\t         3.000 hits/op"
+            "   48290\t        12.50 ns/op\t  81.92 MB/s\t         0.5000 err/op\t         3.000 hits/op\t      64 B/op\t       2 allocs/op"
         );
     }
 
     #[test]
     fn json_escapes() {
         let r = Result {
-            name: "BenchmarkA/\"q\"".into(),
+            name: "A/\"q\"".into(),
             iterations: 1,
-            ns_per_op: 2.0,
+            values: values(&[("ns/op", 2.0)]),
+            ns_per_op_ci: Some((1.5, 2.5)),
+            samples: Some(10),
             ..Result::default()
         };
         assert!(
             r.json()
                 .starts_with("{\"name\":\"BenchmarkA/\\\"q\\\"\",\"iterations\":1,\"ns_per_op\":2,")
+        );
+        assert_eq!(
+            r.json(),
+            "{\"name\":\"BenchmarkA/\\\"q\\\"\",\"iterations\":1,\"ns_per_op\":2,\"ns_per_op_ci\":[1.5,2.5],\"samples\":10}"
         );
     }
 }
