@@ -97,7 +97,8 @@ impl<'a> ProfileBuilder<'a> {
         let m = module_for(self.modules, addr);
         let frames = match m {
             Some(m) if self.modules[m].has_file => {
-                symbolize::resolve(&self.modules[m].path, addr - self.modules[m].bias)
+                let module = &self.modules[m];
+                symbolize::resolve(&module.path, &module.build_id, addr - module.bias)
             }
             _ => Arc::from(Vec::new()),
         };

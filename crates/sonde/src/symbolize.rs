@@ -3,6 +3,13 @@
 //! built, never in a signal handler. Debug info is loaded lazily per binary and
 //! kept, with every address already resolved, for the next profiles of this
 //! process; [`clear_cache`] frees it.
+//!
+//! A system library is usually stripped to its exported symbols, which do not
+//! cover the functions every thread runs through (`__libc_start_call_main`,
+//! `start_thread`, `clone3`, the `memcpy` variants): its separate debug file,
+//! found by build id as GDB finds it (`/usr/lib/debug/.build-id/xx/yyyy.debug`,
+//! installed by Debian's `libc6-dbg` or Fedora's `glibc-debuginfo`), is read
+//! instead when it is there.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -36,18 +43,32 @@ unsafe impl Send for Binary {}
 static SYMBOLS: Mutex<Option<HashMap<String, Binary>>> = Mutex::new(None);
 
 /// Resolves `addr` (an address in the file's own address space, i.e. the runtime
-/// address minus the load bias) in the binary at `path`. Returns no frames when the
-/// binary cannot be read or has no symbol for the address.
-pub(crate) fn resolve(path: &str, addr: u64) -> Arc<[SourceFrame]> {
+/// address minus the load bias) in the binary at `path`, whose GNU build id is
+/// `build_id` (empty if it has none). Returns no frames when the binary cannot
+/// be read or has no symbol for the address.
+pub(crate) fn resolve(path: &str, build_id: &[u8], addr: u64) -> Arc<[SourceFrame]> {
     // The cache is the profiler's memory, not the program's.
-    crate::alloc::quietly(|| resolve_cached(path, addr))
+    crate::alloc::quietly(|| resolve_cached(path, build_id, addr))
 }
 
-fn resolve_cached(path: &str, addr: u64) -> Arc<[SourceFrame]> {
+/// Where the separate debug file of a binary with this build id is installed,
+/// if it is: `/usr/lib/debug/.build-id/` + the first byte in hex + `/` + the
+/// rest + `.debug` (the layout GDB, Debian's `-dbg` and Fedora's `-debuginfo`
+/// packages use).
+fn debug_file(build_id: &[u8]) -> Option<String> {
+    let (first, rest) = build_id.split_first()?;
+    let rest: String = rest.iter().map(|b| format!("{b:02x}")).collect();
+    let path = format!("/usr/lib/debug/.build-id/{first:02x}/{rest}.debug");
+    std::path::Path::new(&path).is_file().then_some(path)
+}
+
+fn resolve_cached(path: &str, build_id: &[u8], addr: u64) -> Arc<[SourceFrame]> {
     let mut guard = SYMBOLS.lock().unwrap_or_else(|p| p.into_inner());
     let binaries = guard.get_or_insert_with(HashMap::new);
     let bin = binaries.entry(path.to_string()).or_insert_with(|| Binary {
-        loader: Loader::new(path).ok(),
+        loader: debug_file(build_id)
+            .and_then(|d| Loader::new(d).ok())
+            .or_else(|| Loader::new(path).ok()),
         resolved: HashMap::new(),
     });
     if let Some(frames) = bin.resolved.get(&addr) {
@@ -165,7 +186,7 @@ mod tests {
         let mods = loaded_modules();
         let addr = a_function_to_find as *const () as usize as u64 + 1;
         let m = &mods[module_for(&mods, addr).expect("module")];
-        let frames = resolve(&m.path, addr - m.bias);
+        let frames = resolve(&m.path, &m.build_id, addr - m.bias);
         let f = frames.last().expect("a frame");
         assert!(
             f.function.ends_with("symbolize::tests::a_function_to_find"),
@@ -175,12 +196,27 @@ mod tests {
         assert!(f.line > 0, "{frames:?}");
         assert!(!f.system_name.is_empty());
         // The second lookup comes from the cache.
-        assert!(Arc::ptr_eq(&frames, &resolve(&m.path, addr - m.bias)));
+        assert!(Arc::ptr_eq(&frames, &resolve(&m.path, &m.build_id, addr - m.bias)));
     }
 
     #[test]
     fn missing_binaries_resolve_to_nothing() {
-        assert!(resolve("/nonexistent/binary", 0x1000).is_empty());
+        assert!(resolve("/nonexistent/binary", &[], 0x1000).is_empty());
+    }
+
+    #[test]
+    fn finds_debug_files_by_build_id() {
+        assert_eq!(debug_file(&[]), None);
+        assert_eq!(debug_file(&[0xde, 0xad, 0xbe, 0xef]), None, "no such file");
+        // Where a system library's debug file is installed, it is found.
+        for m in loaded_modules().iter().filter(|m| m.path.contains("libc.so")) {
+            let want = format!(
+                "/usr/lib/debug/.build-id/{}/{}.debug",
+                &m.build_id_hex()[..2],
+                &m.build_id_hex()[2..]
+            );
+            assert_eq!(debug_file(&m.build_id).is_some(), std::path::Path::new(&want).is_file());
+        }
     }
 
     #[test]
