@@ -381,6 +381,11 @@ pub fn run_with(pkg: &str, benches: &[Benchmark], args: &[String], mut out: Box<
     let started = Instant::now();
     let opts = match Options::parse(args) {
         Ok(o) => o,
+        // Asked for: not a failure (cargo would report "bench failed").
+        Err(e @ crate::flags::Error::Help) => {
+            let _ = writeln!(out, "{e}");
+            return 0;
+        }
         Err(e) => {
             let _ = writeln!(out, "{e}");
             return 2;
@@ -440,7 +445,9 @@ pub fn run_with(pkg: &str, benches: &[Benchmark], args: &[String], mut out: Box<
             }
         }
     }
-    let problems = profiles.finish();
+    let (written, problems) = profiles.finish();
+    // Where the profiles went, on standard error so results files stay clean.
+    written.iter().for_each(|w| eprintln!("{w}"));
     for p in &problems {
         session.say(&format!("{p}\n"));
     }

@@ -209,8 +209,8 @@ impl Options {
                 "benchmem" => o.benchmem = parse_bool(name, inline.as_deref())?,
                 "json" => o.json = parse_bool(name, inline.as_deref())?,
                 "cpu" => o.cpu = parse_cpu(&value(false)?.unwrap_or_default())?,
-                "cpuprofile" => o.cpuprofile = Some(value(false)?.unwrap_or_default().into()),
-                "memprofile" => o.memprofile = Some(value(false)?.unwrap_or_default().into()),
+                "cpuprofile" => o.cpuprofile = Some(user_path(value(false)?.unwrap_or_default())),
+                "memprofile" => o.memprofile = Some(user_path(value(false)?.unwrap_or_default())),
                 "list" => {
                     o.list = Some(match value(true)? {
                         Some(v) => compile_levels(&v)?,
@@ -322,6 +322,22 @@ fn split_levels(pattern: &str) -> Vec<String> {
     out
 }
 
+/// A path as the user meant it. `cargo bench` runs a bench binary in its
+/// package's directory, not in the directory the user typed the command in,
+/// so a relative path is taken relative to the shell's working directory
+/// (`$PWD`, which cargo passes on unchanged) when that is known, else to the
+/// process's own.
+fn user_path(given: String) -> PathBuf {
+    let path = PathBuf::from(given);
+    if path.is_absolute() {
+        return path;
+    }
+    match std::env::var_os("PWD").map(PathBuf::from) {
+        Some(shell_dir) if shell_dir.is_absolute() && shell_dir.is_dir() => shell_dir.join(path),
+        _ => std::path::absolute(&path).unwrap_or(path),
+    }
+}
+
 fn parse_bool(name: &str, v: Option<&str>) -> Result<bool, Error> {
     match v {
         None | Some("true") | Some("1") => Ok(true),
@@ -413,6 +429,19 @@ mod tests {
         // Any harness flag means a benchmark run, where libtest's are unknown.
         assert!(!parse(&["--benchmem"]).unwrap().test_mode);
         assert!(parse(&["--bench", "--nocapture"]).unwrap_err().contains("--nocapture"));
+    }
+
+    #[test]
+    fn relative_profile_paths_are_the_users() {
+        // cargo runs bench binaries in the package directory; the user's shell
+        // directory ($PWD) is what a relative path means to them.
+        let o = parse(&["--cpuprofile", "/abs/cpu.pb.gz", "--memprofile", "mem.pb.gz"]).unwrap();
+        assert_eq!(o.cpuprofile.as_deref(), Some(std::path::Path::new("/abs/cpu.pb.gz")));
+        let mem = o.memprofile.expect("memprofile");
+        assert!(mem.is_absolute() && mem.ends_with("mem.pb.gz"), "{mem:?}");
+        if let Some(pwd) = std::env::var_os("PWD").filter(|p| std::path::Path::new(p).is_dir()) {
+            assert_eq!(mem, std::path::Path::new(&pwd).join("mem.pb.gz"));
+        }
     }
 
     #[test]

@@ -43,19 +43,33 @@ impl Profiles {
         })
     }
 
-    /// Stops the profilers and writes the files; returns what went wrong.
-    pub(crate) fn finish(self) -> Vec<String> {
-        let mut problems = Vec::new();
+    /// Stops the profilers and writes the files; returns what to tell the
+    /// user (each file written, by its absolute path) and what went wrong.
+    pub(crate) fn finish(self) -> (Vec<String>, Vec<String>) {
+        let mut results = Vec::new();
         if let Some((p, path)) = self.cpu {
-            match p.stop() {
-                Ok(profile) => problems.extend(write_profile(profile, &path).err()),
-                Err(e) => problems.push(format!("--cpuprofile: {e}")),
+            let r = p.stop().map_err(|e| format!("--cpuprofile: {e}"));
+            results.push((
+                "--cpuprofile",
+                r.and_then(|profile| write_profile(profile, &path)),
+                path,
+            ));
+        }
+        if let Some(path) = self.mem {
+            results.push((
+                "--memprofile",
+                write_profile(sonde::heap::allocs_profile(), &path),
+                path,
+            ));
+        }
+        let (mut written, mut problems) = (Vec::new(), Vec::new());
+        for (flag, r, path) in results {
+            match r {
+                Ok(()) => written.push(format!("{flag}: wrote {}", path.display())),
+                Err(e) => problems.push(e),
             }
         }
-        if let Some(path) = &self.mem {
-            problems.extend(write_profile(sonde::heap::allocs_profile(), path).err());
-        }
-        problems
+        (written, problems)
     }
 }
 
@@ -83,8 +97,8 @@ impl Profiles {
     }
 
     /// Nothing to write.
-    pub(crate) fn finish(self) -> Vec<String> {
-        Vec::new()
+    pub(crate) fn finish(self) -> (Vec<String>, Vec<String>) {
+        (Vec::new(), Vec::new())
     }
 }
 

@@ -185,6 +185,13 @@ fn bad_flags_and_paths_are_refused_before_running() {
         );
     }
     assert!(!text.contains("BenchmarkFibonacci20"), "nothing ran: {text}");
+    // Asking for help is not a failure (cargo would say "bench failed").
+    let (code, text) = run(&benches, &["--help"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("--benchtime") && !text.contains("BenchmarkFibonacci20"),
+        "{text}"
+    );
 }
 
 /// `--cpuprofile` and `--memprofile` write pprof files whose samples are the
