@@ -100,15 +100,35 @@ fn benchmark_body(f: &mut dyn FnMut(&mut B), b: &mut B) {
     std::hint::black_box(());
 }
 
-/// Calls `f` `depth` frames (of about 64 bytes each) deeper into the stack.
+/// Calls `f` with the stack shifted by about `shift` × 64 bytes (`shift` below
+/// 64): whole kilobytes through frames of a kilobyte, the rest through frames
+/// of 64 bytes, so the deepest shift adds 18 frames rather than 63. Profiles
+/// capture a bounded number of frames from the leaf; fewer frames here leave
+/// room for the benchmark's own.
+fn with_stack_shift(shift: u64, f: &mut dyn FnMut()) {
+    shift_kilobytes(shift / 16, &mut || shift_fine(shift % 16, f));
+}
+
 #[inline(never)]
-fn with_stack_shift(depth: u64, f: &mut dyn FnMut()) {
+fn shift_kilobytes(depth: u64, f: &mut dyn FnMut()) {
+    let frame = [0u8; 1008];
+    std::hint::black_box(&frame);
+    if depth == 0 {
+        f();
+    } else {
+        shift_kilobytes(depth - 1, f);
+    }
+    std::hint::black_box(&frame);
+}
+
+#[inline(never)]
+fn shift_fine(depth: u64, f: &mut dyn FnMut()) {
     let frame = [0u8; 48];
     std::hint::black_box(&frame);
     if depth == 0 {
         f();
     } else {
-        with_stack_shift(depth - 1, f);
+        shift_fine(depth - 1, f);
     }
     std::hint::black_box(&frame);
 }

@@ -103,10 +103,13 @@ impl Profiles {
 }
 
 #[cfg(feature = "profiles")]
-/// Keeps the samples under the benchmark bodies and writes the profile.
+/// Keeps the samples under the benchmark bodies, each stack from the body
+/// down (the harness's frames above it, which differ from call to call by
+/// the stack shift, dropped), and writes the profile.
 fn write_profile(mut p: sonde::Profile, path: &std::path::Path) -> std::result::Result<(), String> {
     let body = regex::Regex::new(&regex::escape(BODY_FRAME)).expect("a valid pattern");
     p.filter_by_name(Some(&body), None, None, None);
+    p.show_from(&body);
     p.compact()
         .write_file(path)
         .map_err(|e| format!("cannot write {}: {e}", path.display()))

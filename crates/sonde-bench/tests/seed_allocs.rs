@@ -227,18 +227,32 @@ fn profiles_cover_the_benchmarked_code() {
     assert!(names(&c).iter().any(|n| n.contains("fibonacci")), "{:?}", names(&c));
     let m = read(&mem);
     assert!(names(&m).iter().any(|n| n.contains("concat_plus")), "{:?}", names(&m));
-    // Only samples under the benchmark bodies.
+    // Only samples under the benchmark bodies, each a whole stack from the
+    // body down, and nothing of the harness.
     for p in [&c, &m] {
         for s in &p.samples {
-            let under_body = s.locations.iter().any(|&l| {
-                p.locations[l as usize]
-                    .lines
+            let frames: Vec<&str> = s
+                .locations
+                .iter()
+                .flat_map(|&l| &p.locations[l as usize].lines)
+                .map(|line| &*p.functions[line.function as usize].name)
+                .collect();
+            let root = frames.last().copied().unwrap_or_default();
+            assert!(
+                root.ends_with("benchmark_body"),
+                "a stack not rooted at the body: {frames:?}"
+            );
+            assert!(
+                !frames
                     .iter()
-                    .any(|line| p.functions[line.function as usize].name.contains("benchmark_body"))
-            });
-            assert!(under_body, "a sample outside the benchmarks");
+                    .any(|f| f.contains("stats::") || f.contains("Session::measure")),
+                "harness frames in a sample: {frames:?}"
+            );
         }
     }
+    // The allocation sites are named (stacks were not cut before them).
+    let sites = m.samples.iter().filter(|s| s.locations.len() > 2).count();
+    assert_eq!(sites, m.samples.len(), "samples without the benchmark's frames");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

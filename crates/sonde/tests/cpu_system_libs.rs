@@ -39,9 +39,13 @@ fn libc_frames_are_named_from_its_debug_file() {
     assert!(cum(&p, "burn_in_a_thread") > 0, "the threads were sampled");
     if libc_debug_file(&p).is_none() {
         if std::env::var_os("SONDE_REQUIRE_LIBC_DEBUG").is_some() {
-            panic!("SONDE_REQUIRE_LIBC_DEBUG is set but libc's debug file is not installed (apt-get install libc6-dbg)");
+            panic!(
+                "SONDE_REQUIRE_LIBC_DEBUG is set but libc's debug file is not installed (apt-get install libc6-dbg)"
+            );
         }
-        eprintln!("SKIPPED libc_frames_are_named_from_its_debug_file: libc's debug file is not installed (apt-get install libc6-dbg)");
+        eprintln!(
+            "SKIPPED libc_frames_are_named_from_its_debug_file: libc's debug file is not installed (apt-get install libc6-dbg)"
+        );
         return;
     }
     let libc = p
@@ -65,5 +69,8 @@ fn libc_frames_are_named_from_its_debug_file() {
                 .is_some_and(|root| root.contains("clone") || root.contains("start_thread"))
         })
         .count();
-    assert!(thread_roots > 0, "the threads' stacks start in libc's clone3/start_thread");
+    assert!(
+        thread_roots > 0,
+        "the threads' stacks start in libc's clone3/start_thread"
+    );
 }
