@@ -29,8 +29,12 @@
 //! sonde_bench::main!(fibonacci_20);
 //! ```
 //!
-//! `cargo bench -- --benchmem` then prints what `go test -bench . -benchmem`
-//! prints (tabs shown as spaces):
+//! `cargo bench --bench seed -- --benchmem` then prints what `go test -bench .
+//! -benchmem` prints (tabs shown as spaces). Name the bench target (`--bench
+//! seed`) when the crate has a library: a bare `cargo bench -- --benchmem` also
+//! starts the library's libtest harness, which stops at the flag it does not
+//! know (`Unrecognized option: 'benchmem'`); or set `bench = false` under
+//! `[lib]` in Cargo.toml so that `cargo bench` runs only your benchmarks.
 //!
 //! ```text
 //! goos: linux
