@@ -18,15 +18,8 @@ work=${BENCH_DIR:-$root/target/bench}
 mkdir -p "$work"
 [ -x /usr/bin/time ] || { echo "needs GNU time: apt-get install time" >&2; exit 1; }
 
-old_tree=$work/ab-old-src
-if [ ! -d "$old_tree" ]; then
-  git -C "$root" worktree add --detach -q "$old_tree" "$rev"
-else
-  git -C "$old_tree" checkout -q --detach "$rev"
-fi
-trap 'git -C "$root" worktree remove --force "$old_tree" 2>/dev/null || true' EXIT
-echo "old: $(git -C "$old_tree" log -1 --format='%h %s' | cut -c1-80)"
-echo "new: working tree of $(git -C "$root" log -1 --format='%h %s' | cut -c1-80)"
+. "$root/bench/ab-common.sh"
+ab_old_tree "$rev"
 
 cargo build --quiet --release --manifest-path "$old_tree/Cargo.toml" --target-dir "$work/ab-old-target" -p sonde-cli
 cargo build --quiet --release --manifest-path "$root/Cargo.toml" -p sonde-cli
@@ -36,7 +29,6 @@ new=$root/target/release/sonde
 profile=$work/large.pb.gz
 [ -f "$profile" ] || "$root/target/release/examples/large_profile" generate "$profile"
 
-median() { sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 for cmd in $commands; do
   : > "$work/old.times"
   : > "$work/new.times"
@@ -50,10 +42,10 @@ for cmd in $commands; do
     done
   done
   same=DIFFER; cmp -s "$work/old.out" "$work/new.out" && same=identical
-  oc=$(awk '{print $1+$2}' "$work/old.times" | median)
-  nc=$(awk '{print $1+$2}' "$work/new.times" | median)
-  or=$(awk '{print $3}' "$work/old.times" | median)
-  nr=$(awk '{print $3}' "$work/new.times" | median)
+  oc=$(awk '{print $1+$2}' "$work/old.times" | ab_median)
+  nc=$(awk '{print $1+$2}' "$work/new.times" | ab_median)
+  or=$(awk '{print $3}' "$work/old.times" | ab_median)
+  nr=$(awk '{print $3}' "$work/new.times" | ab_median)
   awk -v c="$cmd" -v oc="$oc" -v nc="$nc" -v or="$or" -v nr="$nr" -v s="$same" -v n="$runs" 'BEGIN {
     printf "%-7s CPU old %.2f s  new %.2f s  new/old %.3f | RSS old %.0f MiB  new %.0f MiB  new/old %.3f | reports %s (median of %d)\n",
       c, oc, nc, nc/oc, or/1024, nr/1024, nr/or, s, n
