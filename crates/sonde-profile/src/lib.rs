@@ -14,8 +14,11 @@
 //! * [`prune`]: `drop_frames` / `keep_frames` and `prune_from`.
 //! * [`aggregate`]: granularity (functions, files, lines, addresses).
 //! * [`graph`]: the call graph reports are built from.
-//! * [`report`]: the pipeline from a profile and a [`report::Config`] to `top`,
-//!   `list`, `peek`, `traces`, `tree`, `raw`, `tags`, folded stacks and Speedscope.
+//! * [`report`]: the one table of analyzer settings ([`report::SETTINGS`], read
+//!   by flags, the shell and URLs), the prepared profile ([`report::prepare`]),
+//!   reports as rows ([`report::Top`], [`report::Tree`], [`report::Traces`],
+//!   [`report::Listing`]) and their one text renderer; `raw`, `tags`, folded
+//!   stacks and Speedscope.
 //! * [`units`]: how values and percentages print, digit for digit as pprof prints them.
 //!
 //! ```
