@@ -38,8 +38,6 @@ pub fn read_profile(path: &str, max_size: u64) -> Result<Profile> {
         );
     }
     let mut p = Profile::parse_with(&data, &ReadOptions { max_size }).with_context(|| path.to_string())?;
-    p.remove_uninteresting()
-        .with_context(|| format!("{path}: applying the profile's drop_frames"))?;
     if p.mappings.is_empty() && !p.locations.is_empty() {
         // As pprof does: one anonymous mapping, so that every location has one.
         p.mappings.push(Default::default());
@@ -64,6 +62,15 @@ fn starts_with_executable(path: &str) -> bool {
     std::fs::File::open(path)
         .and_then(|mut f| f.read_exact(&mut head))
         .is_ok_and(|_| is_executable(&head))
+}
+
+/// Applies the profile's own `drop_frames`/`keep_frames`, as pprof does once
+/// sources (and bases) are merged: frames are removed, samples stay apart and
+/// the tables keep every location (pprof's `RemoveUninteresting` after
+/// `Merge`, in `fetchProfiles`).
+pub fn remove_uninteresting(mut p: Profile) -> Result<Profile> {
+    p.remove_uninteresting().context("applying the profile's drop_frames")?;
+    Ok(p)
 }
 
 fn read_all(paths: &[String], max_size: u64, what: &str) -> Result<Profile> {
@@ -94,7 +101,7 @@ impl Sources {
         }
         let p = read_all(sources, self.max_size, "source")?;
         let (bases, diff) = match (self.base.is_empty(), self.diff_base.is_empty()) {
-            (true, true) => return Ok(p),
+            (true, true) => return remove_uninteresting(p),
             (false, true) => (&self.base, false),
             (true, false) => (&self.diff_base, true),
             (false, false) => bail!("--base and --diff-base cannot be used together; pick one"),
@@ -105,7 +112,7 @@ impl Sources {
             normalize(&mut p, &base)?;
         }
         let combined = if diff { p.diff_against(base) } else { p.subtract(base) };
-        combined.context("combining the profile with its base")
+        remove_uninteresting(combined.context("combining the profile with its base")?)
     }
 }
 

@@ -208,7 +208,7 @@ fn merge(output: &str, max_size: u64, profiles: &[String]) -> Result<ExitCode> {
         .iter()
         .map(|p| load::read_profile(p, max_size))
         .collect::<Result<Vec<_>>>()?;
-    let merged = sonde_profile::merge(loaded).context("merging")?;
+    let merged = load::remove_uninteresting(sonde_profile::merge(loaded).context("merging")?)?;
     write_profile(&merged, output)?;
     eprintln!(
         "merged {} profiles into {output} ({} samples)",
@@ -273,7 +273,9 @@ fn text_report(cmd: &Command, a: ReportArgs) -> Result<ExitCode> {
         bail!("internal error: {cmd:?} did not produce text");
     };
     emit(&text, a.output.as_deref())?;
-    let failed = matches!(cmd, Command::List(_)) && !generated.warnings.is_empty();
+    // As pprof: list fails only when none of the matching functions could be
+    // shown with its source; a missing file among others is a warning.
+    let failed = matches!(cmd, Command::List(_)) && generated.no_source;
     for w in &generated.warnings {
         if failed {
             eprintln!("sonde: error: {w}");

@@ -310,3 +310,134 @@ fn fresh_go_profiles_read_identically() {
         "a sleeping function gets no CPU samples:\n{cpu}"
     );
 }
+
+/// A CPU profile of the given stacks (leaf first), each function in `FILE.go`
+/// named after its last word, 10 ms per count.
+fn stack_profile(stacks: &[(&[&str], i64)], drop_frames: &str) -> sonde_profile::Profile {
+    use sonde_profile::{Function, Line, Location, Profile, Sample, ValueType};
+    let mut p = Profile {
+        sample_types: vec![ValueType::new("samples", "count"), ValueType::new("cpu", "nanoseconds")],
+        period_type: Some(ValueType::new("cpu", "nanoseconds")),
+        period: 10_000_000,
+        drop_frames: drop_frames.into(),
+        ..Default::default()
+    };
+    p.mappings.push(Default::default());
+    let mut ids = std::collections::HashMap::new();
+    for (stack, count) in stacks {
+        let mut locations = Vec::new();
+        for name in stack.iter() {
+            let next = ids.len() as u32;
+            let id = *ids.entry(name.to_string()).or_insert(next);
+            if id == next {
+                let file = name.rsplit('.').next().unwrap_or(name);
+                p.functions.push(Function {
+                    name: (*name).into(),
+                    system_name: (*name).into(),
+                    filename: format!("{file}.go").into(),
+                    start_line: 1,
+                });
+                p.locations.push(Location {
+                    mapping: Some(0),
+                    address: 0x1000 + u64::from(id) * 16,
+                    lines: vec![Line {
+                        function: id,
+                        line: 3,
+                        column: 0,
+                    }],
+                    ..Default::default()
+                });
+            }
+            locations.push(id);
+        }
+        p.samples.push(Sample {
+            locations,
+            values: vec![*count, count * 10_000_000],
+            ..Default::default()
+        });
+    }
+    p
+}
+
+#[test]
+fn drop_frames_keep_samples_apart_as_go() {
+    if !go_available("drop_frames_keep_samples_apart_as_go") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("sonde-drop-frames-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("drop.pb.gz");
+    stack_profile(
+        &[
+            (&["main.drop", "main.a", "main.main"], 3),
+            (&["main.a", "main.main"], 5),
+        ],
+        "main.drop",
+    )
+    .write_file(&path)
+    .unwrap();
+    let f = path.to_string_lossy().into_owned();
+    same(&["-traces", &f], &["traces", &f]);
+    same(&["-top", &f], &["top", &f]);
+    // Two traces, 30 ms and 50 ms, as go tool pprof prints.
+    let traces = stdout(&sonde(&["traces", &f]));
+    assert!(
+        traces.contains("      30ms") && traces.contains("      50ms"),
+        "{traces}"
+    );
+    // The pruned location stays in the tables (-raw lists it), also after
+    // filters, as in go tool pprof.
+    let raw = stdout(&sonde(&["raw", &f]));
+    assert!(raw.contains("main.drop"), "{raw}");
+    let heap = data("heap.pb.gz");
+    for args in [
+        vec!["raw", f.as_str()],
+        vec!["raw", "--focus=main.a", f.as_str()],
+        vec!["raw", "--hide=main.a", f.as_str()],
+        vec!["raw", "--focus=createMemory", heap.as_str()],
+        vec!["raw", "--ignore=runtime", "--show=main", heap.as_str()],
+    ] {
+        let go: Vec<String> = args
+            .iter()
+            .map(|a| match a.strip_prefix("--") {
+                Some(opt) => format!("-{opt}"),
+                None if *a == "raw" => "-raw".to_string(),
+                None => a.to_string(),
+            })
+            .collect();
+        let go: Vec<&str> = go.iter().map(String::as_str).collect();
+        same(&go, &args);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn list_goes_on_past_a_missing_file_as_go() {
+    if !go_available("list_goes_on_past_a_missing_file_as_go") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("sonde-list-missing-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // main.here's source exists; main.gone's does not.
+    std::fs::write(dir.join("here.go"), "package main\n\nfunc here() {\n\twork()\n}\n").unwrap();
+    let path = dir.join("two.pb.gz");
+    stack_profile(
+        &[(&["main.here", "main.main"], 4), (&["main.gone", "main.main"], 2)],
+        "",
+    )
+    .write_file(&path)
+    .unwrap();
+    let (f, src) = (path.to_string_lossy().into_owned(), dir.to_string_lossy().into_owned());
+    let o = sonde(&["list", "main.here|main.gone", "--source-path", &src, &f]);
+    assert!(o.status.success(), "one function listed: success; {}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("ROUTINE ======================== main.here"), "{out}");
+    assert!(out.contains("ROUTINE ======================== main.gone"), "{out}");
+    assert!(stderr(&o).contains("gone.go not found"), "{}", stderr(&o));
+    let g = go_pprof(&["-list=main.here|main.gone", &format!("-source_path={src}"), &f]);
+    assert!(g.status.success(), "go tool pprof lists it too: {}", stderr(&g));
+    // Nothing listable: an error, as go tool pprof.
+    let o = sonde(&["list", "main.gone", "--source-path", &src, &f]);
+    assert!(!o.status.success(), "{}", stdout(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}

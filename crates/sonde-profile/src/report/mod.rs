@@ -80,6 +80,10 @@ pub struct Generated {
     pub output: Output,
     /// Non-fatal problems, one line each.
     pub warnings: Vec<String>,
+    /// `list` could show the source of none of the functions it matched
+    /// (each file missing, or no source information): pprof then exits
+    /// with an error, while a missing file among others is only a warning.
+    pub no_source: bool,
 }
 
 /// Prepares `p` (which it consumes: filters change it) for `cmd`'s report:
@@ -111,6 +115,7 @@ pub fn prepare(mut p: Profile, cmd: &Command, cfg: &Config) -> Result<(Prepared,
 /// As [`prepare`]; `peek` and `list` also when their regex matches nothing.
 pub fn generate(p: Profile, cmd: &Command, cfg: &Config, env: &Env) -> Result<Generated> {
     let (mut rpt, mut warnings) = prepare(p, cmd, cfg)?;
+    let mut no_source = false;
     let output = match cmd {
         Command::Top => Output::Text(text::top(&rpt.top(env))),
         Command::Tree => Output::Text(text::tree(&rpt.tree(None, env)?)),
@@ -120,6 +125,7 @@ pub fn generate(p: Profile, cmd: &Command, cfg: &Config, env: &Env) -> Result<Ge
         Command::List(re) => {
             let listing = rpt.list(re, env.open_source)?;
             warnings.extend(listing.routines.iter().filter_map(|r| r.missing.clone()));
+            no_source = listing.routines.iter().all(|r| r.file.is_none() || r.missing.is_some());
             Output::Text(text::list(&listing))
         }
         Command::Raw => Output::Text(raw::raw(&rpt, env)),
@@ -137,7 +143,11 @@ pub fn generate(p: Profile, cmd: &Command, cfg: &Config, env: &Env) -> Result<Ge
             Output::Profile(Box::new(p.compact()))
         }
     };
-    Ok(Generated { output, warnings })
+    Ok(Generated {
+        output,
+        warnings,
+        no_source,
+    })
 }
 
 /// Adjusts the configuration the way each report needs it (source listings never

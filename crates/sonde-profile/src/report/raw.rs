@@ -6,9 +6,10 @@ use std::fmt::Write as _;
 use super::{Env, Prepared, civil_from_days};
 use crate::model::{LabelValue, Profile};
 
+/// As pprof's `-raw`: the prepared profile as it is, tables uncompacted (a
+/// location that pruning or a filter left unused is still listed).
 pub(super) fn raw(rpt: &Prepared, _env: &Env) -> String {
-    let p = rpt.prof.clone().compact();
-    dump(&p)
+    dump(&rpt.prof)
 }
 
 /// The text dump of a profile.
