@@ -441,3 +441,173 @@ fn list_goes_on_past_a_missing_file_as_go() {
     assert!(!o.status.success(), "{}", stdout(&o));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn every_profile_go_rejects_sonde_rejects() {
+    use prost::Message;
+    use sonde_profile::proto;
+    if !go_available("every_profile_go_rejects_sonde_rejects") {
+        return;
+    }
+    let strings = |s: &[&str]| s.iter().map(|x| x.as_bytes().to_vec()).collect::<Vec<_>>();
+    let st = || vec![proto::ValueType { r#type: 1, unit: 2 }];
+    let table = || strings(&["", "samples", "count", "main.f"]);
+    let sample = |loc: Vec<u64>, value: Vec<i64>| proto::Sample {
+        location_id: loc,
+        value,
+        label: vec![],
+    };
+    let function = |id| proto::Function {
+        id,
+        name: 3,
+        ..Default::default()
+    };
+    let location = |id, mapping_id, function_id| proto::Location {
+        id,
+        mapping_id,
+        line: vec![proto::Line {
+            function_id,
+            line: 1,
+            column: 0,
+        }],
+        ..Default::default()
+    };
+    let good = || proto::Profile {
+        sample_type: st(),
+        sample: vec![sample(vec![1], vec![1])],
+        function: vec![function(1)],
+        location: vec![location(1, 0, 1)],
+        string_table: table(),
+        ..Default::default()
+    };
+    let concatenated = {
+        let mut a = good();
+        a.time_nanos = 1;
+        let mut bytes = a.encode_to_vec();
+        bytes.extend(a.encode_to_vec());
+        bytes
+    };
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "string_table[0] not empty",
+            proto::Profile {
+                string_table: strings(&["x", "samples", "count", "main.f"]),
+                ..good()
+            }
+            .encode_to_vec(),
+            "string_table[0] must be the empty string",
+        ),
+        ("concatenated profiles", concatenated, "concatenated profiles"),
+        (
+            "mapping id 0",
+            proto::Profile {
+                mapping: vec![proto::Mapping::default()],
+                ..good()
+            }
+            .encode_to_vec(),
+            "reserved id 0",
+        ),
+        (
+            "two functions with one id",
+            proto::Profile {
+                function: vec![function(1), function(1)],
+                ..good()
+            }
+            .encode_to_vec(),
+            "same id 1",
+        ),
+        (
+            "location id 0",
+            proto::Profile {
+                location: vec![location(0, 0, 1)],
+                sample: vec![],
+                ..good()
+            }
+            .encode_to_vec(),
+            "reserved id 0",
+        ),
+        (
+            "a line naming no function",
+            proto::Profile {
+                location: vec![location(1, 0, 9)],
+                ..good()
+            }
+            .encode_to_vec(),
+            "function id 9",
+        ),
+        (
+            "a sample naming no location",
+            proto::Profile {
+                sample: vec![sample(vec![5], vec![1])],
+                ..good()
+            }
+            .encode_to_vec(),
+            "location id 5",
+        ),
+        (
+            "values and sample types disagree",
+            proto::Profile {
+                sample: vec![sample(vec![1], vec![1, 2])],
+                ..good()
+            }
+            .encode_to_vec(),
+            "2 values",
+        ),
+        (
+            "samples without sample types",
+            proto::Profile {
+                sample_type: vec![],
+                ..good()
+            }
+            .encode_to_vec(),
+            "no sample types",
+        ),
+        (
+            "a string index past the table",
+            proto::Profile {
+                function: vec![proto::Function {
+                    id: 1,
+                    name: 40,
+                    ..Default::default()
+                }],
+                ..good()
+            }
+            .encode_to_vec(),
+            "string index 40",
+        ),
+    ];
+    let dir = std::env::temp_dir().join(format!("sonde-invalid-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (i, (what, bytes, rule)) in cases.iter().enumerate() {
+        let path = dir.join(format!("case{i}.pb"));
+        std::fs::write(&path, bytes).unwrap();
+        let f = path.to_string_lossy().into_owned();
+        let g = go_pprof(&["-top", &f]);
+        assert!(!g.status.success(), "{what}: go tool pprof accepts it, so should sonde");
+        let s = sonde(&["top", &f]);
+        assert!(
+            !s.status.success(),
+            "{what}: go tool pprof rejects it, sonde accepts it"
+        );
+        assert!(
+            stderr(&s).contains(rule),
+            "{what}: the error names the rule: {}",
+            stderr(&s)
+        );
+    }
+    // What pprof accepts, sonde accepts: a location naming an undefined
+    // mapping has no mapping.
+    let path = dir.join("mapping.pb");
+    std::fs::write(
+        &path,
+        proto::Profile {
+            location: vec![location(1, 7, 1)],
+            ..good()
+        }
+        .encode_to_vec(),
+    )
+    .unwrap();
+    let f = path.to_string_lossy().into_owned();
+    same(&["-top", &f], &["top", &f]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

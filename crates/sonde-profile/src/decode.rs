@@ -216,6 +216,11 @@ fn decode_proto(buf: &[u8]) -> Result<Profile> {
             .map(|&(s, e)| Str::from(String::from_utf8_lossy(&buf[s..e])))
             .collect(),
     );
+    if let Some(first) = strings.0.first().filter(|s| !s.is_empty()) {
+        return Err(Error::Invalid(format!(
+            "string_table[0] must be the empty string (pprof's rule), but it is {first:?}"
+        )));
+    }
     let value_type = |range, what: &dyn Fn() -> String| -> Result<ValueType> {
         let vt: proto::ValueType = sub(buf, range, what)?;
         Ok(ValueType {

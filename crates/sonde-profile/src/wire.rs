@@ -81,6 +81,14 @@ pub(crate) fn scan_fields(buf: &[u8]) -> Result<Fields> {
             0 => {
                 let v = varint(buf, &mut pos)? as i64;
                 match field {
+                    // A second time_nanos after a non-zero first one is two
+                    // profiles written into one file (pprof's errConcatProfile).
+                    9 if f.scalars[9].0 != 0 => {
+                        return Err(Error::Invalid(format!(
+                            "concatenated profiles: a second time_nanos at byte {key_at} (two profiles were \
+                             written into one file; split them, or merge them with sonde merge)"
+                        )));
+                    }
                     7..=10 | 12 | 14 | 15 => f.scalars[field as usize] = (v, key_at),
                     13 => f.comment.push((v, key_at)),
                     1..=6 | 11 => {
