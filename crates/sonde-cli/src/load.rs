@@ -64,11 +64,13 @@ fn starts_with_executable(path: &str) -> bool {
         .is_ok_and(|_| is_executable(&head))
 }
 
-/// Applies the profile's own `drop_frames`/`keep_frames`, as pprof does once
-/// sources (and bases) are merged: frames are removed, samples stay apart and
-/// the tables keep every location (pprof's `RemoveUninteresting` after
-/// `Merge`, in `fetchProfiles`).
-pub fn remove_uninteresting(mut p: Profile) -> Result<Profile> {
+/// What `go tool pprof` does to the merged sources (and bases) before any
+/// report, in its order (`fetchProfiles`): function names demangled and
+/// simplified (its symbolizer's `Demangle`), then the profile's own
+/// `drop_frames`/`keep_frames` applied (`RemoveUninteresting`), which removes
+/// frames but keeps samples apart and every location in the tables.
+pub fn as_pprof_reads(mut p: Profile) -> Result<Profile> {
+    p.simplify_names();
     p.remove_uninteresting().context("applying the profile's drop_frames")?;
     Ok(p)
 }
@@ -101,7 +103,7 @@ impl Sources {
         }
         let p = read_all(sources, self.max_size, "source")?;
         let (bases, diff) = match (self.base.is_empty(), self.diff_base.is_empty()) {
-            (true, true) => return remove_uninteresting(p),
+            (true, true) => return as_pprof_reads(p),
             (false, true) => (&self.base, false),
             (true, false) => (&self.diff_base, true),
             (false, false) => bail!("--base and --diff-base cannot be used together; pick one"),
@@ -112,7 +114,7 @@ impl Sources {
             normalize(&mut p, &base)?;
         }
         let combined = if diff { p.diff_against(base) } else { p.subtract(base) };
-        remove_uninteresting(combined.context("combining the profile with its base")?)
+        as_pprof_reads(combined.context("combining the profile with its base")?)
     }
 }
 

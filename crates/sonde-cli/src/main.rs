@@ -208,7 +208,7 @@ fn merge(output: &str, max_size: u64, profiles: &[String]) -> Result<ExitCode> {
         .iter()
         .map(|p| load::read_profile(p, max_size))
         .collect::<Result<Vec<_>>>()?;
-    let merged = load::remove_uninteresting(sonde_profile::merge(loaded).context("merging")?)?;
+    let merged = load::as_pprof_reads(sonde_profile::merge(loaded).context("merging")?)?;
     write_profile(&merged, output)?;
     eprintln!(
         "merged {} profiles into {output} ({} samples)",

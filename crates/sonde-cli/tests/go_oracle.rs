@@ -611,3 +611,109 @@ fn every_profile_go_rejects_sonde_rejects() {
     same(&["-top", &f], &["top", &f]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn names_shortened_and_merged_as_go() {
+    use sonde_profile::{Function, Line, Location, Profile, Sample, ValueType};
+    if !go_available("names_shortened_and_merged_as_go") {
+        return;
+    }
+    // (name, system name): C++, Rust, Go, Java; mangled and already demangled;
+    // names a producer demangled itself (they differ from the system name).
+    let names: &[(&str, &str)] = &[
+        ("ns::Widget::render()", "ns::Widget::render()"),
+        ("eq<u8, u8>", "eq<u8, u8>"),
+        ("", "_ZN4core3ptr13drop_in_place17h0123456789abcdefE"),
+        ("_ZN2ns6Widget6renderEv", "_ZN2ns6Widget6renderEv"),
+        (
+            "(anonymous namespace)::helper(int)",
+            "(anonymous namespace)::helper(int)",
+        ),
+        (
+            "<alloc::vec::Vec<T> as core::ops::drop::Drop>::drop",
+            "<alloc::vec::Vec<T> as core::ops::drop::Drop>::drop",
+        ),
+        ("main.(*T[...]).M", "main.(*T[...]).M"),
+        ("com.example.Foo.bar(int)", "com.example.Foo.bar(int)"),
+        ("a::b<T>", "_ZN1a1b17h0123456789abcdefE"),
+        ("_RNvCs1234_7mycrate3foo", "_RNvCs1234_7mycrate3foo"),
+        ("app::run::{{closure}}", "app::run::{{closure}}"),
+        (
+            "_ZN3app3run28_$u7b$$u7b$closure$u7d$$u7d$17h0123456789abcdefE",
+            "_ZN3app3run28_$u7b$$u7b$closure$u7d$$u7d$17h0123456789abcdefE",
+        ),
+        ("std::vector<int>::push_back(int const&)", ""),
+        ("", "plain_c_function"),
+        ("eq<i32, i32>", "eq<i32, i32>"),
+        ("main", "main"),
+    ];
+    let mut p = Profile {
+        sample_types: vec![ValueType::new("samples", "count")],
+        ..Default::default()
+    };
+    p.mappings.push(Default::default());
+    let main = names.len() as u32 - 1;
+    for (i, (n, s)) in names.iter().enumerate() {
+        p.functions.push(Function {
+            name: (*n).into(),
+            system_name: (*s).into(),
+            filename: "f.cc".into(),
+            start_line: 1,
+        });
+        p.locations.push(Location {
+            mapping: Some(0),
+            address: 0x1000 + i as u64 * 16,
+            lines: vec![Line {
+                function: i as u32,
+                line: 1 + i as i64,
+                column: 0,
+            }],
+            ..Default::default()
+        });
+    }
+    // eq<i32, i32> inlined into ns::Widget::render() at one address: after
+    // shortening it is the same `eq` as the not-inlined eq<u8, u8>.
+    let inlined = p.locations.len() as u32;
+    p.locations.push(Location {
+        mapping: Some(0),
+        address: 0x2000,
+        lines: vec![
+            Line {
+                function: 14,
+                line: 7,
+                column: 0,
+            },
+            Line {
+                function: 0,
+                line: 8,
+                column: 0,
+            },
+        ],
+        ..Default::default()
+    });
+    for i in 0..main {
+        p.samples.push(Sample {
+            locations: vec![i, main],
+            values: vec![i64::from(i) + 1],
+            ..Default::default()
+        });
+    }
+    p.samples.push(Sample {
+        locations: vec![inlined, main],
+        values: vec![30],
+        ..Default::default()
+    });
+    let dir = std::env::temp_dir().join(format!("sonde-names-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("names.pb.gz");
+    p.write_file(&path).unwrap();
+    let f = path.to_string_lossy().into_owned();
+    same(&["-top", &f], &["top", &f]);
+    same(&["-traces", &f], &["traces", &f]);
+    same(&["-tree", &f], &["tree", &f]);
+    same(&["-peek=eq|render", &f], &["peek", "eq|render", &f]);
+    same(&["-top", "-focus=^eq$", &f], &["top", "--focus=^eq$", &f]);
+    let top = stdout(&sonde(&["top", &f]));
+    assert!(top.contains("(partial-inline)"), "{top}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

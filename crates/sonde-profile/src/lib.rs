@@ -10,6 +10,7 @@
 //! * [`decode`] / [`encode`]: reading (`.pb.gz` or raw protobuf, size-bounded,
 //!   validated, errors with byte offsets) and writing profiles.
 //! * [`mod@merge`]: summing profiles, compaction, `-base` and `-diff_base`.
+//! * [`names`]: function names demangled and simplified as pprof shows them.
 //! * [`filter`]: focus, ignore, hide, show, tag filters.
 //! * [`prune`]: `drop_frames` / `keep_frames` and `prune_from`.
 //! * [`aggregate`]: granularity (functions, files, lines, addresses).
@@ -44,6 +45,7 @@ pub mod graph;
 pub mod hash;
 pub mod merge;
 pub mod model;
+pub mod names;
 pub mod proto;
 pub mod prune;
 pub mod report;

@@ -110,11 +110,7 @@ fn lookup(loader: &Loader, addr: u64) -> Vec<SourceFrame> {
                 continue;
             }
             out.push(SourceFrame {
-                system_name: if system_name.is_empty() {
-                    function.clone()
-                } else {
-                    system_name
-                },
+                system_name: linker_name(system_name),
                 function,
                 file,
                 line,
@@ -140,6 +136,20 @@ fn lookup(loader: &Loader, addr: u64) -> Vec<SourceFrame> {
         }
     }
     out
+}
+
+/// The system name to record: a linker symbol (mangled) as it is; a name
+/// from debug info that is not one (`eq<u8, u8>` of an inlined frame in
+/// line-tables-only DWARF) is not a system name, and is left empty, so that
+/// pprof and sonde keep the function name whole instead of shortening it as
+/// a demangled C++ name (`eq`).
+fn linker_name(raw: String) -> String {
+    let mangled = ["_ZN", "_R", "_Z"].iter().any(|p| raw.starts_with(p)) || raw.starts_with("__Z");
+    let plain_symbol = !raw.is_empty()
+        && raw
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '$'));
+    if mangled || plain_symbol { raw } else { String::new() }
 }
 
 /// Whether a full symbol name (`my_crate::module::work`) and a debug-info name
@@ -217,6 +227,21 @@ mod tests {
             );
             assert_eq!(debug_file(&m.build_id).is_some(), std::path::Path::new(&want).is_file());
         }
+    }
+
+    #[test]
+    fn system_names_are_linker_symbols() {
+        assert_eq!(
+            linker_name("_ZN4core3ptr13drop_in_place17h0123456789abcdefE".into()),
+            "_ZN4core3ptr13drop_in_place17h0123456789abcdefE"
+        );
+        assert_eq!(linker_name("memcpy".into()), "memcpy");
+        assert_eq!(linker_name("eq<u8, u8>".into()), "");
+        assert_eq!(
+            linker_name("<alloc::vec::Vec<T> as core::ops::drop::Drop>::drop".into()),
+            ""
+        );
+        assert_eq!(linker_name(String::new()), "");
     }
 
     #[test]
