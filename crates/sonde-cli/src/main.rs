@@ -13,11 +13,13 @@
 //!   rewritten into sonde's before clap reads it.
 //! * `load`: reading profiles and combining them (`--base`, `--diff-base`).
 //! * `shell`: the interactive `(pprof)` shell, with completion.
+//! * `bench`: `cargo bench` with a fixed code layout, and `--layout-check`.
 //! * `flame`: SVG flame graphs (inferno) from the prepared profile's stacks.
 //!
 //! Numbers come from `sonde_profile::report` only; this crate parses the
 //! command line and prints.
 
+mod bench;
 mod flame;
 mod gocompat;
 mod load;
@@ -96,6 +98,19 @@ enum Cmd {
     Flame(ReportArgs),
     /// Interactive shell with the report commands (go tool pprof PROFILE).
     Shell(AnalysisArgs),
+    /// Run `cargo bench` with a fixed code layout (functions aligned to 64 bytes), in a target directory of its own.
+    ///
+    /// Arguments are cargo's, then `--` and the harness's: `sonde bench --bench seed -- --benchmem`.
+    /// With --layout-check, also builds with 16-byte alignment and compares the two runs: a benchmark
+    /// that changes between them depends on where its code landed.
+    Bench {
+        /// Also run in a second code layout and report the benchmarks that move between the two.
+        #[arg(long = "layout-check")]
+        layout_check: bool,
+        /// cargo bench's arguments, then -- and the benchmark harness's.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
+        args: Vec<String>,
+    },
     /// Compare benchmark results in Go's format, from sonde-bench or go test -bench (benchstat).
     Benchstat {
         /// Significance level for the Mann-Whitney U test.
@@ -137,7 +152,8 @@ fn main() -> ExitCode {
     // `go tool pprof`'s command line as it is: `sonde -top -sample_index=alloc_space
     // heap.pb.gz`, and `sonde PROFILE` is `sonde shell PROFILE` (interactive).
     let utf8: Option<Vec<String>> = args[1..].iter().map(|a| a.to_str().map(String::from)).collect();
-    if let Some(utf8) = utf8.filter(|a| !matches!(a.first().map(String::as_str), Some("benchstat" | "help"))) {
+    if let Some(utf8) = utf8.filter(|a| !matches!(a.first().map(String::as_str), Some("benchstat" | "bench" | "help")))
+    {
         match gocompat::translate(&utf8, &Cli::command_names()) {
             Ok(t) => {
                 t.notes.iter().for_each(|n| eprintln!("sonde: note: {n}"));
@@ -193,6 +209,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Diff(a) => diff(a),
         Cmd::Flame(a) => flame(a),
         Cmd::Shell(a) => shell::run(a),
+        Cmd::Bench { layout_check, args } => bench::run(layout_check, &args),
         Cmd::Benchstat {
             alpha,
             fail_on_regression,
