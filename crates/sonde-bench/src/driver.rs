@@ -106,29 +106,18 @@ fn benchmark_body(f: &mut dyn FnMut(&mut B), b: &mut B) {
 /// capture a bounded number of frames from the leaf; fewer frames here leave
 /// room for the benchmark's own.
 fn with_stack_shift(shift: u64, f: &mut dyn FnMut()) {
-    shift_kilobytes(shift / 16, &mut || shift_fine(shift % 16, f));
+    shift_by::<1008>(shift / 16, &mut || shift_by::<48>(shift % 16, f));
 }
 
+/// Calls `f` `depth` frames of about `FRAME` + 16 bytes deeper into the stack.
 #[inline(never)]
-fn shift_kilobytes(depth: u64, f: &mut dyn FnMut()) {
-    let frame = [0u8; 1008];
+fn shift_by<const FRAME: usize>(depth: u64, f: &mut dyn FnMut()) {
+    let frame = [0u8; FRAME];
     std::hint::black_box(&frame);
     if depth == 0 {
         f();
     } else {
-        shift_kilobytes(depth - 1, f);
-    }
-    std::hint::black_box(&frame);
-}
-
-#[inline(never)]
-fn shift_fine(depth: u64, f: &mut dyn FnMut()) {
-    let frame = [0u8; 48];
-    std::hint::black_box(&frame);
-    if depth == 0 {
-        f();
-    } else {
-        shift_fine(depth - 1, f);
+        shift_by::<FRAME>(depth - 1, f);
     }
     std::hint::black_box(&frame);
 }

@@ -69,18 +69,8 @@ impl Prepared {
         let table = self.node_table();
         let g = self.graph(&table, None, false);
 
-        let mut order: Vec<&Node> = Vec::new();
-        let mut by_function: HashMap<&str, Vec<&Node>> = HashMap::new();
-        for n in &g.nodes {
-            if !rx.is_match(&n.info.name) {
-                continue;
-            }
-            let e = by_function.entry(&n.info.name).or_default();
-            if e.is_empty() {
-                order.push(n);
-            }
-            e.push(n);
-        }
+        let matching = g.nodes.iter().filter(|n| rx.is_match(&n.info.name));
+        let (mut order, by_function) = group(matching, |n| &n.info.name);
         if order.is_empty() {
             return Err(Error::NoMatches(rx.as_str().to_string()));
         }
@@ -101,18 +91,8 @@ impl Prepared {
         let mut routines = Vec::new();
         for f in order {
             let name = &*f.info.name;
-            let mut files: Vec<&Node> = Vec::new();
-            let mut by_file: HashMap<&str, Vec<&Node>> = HashMap::new();
-            for n in &by_function[name] {
-                if n.info.file.is_empty() {
-                    continue;
-                }
-                let e = by_file.entry(&n.info.file).or_default();
-                if e.is_empty() {
-                    files.push(n);
-                }
-                e.push(n);
-            }
+            let with_file = by_function[name].iter().copied().filter(|n| !n.info.file.is_empty());
+            let (mut files, by_file) = group(with_file, |n| &n.info.file);
             if files.is_empty() {
                 routines.push(Routine {
                     function: name.to_string(),
@@ -185,6 +165,24 @@ impl Prepared {
             routines,
         })
     }
+}
+
+/// Groups nodes by `key`: the first node of each group in the order met, and
+/// each group's nodes.
+fn group<'a>(
+    nodes: impl Iterator<Item = &'a Node>,
+    key: impl Fn(&'a Node) -> &'a str,
+) -> (Vec<&'a Node>, HashMap<&'a str, Vec<&'a Node>>) {
+    let mut first = Vec::new();
+    let mut groups: HashMap<&str, Vec<&Node>> = HashMap::new();
+    for n in nodes {
+        let g = groups.entry(key(n)).or_default();
+        if g.is_empty() {
+            first.push(n);
+        }
+        g.push(n);
+    }
+    (first, groups)
 }
 
 /// The lines of `file` around the sampled ones, with their values.
