@@ -11,10 +11,10 @@
 //! function aligned to 64 bytes (`-C llvm-args=-align-all-functions=6`) in a
 //! target directory of its own (so normal builds are not invalidated), and
 //! runs `cargo bench` there. `--layout-check` also builds with 16-byte
-//! alignment (LLVM's default on x86-64) and compares the two runs with
-//! `sonde benchstat`: a benchmark that changes between them depends on code
-//! layout, and its figure says as much about where its code landed as about
-//! the code.
+//! alignment (LLVM's default on x86-64), runs the two builds in alternating
+//! rounds (`--count N` rounds, default 5) and compares them with `sonde
+//! benchstat`: a benchmark that changes between them depends on code layout,
+//! and its figure says as much about where its code landed as about the code.
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
@@ -42,22 +42,41 @@ pub fn run(layout_check: bool, args: &[String]) -> Result<ExitCode> {
         let status = cargo_bench(cargo_args, &harness_args, ALIGNED.1, &target.join("aligned-64"), false)?.0;
         return Ok(exit_code(status));
     }
-    if !harness_args.iter().any(|a| a == "--count" || a.starts_with("--count=")) {
-        harness_args.extend(["--count".to_string(), "5".to_string()]);
-    }
-    let mut runs = Vec::new();
-    for (i, (layout, flag)) in [ALIGNED, CHECK].into_iter().enumerate() {
-        let dir = target.join(if i == 0 { "aligned-64" } else { "aligned-16" });
-        eprintln!("sonde bench --layout-check: run {}/2, {layout}", i + 1);
-        let (status, text) = cargo_bench(cargo_args, &harness_args, flag, &dir, true)?;
+    // Rounds of one run per layout, alternating, so that the machine's load
+    // drifts over both alike (a run of all of one layout, then all of the
+    // other, reports the drift as layout sensitivity).
+    let rounds = take_count(&mut harness_args).unwrap_or(5);
+    harness_args.extend(["--count".to_string(), "1".to_string()]);
+    let layouts = [(ALIGNED, target.join("aligned-64")), (CHECK, target.join("aligned-16"))];
+    for ((layout, flag), dir) in &layouts {
+        eprintln!("sonde bench --layout-check: building with {layout}");
+        let mut build = cargo_args.to_vec();
+        build.push("--no-run".into());
+        let status = cargo_bench(&build, &[], flag, dir, false)?.0;
         if !status.success() {
             return Ok(exit_code(status));
         }
-        if i == 0 {
-            print!("{text}");
-        }
-        runs.push((layout.to_string(), sonde_bench::benchfmt::parse(&text)));
     }
+    let mut texts = vec![String::new(), String::new()];
+    for round in 0..rounds {
+        eprintln!("sonde bench --layout-check: round {}/{rounds}", round + 1);
+        let order: [usize; 2] = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for i in order {
+            let ((_, flag), dir) = &layouts[i];
+            let (status, text) = cargo_bench(cargo_args, &harness_args, flag, dir, true)?;
+            if !status.success() {
+                print!("{text}");
+                return Ok(exit_code(status));
+            }
+            texts[i].push_str(&text);
+        }
+    }
+    print!("{}", texts[0]);
+    let runs: Vec<(String, sonde_bench::benchfmt::Results)> = layouts
+        .iter()
+        .zip(&texts)
+        .map(|(((layout, _), _), text)| (layout.to_string(), sonde_bench::benchfmt::parse(text)))
+        .collect();
     let c = sonde_bench::benchstat::compare(&runs, &sonde_bench::benchstat::Options::default())
         .map_err(anyhow::Error::msg)?;
     println!(
@@ -69,6 +88,24 @@ pub fn run(layout_check: bool, args: &[String]) -> Result<ExitCode> {
     );
     print!("{}", c.text);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Removes `--count N` (or `--count=N`) from the harness's arguments and
+/// returns N.
+fn take_count(args: &mut Vec<String>) -> Option<u32> {
+    let i = args.iter().position(|a| a == "--count" || a.starts_with("--count="))?;
+    let value = match args[i].strip_prefix("--count=") {
+        Some(v) => {
+            let v = v.to_string();
+            args.remove(i);
+            v
+        }
+        None => {
+            args.remove(i);
+            if i < args.len() { args.remove(i) } else { String::new() }
+        }
+    };
+    value.parse().ok().filter(|&n| n > 0)
 }
 
 /// `cargo bench CARGO_ARGS -- HARNESS_ARGS` with `flag` added to RUSTFLAGS,
@@ -126,4 +163,27 @@ fn target_dir() -> Result<PathBuf> {
 
 fn exit_code(status: std::process::ExitStatus) -> ExitCode {
     ExitCode::from(status.code().map_or(1, |c| c.clamp(0, 255) as u8))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::take_count;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn count_is_taken_out_of_the_harness_arguments() {
+        let mut a = args("--bench Slice --count 7 --benchmem");
+        assert_eq!(take_count(&mut a), Some(7));
+        assert_eq!(a, args("--bench Slice --benchmem"));
+        let mut a = args("--count=3");
+        assert_eq!(take_count(&mut a), Some(3));
+        assert!(a.is_empty());
+        let mut a = args("--benchmem");
+        assert_eq!(take_count(&mut a), None);
+        let mut a = args("--count 0");
+        assert_eq!(take_count(&mut a), None, "not a round count");
+    }
 }
