@@ -48,9 +48,10 @@ fn step(x: &mut u64) {
 #[test]
 fn leaf_is_the_running_function() {
     let mut x = 0x2545_f491_4f6c_dd1du64;
-    // About 600 ms of CPU, counted in steps beforehand: the profiled loop reads
-    // no clock (see `steps_for`).
-    let steps = steps_for(std::time::Duration::from_millis(600), || step(&mut x));
+    // About 800 ms of CPU, counted in steps beforehand: the profiled loop reads
+    // no clock (see `steps_for`). That is 80 signals or more even where the
+    // kernel checks timers at 100 Hz, enough for the tolerance below.
+    let steps = steps_for(std::time::Duration::from_millis(800), || step(&mut x));
     for mode in [Unwinding::FramePointers, Unwinding::Tables] {
         let profiler = cpu::start(CpuOptions::default().frequency(1000).unwinding(mode)).expect("start");
         for _ in 0..steps {
@@ -75,7 +76,7 @@ fn leaf_is_the_running_function() {
         let n = signals(&p);
         let tolerance = 4.0 * (2.0 * 0.25 / n as f64).sqrt() + 0.03;
         assert!(
-            tolerance <= 0.3,
+            tolerance <= 0.4,
             "{mode:?}: only {n} signals in {t} ns: too few to judge"
         );
         let share = a / (a + b);
