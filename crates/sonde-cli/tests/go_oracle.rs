@@ -300,10 +300,20 @@ fn fresh_go_profiles_read_identically() {
         }
     }
     let cpu = stdout(&sonde(&["top", &dir.path("cpu.pb.gz")]));
-    let first = rows(&cpu).into_iter().next().expect("a row");
-    assert_eq!(
-        first.2, "main.expensiveOperation",
-        "the expensive operation is on top:\n{cpu}"
+    // The expensive operation dominates by cumulative time. Not necessarily by
+    // flat time: on a busy machine Go preempts it often, and up to half of
+    // its samples land in runtime.asyncPreempt, called from it (seen with Go
+    // 1.19 and both cores busy). A reader that lost callers or mixed up the
+    // columns gives it a small share.
+    let cum_percent = cpu
+        .lines()
+        .find(|l| l.trim_end().ends_with(" main.expensiveOperation"))
+        .and_then(|l| l.split_whitespace().nth(4))
+        .and_then(|c| c.trim_end_matches('%').parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no main.expensiveOperation row:\n{cpu}"));
+    assert!(
+        cum_percent >= 50.0,
+        "the expensive operation dominates, {cum_percent}% cumulative:\n{cpu}"
     );
     assert!(
         !cpu.contains("quickOperation"),

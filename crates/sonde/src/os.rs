@@ -227,8 +227,9 @@ mod tests {
         assert!(listed(&mut dir, tid), "a new thread is seen on the next scan");
         done_tx.send(()).expect("done");
         h.join().expect("join");
-        // The kernel may list the task for a moment after join returns.
-        let gone = (0..200).any(|_| {
+        // The kernel may list the task for a moment after join returns (up to
+        // ten seconds here: on a busy machine the exiting thread waits for a CPU).
+        let gone = (0..2000).any(|_| {
             let listed = dir.list().expect("list").contains(&tid);
             if listed {
                 std::thread::sleep(std::time::Duration::from_millis(5));
@@ -254,8 +255,9 @@ mod tests {
         assert_eq!(state(current_tid()).expect("state"), ThreadState::Running);
         assert_eq!(ThreadState::Running.as_str(), "running");
         let (tid, done_tx, h) = waiting_thread("sonde-os-state");
-        // The thread blocks in recv; it may still be on its way there.
-        let asleep = (0..200).any(|_| {
+        // The thread blocks in recv; it may still be on its way there (waiting
+        // for a CPU on a busy machine: up to ten seconds here).
+        let asleep = (0..2000).any(|_| {
             let s = state(tid).expect("state");
             if s != ThreadState::Sleeping {
                 std::thread::sleep(std::time::Duration::from_millis(5));

@@ -82,6 +82,75 @@ pub fn thread_cpu() -> Duration {
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
+/// The CPU time of the whole process (every thread).
+pub fn process_cpu() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes into `ts`.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// This thread's kernel id (what the `thread_id` label holds).
+pub fn tid() -> u32 {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::gettid() as u32 }
+}
+
+/// CPU nanoseconds of the samples labelled with thread id `tid`.
+pub fn thread_total_by_id(p: &Profile, tid: u32) -> i64 {
+    let i = cpu_index(p);
+    p.samples
+        .iter()
+        .filter(|s| s.labels.nums("thread_id").any(|(v, _)| v == tid as i64))
+        .map(|s| s.values[i])
+        .sum()
+}
+
+/// How far one thread's CPU total in a profile may be from the CPU time the
+/// thread's own clock measured, in nanoseconds, whatever the machine's load.
+///
+/// The thread's timer fires at every `period` of its CPU time, from a random
+/// point of the first period: the periods counted are within one of
+/// `cpu / period`. The kernel checks CPU timers at a scheduler tick (1 to 10
+/// ms) that finds the thread running, so the periods of the thread's last
+/// stretch of CPU before it exits are never signalled: a tick or two for a
+/// thread that ends on continuous work (as the tests' threads do), up to 12 ms
+/// measured on a busy machine; 25 ms is six ticks at 250 Hz. The 1% covers
+/// what only one of the clocks sees (the thread's CPU time before its first
+/// reading and after its last). A thread that waits for a CPU uses no CPU time
+/// and passes no period, so none of this grows with the load.
+pub fn per_thread_slack(period_ns: i64, cpu_ns: f64) -> f64 {
+    period_ns as f64 + 25e6 + 0.01 * cpu_ns
+}
+
+/// How many calls of `step` use about `d` of this thread's CPU time, measured
+/// in batches (the clock is read once per batch, not once per call).
+///
+/// Profiled loops run a counted number of steps rather than read the thread's
+/// CPU clock as they go. Each reading updates the kernel's account of the
+/// thread's run time, and on a busy machine two things follow (measured on
+/// Linux 6.18): the scheduler finds the time slice used up at a reading and
+/// switches away before the tick, and the tick, which is where CPU timers are
+/// checked, then rarely finds the thread running (signals come tens of
+/// milliseconds of CPU apart instead of a tick apart, and a thread that exits
+/// loses the periods since its last one); and the signals that do come land
+/// preferentially near the readings (a 70/30 split read as 90/10).
+pub fn steps_for(d: Duration, mut step: impl FnMut()) -> u64 {
+    let mut batch = 1u64;
+    loop {
+        let t = thread_cpu();
+        for _ in 0..batch {
+            step();
+        }
+        let took = thread_cpu() - t;
+        if took >= Duration::from_millis(20) {
+            let per_step = took.as_secs_f64() / batch as f64;
+            return ((d.as_secs_f64() / per_step).ceil() as u64).max(1);
+        }
+        batch *= 2;
+    }
+}
+
 /// Spins for about `d` of CPU time of this thread.
 pub fn burn_for(d: Duration, mut step: impl FnMut()) {
     let start = thread_cpu();
