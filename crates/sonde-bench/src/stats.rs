@@ -388,12 +388,12 @@ fn u_distribution(n1: usize, groups: &[usize]) -> (Vec<f64>, usize) {
     rows[0][0] = 1.0;
     let mut before = 0;
     for &t in groups {
-        let ways: Vec<f64> = (0..=t).map(|r| binomial(t, r)).collect();
         // In place, from the largest count down: row j takes from rows below.
         for j in (1..=n1.min(before + t)).rev() {
             let (lower, upper) = rows.split_at_mut(j);
             let row = &mut upper[0];
             for r in 1..=t.min(j) {
+                let ways = binomial(t, r);
                 let i = j - r;
                 if i > before || before - i > n2 {
                     continue;
@@ -407,7 +407,7 @@ fn u_distribution(n1: usize, groups: &[usize]) -> (Vec<f64>, usize) {
                 let end = reach.min(len - 1 - shift);
                 for (k, &c) in lower[i][..=end].iter().enumerate() {
                     if c != 0.0 {
-                        row[k + shift] += ways[r] * c;
+                        row[k + shift] += ways * c;
                     }
                 }
             }
