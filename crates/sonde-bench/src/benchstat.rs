@@ -102,8 +102,8 @@ impl Default for Options {
 pub struct Comparison {
     /// The tables, ready to print.
     pub text: String,
-    /// `name unit +x%` for each significant change for the worse beyond
-    /// [`Options::fail_on_regression`].
+    /// `name unit +x% (p=... n=...)` for each reported change for the worse
+    /// beyond [`Options::fail_on_regression`].
     pub regressions: Vec<String>,
 }
 
