@@ -17,6 +17,9 @@
 //!     `allocs` profiles): a sampling global allocator wrapper over any
 //!     allocator; `heap/profile.rs` builds the profile (`alloc_objects/count`,
 //!     `alloc_space/bytes`, `inuse_objects/count`, `inuse_space/bytes`).
+//! * `fork` (internal): fork safety, the one set of `pthread_atfork` handlers
+//!   that takes every lock sonde holds before `fork()` (collectors' and
+//!   floor's, in one order) and releases them after, in parent and child.
 //! * The shared floor, which knows no collector:
 //!   * `profile_builder` (internal): THE profile builder every collector must
 //!     use, raw stacks to symbolized locations, functions and mappings.
@@ -50,6 +53,7 @@ mod alloc;
 pub mod cpu;
 #[cfg(feature = "profilers")]
 mod error;
+mod fork;
 pub mod heap;
 mod os;
 #[cfg(feature = "profilers")]

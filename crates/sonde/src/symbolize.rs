@@ -40,6 +40,8 @@ struct Binary {
 // between threads without that lock.
 unsafe impl Send for Binary {}
 
+/// The symbol cache. It is used only inside the `crate::fork::SYMBOLS` gate,
+/// which `fork()` waits for, so a child never finds it locked or half-updated.
 static SYMBOLS: Mutex<Option<HashMap<String, Binary>>> = Mutex::new(None);
 
 /// Resolves `addr` (an address in the file's own address space, i.e. the runtime
@@ -62,15 +64,30 @@ fn debug_file(build_id: &[u8]) -> Option<String> {
     std::path::Path::new(&path).is_file().then_some(path)
 }
 
-fn resolve_cached(path: &str, build_id: &[u8], addr: u64) -> Arc<[SourceFrame]> {
-    let mut guard = SYMBOLS.lock().unwrap_or_else(|p| p.into_inner());
-    let binaries = guard.get_or_insert_with(HashMap::new);
-    let bin = binaries.entry(path.to_string()).or_insert_with(|| Binary {
+fn load(path: &str, build_id: &[u8]) -> Binary {
+    Binary {
         loader: debug_file(build_id)
             .and_then(|d| Loader::new(d).ok())
             .or_else(|| Loader::new(path).ok()),
         resolved: HashMap::new(),
-    });
+    }
+}
+
+fn resolve_cached(path: &str, build_id: &[u8], addr: u64) -> Arc<[SourceFrame]> {
+    crate::fork::SYMBOLS.with(|| {
+        let mut guard = SYMBOLS.lock().unwrap_or_else(|p| p.into_inner());
+        resolve_in(&mut guard, path, build_id, addr)
+    })
+}
+
+fn resolve_in(
+    cache: &mut Option<HashMap<String, Binary>>,
+    path: &str,
+    build_id: &[u8],
+    addr: u64,
+) -> Arc<[SourceFrame]> {
+    let binaries = cache.get_or_insert_with(HashMap::new);
+    let bin = binaries.entry(path.to_string()).or_insert_with(|| load(path, build_id));
     if let Some(frames) = bin.resolved.get(&addr) {
         return frames.clone();
     }
@@ -84,7 +101,7 @@ fn resolve_cached(path: &str, build_id: &[u8], addr: u64) -> Arc<[SourceFrame]> 
 
 /// Frees the loaded debug info and resolved addresses.
 pub fn clear_cache() {
-    let old = SYMBOLS.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let old = crate::fork::SYMBOLS.with(|| SYMBOLS.lock().unwrap_or_else(|p| p.into_inner()).take());
     crate::alloc::quietly(|| drop(old));
 }
 

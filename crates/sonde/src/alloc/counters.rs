@@ -310,6 +310,7 @@ fn register(l: &Local) {
             .is_ok()
     });
     l.set_state(if ok { REGISTERED } else { SHARED_TOTALS });
+    crate::fork::register();
     if ok {
         // Registers the exit hook; it may allocate, which now finds the state set.
         EXIT.with(|_| {});
@@ -322,8 +323,41 @@ fn bump(c: &AtomicU64, n: u64) {
     c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
 }
 
+/// Before `fork()` (see `crate::fork`): no thread reads the registry or
+/// unregisters while the address space is copied.
+pub(crate) fn fork_prepare() {
+    lock();
+}
+
+/// After `fork()`, in the parent.
+pub(crate) fn fork_parent() {
+    unlock();
+}
+
+/// After `fork()`, in the child, where only the forking thread runs on: the
+/// other threads' blocks are folded into the shared totals and their slots
+/// freed, since those threads will never exit there. Their blocks stay mapped
+/// in the child (fork copies every thread's memory), so reading them is sound.
+pub(crate) fn fork_child() {
+    let me = MINE
+        .try_with(|l| &l.totals as *const Totals as *mut Totals)
+        .unwrap_or(std::ptr::null_mut());
+    for slot in THREADS.iter() {
+        let p = slot.load(Relaxed);
+        if !p.is_null() && p != me {
+            // SAFETY: the block is another thread's thread-local storage,
+            // copied into the child with the rest of the address space and
+            // written by no one here.
+            fold(unsafe { &*p }, &SHARED);
+            slot.store(std::ptr::null_mut(), Relaxed);
+        }
+    }
+    unlock();
+}
+
 /// Runs `f` over every live thread's block and the shared one.
 fn each_block(mut f: impl FnMut(&Totals)) {
+    crate::fork::register();
     lock();
     f(&SHARED);
     for p in THREADS.iter() {

@@ -20,7 +20,7 @@
 mod counters;
 
 pub use counters::{AllocStats, process_stats, thread_stats};
-pub(crate) use counters::{Local, local, with_local};
+pub(crate) use counters::{Local, fork_child, fork_parent, fork_prepare, local, with_local};
 
 /// Runs `f` as the profiler's own work on this thread: its allocations are
 /// neither sampled nor counted, and neither are its frees, so memory it keeps

@@ -191,7 +191,7 @@ impl Drop for CpuProfiler {
 
 fn start_session(opts: CpuOptions) -> Result<Session, Error> {
     signal::install()?;
-    register_fork_handler();
+    crate::fork::register();
     let cpus = std::thread::available_parallelism().map_or(4, |n| n.get());
     let state = unwind::prepare(opts.unwinding, cpus * 2)?;
     let walk = match state.walk {
@@ -261,18 +261,11 @@ fn cleanup_state() {
     }
 }
 
-fn register_fork_handler() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    extern "C" fn in_child() {
-        RUNNING.store(false, Ordering::SeqCst);
-        signal::reset_after_fork();
-    }
-    ONCE.call_once(|| {
-        // SAFETY: registers a child-side fork handler that only stores atomics.
-        unsafe {
-            libc::pthread_atfork(None, None, Some(in_child));
-        }
-    });
+/// After `fork()`, in the child (see `crate::fork`): the parent's profile does
+/// not run here, and the child may start its own.
+pub(crate) fn fork_child() {
+    RUNNING.store(false, Ordering::SeqCst);
+    signal::reset_after_fork();
 }
 
 /// How often the collector drains the sample ring (and, every other time, looks

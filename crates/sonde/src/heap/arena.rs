@@ -61,8 +61,18 @@ fn with_lock<T>(f: impl FnOnce(&mut State) -> T) -> T {
     r
 }
 
-/// Releases the lock in a forked child, where the thread that held it is gone.
-pub(crate) fn reset_after_fork() {
+/// Takes the lock before `fork()` (see `crate::fork`).
+pub(crate) fn fork_prepare() {
+    while LOCK
+        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        std::hint::spin_loop();
+    }
+}
+
+/// Gives the lock back after `fork()`, in parent and child.
+pub(crate) fn fork_release() {
     LOCK.store(false, Ordering::Release);
 }
 

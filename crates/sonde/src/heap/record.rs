@@ -28,7 +28,6 @@ pub(crate) fn record(addr: *mut u8, size: u64, rate: u64) {
 }
 
 fn record_stack(l: &Local, addr: *mut u8, size: u64, rate: u64) {
-    register_fork_handler();
     let mut frames = [0u64; MAX_DEPTH];
     let mut end = l.stack_end.get();
     if end == 0 {
@@ -58,16 +57,14 @@ pub(crate) fn recorded_free(l: &Local, addr: *mut u8) {
     }
 }
 
-fn register_fork_handler() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    extern "C" fn in_child() {
-        TABLE.reset_after_fork();
-        arena::reset_after_fork();
-    }
-    ONCE.call_once(|| {
-        // SAFETY: registers a child-side fork handler that only stores atomics.
-        unsafe {
-            libc::pthread_atfork(None, None, Some(in_child));
-        }
-    });
+/// Before `fork()` (see `crate::fork`): the sample table, then the arena.
+pub(crate) fn fork_prepare() {
+    TABLE.lock();
+    arena::fork_prepare();
+}
+
+/// After `fork()`, in parent and child.
+pub(crate) fn fork_release() {
+    arena::fork_release();
+    TABLE.unlock();
 }

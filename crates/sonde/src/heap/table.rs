@@ -51,6 +51,17 @@ impl Table {
     /// Runs `f` with the table locked. The caller must have marked the thread as
     /// inside the profiler, so that `f`'s allocations are not sampled.
     pub(crate) fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
+        crate::fork::register();
+        self.lock();
+        // SAFETY: the lock is held.
+        let inner = unsafe { &mut *self.inner.get() }.get_or_insert_with(Inner::default);
+        let r = f(inner);
+        self.unlock();
+        r
+    }
+
+    /// Takes the lock (also before `fork()`, see `crate::fork`).
+    pub(crate) fn lock(&self) {
         let mut spins = 0u32;
         while self
             .lock
@@ -64,15 +75,10 @@ impl Table {
                 std::thread::yield_now();
             }
         }
-        // SAFETY: the lock is held.
-        let inner = unsafe { &mut *self.inner.get() }.get_or_insert_with(Inner::default);
-        let r = f(inner);
-        self.lock.store(false, Ordering::Release);
-        r
     }
 
-    /// Releases the lock in a forked child, where the thread that held it is gone.
-    pub(crate) fn reset_after_fork(&self) {
+    /// Gives the lock back (also after `fork()`, in parent and child).
+    pub(crate) fn unlock(&self) {
         self.lock.store(false, Ordering::Release);
     }
 }

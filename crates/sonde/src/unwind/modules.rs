@@ -47,9 +47,15 @@ pub(crate) fn loaded_modules() -> Vec<LoadedModule> {
     let mut out: Vec<LoadedModule> = Vec::new();
     // SAFETY: dl_iterate_phdr calls `collect` synchronously with valid
     // `dl_phdr_info` pointers; `data` points at `out`, which outlives the call.
-    unsafe {
-        libc::dl_iterate_phdr(Some(collect), (&mut out as *mut Vec<LoadedModule>).cast());
-    }
+    // Inside the gate that fork() waits for: glibc's lock for this call is
+    // not fork-safe (see `crate::fork`). The listing's own allocations are
+    // counted but never sampled: a sample would capture a stack, whose first
+    // use lists the modules again, inside this gate, which is not reentrant.
+    crate::alloc::busy(false, || {
+        crate::fork::MODULES.with(|| unsafe {
+            libc::dl_iterate_phdr(Some(collect), (&mut out as *mut Vec<LoadedModule>).cast());
+        })
+    });
     let exe = std::env::current_exe()
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_else(|_| "/proc/self/exe".into());
