@@ -113,22 +113,35 @@ fn gunzip(data: &[u8], max: u64) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Decodes an uncompressed protobuf, naming legacy formats when it is one of them.
+/// Decodes an uncompressed protobuf or, as pprof does when that fails, one of
+/// the legacy formats; names what the input looks like when it is neither.
 fn decode_uncompressed(data: &[u8]) -> Result<Profile> {
     if data.is_empty() {
         return Err(Error::Empty);
     }
-    match decode_proto(data) {
-        Ok(p) => Ok(p),
-        Err(e @ Error::Decode { .. }) => Err(match legacy_format(data) {
+    let e = match decode_proto(data) {
+        Ok(p) => return Ok(p),
+        Err(e) => e,
+    };
+    // Two protobuf profiles in one file are refused as such (pprof's
+    // errConcatProfile), not tried as a legacy format.
+    if matches!(&e, Error::Invalid(m) if m.starts_with("concatenated profiles")) {
+        return Err(e);
+    }
+    if let Some(p) = crate::legacy::parse(data)? {
+        return Ok(p);
+    }
+    Err(match e {
+        Error::Decode { .. } => match legacy_format(data) {
             Some(format) => Error::Legacy { format },
             None => text_kind(data).unwrap_or(e),
-        }),
-        Err(e) => Err(e),
-    }
+        },
+        e => e,
+    })
 }
 
-/// Recognises the text and binary formats pprof read before protobuf.
+/// Names the legacy format an input looks like, for one that no legacy
+/// parser read.
 fn legacy_format(data: &[u8]) -> Option<&'static str> {
     let words_le = |i: usize, w: usize| -> Option<u64> {
         let b = data.get(i * w..(i + 1) * w)?;
@@ -424,11 +437,29 @@ mod tests {
     }
 
     #[test]
-    fn legacy_text_is_named() {
-        let err = Profile::parse(b"--- contentionz 1 ---\ncycles/second = 1\n").unwrap_err();
-        assert!(matches!(err, Error::Legacy { .. }), "{err:?}");
-        let err = Profile::parse(b"heap profile:   85: 178257920 [ 1: 2] @ heapprofile\n").unwrap_err();
+    fn legacy_text_pprof_does_not_read_is_named() {
+        // Go's debug=2 goroutine dump: pprof's parsers all decline it.
+        let err = Profile::parse(b"goroutine 1 [running]:\nmain.main()\n").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Legacy {
+                    format: "Go goroutine dump (debug=2 text)"
+                }
+            ),
+            "{err:?}"
+        );
+        // A heap header with a sampling tag pprof does not know.
+        let err = Profile::parse(b"heap profile: 1: 2 [ 1: 2] @ heapsomething/4\n").unwrap_err();
         assert!(matches!(err, Error::Legacy { format: "heap (text)" }), "{err:?}");
+    }
+
+    #[test]
+    fn legacy_text_is_read() {
+        let p = Profile::parse(b"heap profile:   1: 2 [ 1: 2] @ heapprofile\n1: 2 [1: 2] @ 0x10\n").unwrap();
+        assert_eq!(p.sample_types[1].ty.as_ref(), "space");
+        assert_eq!(p.samples[0].values, [1, 2]);
+        assert_eq!(p.locations[0].address, 0xf);
     }
 
     #[test]

@@ -47,14 +47,25 @@ pub enum Error {
         what: String,
     },
 
-    /// The input is a pre-protobuf (legacy) profile format.
+    /// The input looks like a pre-protobuf (legacy) profile, but not one that
+    /// pprof's legacy parsers read (such as Go's `debug=2` goroutine dump).
     #[error(
-        "this is a legacy {format} profile, which sonde does not read; convert it with \
-         `go tool pprof -proto FILE > FILE.pb.gz` and read that instead"
+        "this looks like a legacy {format} profile, but not one that pprof reads (go tool pprof \
+         says: unrecognized profile format)"
     )]
     Legacy {
+        /// Which legacy format it looks like.
+        format: &'static str,
+    },
+
+    /// A legacy (pre-protobuf) profile that its parser recognised but found
+    /// broken, as pprof does.
+    #[error("malformed legacy {format} profile: {message}")]
+    LegacyMalformed {
         /// Which legacy format was recognised.
         format: &'static str,
+        /// What is wrong, and where.
+        message: String,
     },
 
     /// The input is text, not a protocol buffer.

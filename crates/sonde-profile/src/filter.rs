@@ -91,8 +91,11 @@ impl Profile {
     ) -> NameMatches {
         let mut m = NameMatches::default();
         if focus.is_none() && ignore.is_none() && hide.is_none() && show.is_none() {
-            // Nothing to do; pprof reports an absent focus as matching.
+            // Every location is focused; pprof reports an absent focus as
+            // matching. A sample without locations has none focused, so pprof
+            // drops it here as it does with any filter.
             m.focus = true;
+            self.samples.retain(|s| !s.locations.is_empty());
             return m;
         }
         // Per location: Some(true) focused, Some(false) ignored, None neither.

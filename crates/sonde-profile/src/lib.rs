@@ -8,7 +8,10 @@
 //! * [`model`]: [`Profile`] and its parts (samples, locations, functions,
 //!   mappings, labels), with ids resolved to indexes.
 //! * [`decode`] / [`encode`]: reading (`.pb.gz` or raw protobuf, size-bounded,
-//!   validated, errors with byte offsets) and writing profiles.
+//!   validated, errors with byte offsets) and writing profiles. `legacy`
+//!   reads the formats pprof read before protobuf (gperftools' binary CPU and
+//!   text heap/contention/thread profiles, Go's `debug=1` text, Java's, and
+//!   jemalloc's heap dumps) with pprof's numbers; decoding falls back to it.
 //! * [`mod@merge`]: summing profiles, compaction, `-base` and `-diff_base`.
 //! * [`names`]: function names demangled and simplified as pprof shows them.
 //! * [`filter`]: focus, ignore, hide, show, tag filters.
@@ -43,6 +46,7 @@ mod error;
 pub mod filter;
 pub mod graph;
 pub mod hash;
+mod legacy;
 pub mod merge;
 pub mod model;
 pub mod names;

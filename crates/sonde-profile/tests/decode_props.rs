@@ -35,6 +35,19 @@ fn report_on(p: &Profile) {
     }
 }
 
+/// [`report_on`] for profiles whose values cannot overflow the reports' sums.
+/// Legacy parsers take any number (binary CPU counts are 64-bit words) and
+/// wrap as Go does; the reports' arithmetic is not checked on such values here.
+fn report_on_summable(p: &Profile) {
+    if p.samples
+        .iter()
+        .flat_map(|s| &s.values)
+        .all(|v| v.unsigned_abs() < 1 << 50)
+    {
+        report_on(p);
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Mutation {
     Flip(usize, u8),
@@ -106,6 +119,37 @@ proptest! {
     }
 
     #[test]
+    fn mutated_legacy_files_never_panic(
+        which in 0usize..LEGACY.len(),
+        muts in proptest::collection::vec(mutation(), 1..6),
+    ) {
+        let path = format!("{}/../../tests/data/google-pprof/profile/{}", env!("CARGO_MANIFEST_DIR"), LEGACY[which]);
+        let bytes = mutate(std::fs::read(path).expect("legacy fixture"), &muts);
+        if let Ok(p) = Profile::parse(&bytes) {
+            p.check_valid().expect("a parsed legacy profile is valid");
+            report_on_summable(&p);
+            let again = Profile::parse(&p.encode_uncompressed()).expect("re-encoded profile decodes");
+            prop_assert_eq!(again, p);
+        }
+    }
+
+    #[test]
+    fn legacy_looking_text_never_panics(
+        header in 0usize..LEGACY_HEADERS.len(),
+        lines in proptest::collection::vec(legacy_line(), 0..12),
+    ) {
+        let mut text = LEGACY_HEADERS[header].to_string();
+        for l in lines {
+            text.push_str(&l);
+            text.push('\n');
+        }
+        if let Ok(p) = Profile::parse(text.as_bytes()) {
+            p.check_valid().expect("a parsed legacy profile is valid");
+            report_on_summable(&p);
+        }
+    }
+
+    #[test]
     fn valid_profiles_round_trip(p in profile()) {
         let mut gz = Vec::new();
         p.write_to(&mut gz).unwrap();
@@ -113,6 +157,61 @@ proptest! {
         prop_assert_eq!(&back, &p);
         report_on(&back);
     }
+}
+
+/// The legacy files of google/pprof's test data.
+const LEGACY: &[&str] = &[
+    "cppbench.contention",
+    "cppbench.cpu",
+    "cppbench.growth",
+    "cppbench.heap",
+    "cppbench.thread",
+    "cppbench.thread.all",
+    "cppbench.thread.none",
+    "go.crc32.cpu",
+    "go.godoc.thread",
+    "gobench.cpu",
+    "gobench.heap",
+    "java.contention",
+    "java.cpu",
+    "java.heap",
+];
+
+/// First lines of each legacy text format.
+const LEGACY_HEADERS: &[&str] = &[
+    "heap profile: 3: 30 [5: 50] @ heap/1024\n",
+    "heap profile: 3: 30 [5: 50] @ heap_v2/524288\n",
+    "heap profile: 3: 30 [5: 50] @ growthz\n",
+    "heap_v2/524288\n t*: 3: 30 [0: 0]\n",
+    "goroutine profile: total 3\n",
+    "--- threadz 1 ---\n",
+    "--- Thread 7f79 (name: main/1) stack: ---\n",
+    "--- contentionz 1 ---\ncycles/second = 2000000000\nsampling period = 100\n",
+    "--- mutex:\ncycles/second=2445481869\nsampling period=1\n",
+    "--- heapz 1 ---\nformat = java\nresolution = bytes\n",
+    "--- contentionz 1 ---\nformat = java\nresolution = microseconds\nsampling period = 100\n",
+];
+
+/// A line of some legacy format, with random numbers in it.
+fn legacy_line() -> impl Strategy<Value = String> {
+    let n = || prop_oneof![0i64..5, 0i64..1_000_000, any::<i64>()];
+    let addrs = proptest::collection::vec(any::<u64>().prop_map(|a| format!("0x{:x}", a % 0x1_0000_0000)), 0..5)
+        .prop_map(|v| v.join(" "));
+    prop_oneof![
+        (n(), n(), n(), n(), addrs.clone()).prop_map(|(a, b, c, d, s)| format!("{a}: {b} [{c}: {d}] @ {s}")),
+        (n(), addrs.clone()).prop_map(|(a, s)| format!("{a} @ {s}")),
+        (n(), n(), addrs.clone()).prop_map(|(a, b, s)| format!("{a} {b} @ {s}")),
+        addrs.clone().prop_map(|s| format!("@ {s}")),
+        (n(), n(), n(), n()).prop_map(|(a, b, c, d)| format!("  t*: {a}: {b} [{c}: {d}]")),
+        addrs.clone().prop_map(|s| format!("  PC: {s}")),
+        Just("--- Thread 7f7a (name: t/2) stack: ---".to_string()),
+        Just("  [same as previous thread]".to_string()),
+        Just("MAPPED_LIBRARIES:".to_string()),
+        Just("--- Memory map: ---".to_string()),
+        (any::<u32>(), any::<u32>()).prop_map(|(a, b)| format!("{a:x}-{b:x} r-xp 00000000 08:01 1 /bin/x")),
+        (any::<u32>(), "[a-z ().:0-9]{0,20}").prop_map(|(a, s)| format!("0x{a:08x} {s}")),
+        "[ -~]{0,30}",
+    ]
 }
 
 /// Random but internally consistent profiles.

@@ -36,6 +36,7 @@ pub use export::{folded_stacks, speedscope_json};
 pub use filters::apply_filters;
 pub use labels::{civil_from_days, format_time_utc, greeting};
 pub use prepared::{Prepared, resolve_sample_index};
+pub use raw::profile_string;
 pub use rows::{Listing, Routine, SourceLine, Top, TopRow, Trace, TraceFrame, Traces, Tree, TreeEdge, TreeEntry};
 pub use settings::{Group, Kind, SETTINGS, Setting, find as find_setting, find_choice};
 pub use source::{SettingSyntax, SourceOpener};

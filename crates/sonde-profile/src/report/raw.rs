@@ -12,11 +12,26 @@ pub(super) fn raw(rpt: &Prepared, _env: &Env) -> String {
     dump(&rpt.prof)
 }
 
-/// The text dump of a profile.
+/// The text dump of a profile, as `go tool pprof -raw` prints it.
 pub(crate) fn dump(p: &Profile) -> String {
+    write_dump(p, false)
+}
+
+/// What google/pprof's `Profile.String()` prints for `p` today: the layout of
+/// `go tool pprof -raw` (see `sonde raw`) with a `Doc:` line when the profile
+/// has a documentation link and each line as `file:line:column`. pprof's own
+/// tests compare parsed profiles with this text (its `.string` golden files).
+pub fn profile_string(p: &Profile) -> String {
+    write_dump(p, true)
+}
+
+fn write_dump(p: &Profile, current: bool) -> String {
     let mut out = String::new();
     for c in &p.comments {
         let _ = writeln!(out, "Comment: {c}");
+    }
+    if current && !p.doc_url.is_empty() {
+        let _ = writeln!(out, "Doc: {}", p.doc_url);
     }
     if let Some(pt) = &p.period_type {
         let _ = writeln!(out, "PeriodType: {} {}", pt.ty, pt.unit);
@@ -87,7 +102,14 @@ pub(crate) fn dump(p: &Profile) -> String {
         }
         for line in &l.lines {
             let f = &p.functions[line.function as usize];
-            let mut s = format!("{} {}:{} s={}", f.name, f.filename, line.line, f.start_line);
+            let mut s = if current {
+                format!(
+                    "{} {}:{}:{} s={}",
+                    f.name, f.filename, line.line, line.column, f.start_line
+                )
+            } else {
+                format!("{} {}:{} s={}", f.name, f.filename, line.line, f.start_line)
+            };
             if f.name != f.system_name {
                 let _ = write!(s, "({})", f.system_name);
             }
