@@ -290,17 +290,10 @@ fn text_report(cmd: &Command, a: ReportArgs) -> Result<ExitCode> {
         bail!("internal error: {cmd:?} did not produce text");
     };
     emit(&text, a.output.as_deref())?;
-    // As pprof: list fails only when none of the matching functions could be
-    // shown with its source; a missing file among others is a warning.
-    let failed = matches!(cmd, Command::List(_)) && generated.no_source;
-    for w in &generated.warnings {
-        if failed {
-            eprintln!("sonde: error: {w}");
-        } else {
-            eprintln!("sonde: {w}");
-        }
-    }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    // As go tool pprof: a source file that cannot be found is reported and the
+    // listing shows what it can; only a regex matching nothing is an error.
+    print_warnings(&generated.warnings);
+    Ok(ExitCode::SUCCESS)
 }
 
 fn emit(text: &str, output: Option<&str>) -> Result<()> {
@@ -359,7 +352,12 @@ fn benchstat(alpha: f64, fail_on_regression: Option<f64>, threshold: f64, files:
     use sonde_bench::{benchfmt, benchstat};
     let mut parsed = Vec::new();
     for f in files {
-        let text = std::fs::read_to_string(f).with_context(|| format!("reading {f}"))?;
+        let bytes = std::fs::read(f).with_context(|| format!("reading {f}"))?;
+        if bytes.starts_with(&[0x1f, 0x8b]) || sonde_profile::Profile::parse(&bytes).is_ok() {
+            bail!("{f} is a pprof profile, not benchmark results; analyse it with `sonde top {f}`");
+        }
+        let text = String::from_utf8(bytes)
+            .with_context(|| format!("{f} is not text; benchstat reads results in Go's benchmark format"))?;
         parsed.push((f.clone(), benchfmt::parse(&text)));
     }
     let opts = benchstat::Options {

@@ -446,9 +446,15 @@ fn list_goes_on_past_a_missing_file_as_go() {
     assert!(stderr(&o).contains("gone.go not found"), "{}", stderr(&o));
     let g = go_pprof(&["-list=main.here|main.gone", &format!("-source_path={src}"), &f]);
     assert!(g.status.success(), "go tool pprof lists it too: {}", stderr(&g));
-    // Nothing listable: an error, as go tool pprof.
+    // Only a missing file: go tool pprof reports it and exits 0, and so does
+    // sonde; no function matching is the error.
     let o = sonde(&["list", "main.gone", "--source-path", &src, &f]);
-    assert!(!o.status.success(), "{}", stdout(&o));
+    let g = go_pprof(&["-list=main.gone", &format!("-source_path={src}"), &f]);
+    assert_eq!(o.status.success(), g.status.success(), "{}", stderr(&o));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = sonde(&["list", "main.nowhere", &f]);
+    let g = go_pprof(&["-list=main.nowhere", &f]);
+    assert!(!o.status.success() && !g.status.success(), "{}", stdout(&o));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

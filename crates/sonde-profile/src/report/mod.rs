@@ -79,12 +79,9 @@ impl fmt::Debug for Output {
 pub struct Generated {
     /// The report.
     pub output: Output,
-    /// Non-fatal problems, one line each.
+    /// Non-fatal problems, one line each, each said once (`list` names a
+    /// missing source file once, however many functions it holds).
     pub warnings: Vec<String>,
-    /// `list` could show the source of none of the functions it matched
-    /// (each file missing, or no source information): pprof then exits
-    /// with an error, while a missing file among others is only a warning.
-    pub no_source: bool,
 }
 
 /// Prepares `p` (which it consumes: filters change it) for `cmd`'s report:
@@ -116,7 +113,6 @@ pub fn prepare(mut p: Profile, cmd: &Command, cfg: &Config) -> Result<(Prepared,
 /// As [`prepare`]; `peek` and `list` also when their regex matches nothing.
 pub fn generate(p: Profile, cmd: &Command, cfg: &Config, env: &Env) -> Result<Generated> {
     let (mut rpt, mut warnings) = prepare(p, cmd, cfg)?;
-    let mut no_source = false;
     let output = match cmd {
         Command::Top => Output::Text(text::top(&rpt.top(env))),
         Command::Tree => Output::Text(text::tree(&rpt.tree(None, env)?)),
@@ -125,8 +121,11 @@ pub fn generate(p: Profile, cmd: &Command, cfg: &Config, env: &Env) -> Result<Ge
         Command::Tags => Output::Text(text::tags(&rpt)),
         Command::List(re) => {
             let listing = rpt.list(re, env.open_source)?;
-            warnings.extend(listing.routines.iter().filter_map(|r| r.missing.clone()));
-            no_source = listing.routines.iter().all(|r| r.file.is_none() || r.missing.is_some());
+            for missing in listing.routines.iter().filter_map(|r| r.missing.as_ref()) {
+                if !warnings.contains(missing) {
+                    warnings.push(missing.clone());
+                }
+            }
             Output::Text(text::list(&listing))
         }
         Command::Raw => Output::Text(raw::raw(&rpt, env)),
@@ -144,11 +143,7 @@ pub fn generate(p: Profile, cmd: &Command, cfg: &Config, env: &Env) -> Result<Ge
             Output::Profile(Box::new(p.compact()))
         }
     };
-    Ok(Generated {
-        output,
-        warnings,
-        no_source,
-    })
+    Ok(Generated { output, warnings })
 }
 
 /// Adjusts the configuration the way each report needs it (source listings never
