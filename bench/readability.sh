@@ -11,12 +11,12 @@ cargo build --quiet --release --manifest-path "$root/bench/readability/Cargo.tom
 cargo build --quiet --release --manifest-path "$root/Cargo.toml" -p sonde-cli
 profile=$(mktemp -d)/service.pb.gz
 "$root/bench/readability/target/release/sonde-readability" "$profile"
-for view in "" "--noinlines"; do
+for view in "" "--noinlines" "--cum"; do
   echo "== sonde top $view (first 15 rows)"
   # shellcheck disable=SC2086
   "$root/target/release/sonde" top $view -n 15 "$profile" | tee "$profile.top" | sed -n '/flat%/,$p'
   for f in handle_request render_page checksum Cache::get; do
-    rank=$(sed -n '/flat%/,$p' "$profile.top" | tail -n +2 | grep -n "$f" | head -1 | cut -d: -f1)
+    rank=$(sed -n '/flat%/,$p' "$profile.top" | tail -n +2 | grep -n "$f" | head -1 | cut -d: -f1 || true)
     echo "  $f: row ${rank:-not in the first 15}"
   done
 done

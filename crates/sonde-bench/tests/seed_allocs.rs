@@ -209,8 +209,10 @@ fn profiles_cover_the_benchmarked_code() {
     let (code, text) = run(
         &benches,
         &[
+            // Long enough that Fibonacci gets CPU samples when the machine is
+            // busy: at 100 Hz, signals can come 20-100 ms of CPU apart then.
             "--benchtime",
-            "300ms",
+            "1s",
             "--cpuprofile",
             cpu.to_str().unwrap(),
             "--memprofile",
