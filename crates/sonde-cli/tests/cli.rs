@@ -157,7 +157,10 @@ fn bad_options_are_named() {
     let dir = TempDir::new("text");
     let notes = write(&dir, "notes.txt", b"# my notes\nnot a profile\n");
     fails_with(&sonde(&["top", &notes]), &["this is a text file", "\"# my notes\""]);
-    fails_with(&sonde(&["benchstat", &heap]), &["is a pprof profile, not benchmark results", "sonde top"]);
+    fails_with(
+        &sonde(&["benchstat", &heap]),
+        &["is a pprof profile, not benchmark results", "sonde top"],
+    );
     fails_with(
         &sonde(&["top", "--focus", "(unclosed", &heap]),
         &["invalid regular expression for focus"],
