@@ -5,8 +5,8 @@
 //! The table is behind a spin lock (recorded events are rare), which a forked
 //! child resets.
 
+use crate::fork::Gate;
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use sonde_profile::hash::FastMap as Map;
 
@@ -34,7 +34,7 @@ pub(crate) struct Inner {
 }
 
 pub(crate) struct Table {
-    lock: AtomicBool,
+    lock: Gate,
     inner: UnsafeCell<Option<Inner>>,
 }
 
@@ -43,7 +43,7 @@ pub(crate) struct Table {
 unsafe impl Sync for Table {}
 
 pub(crate) static TABLE: Table = Table {
-    lock: AtomicBool::new(false),
+    lock: Gate::new(),
     inner: UnsafeCell::new(None),
 };
 
@@ -62,24 +62,12 @@ impl Table {
 
     /// Takes the lock (also before `fork()`, see `crate::fork`).
     pub(crate) fn lock(&self) {
-        let mut spins = 0u32;
-        while self
-            .lock
-            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            spins += 1;
-            if spins < 64 {
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
-            }
-        }
+        self.lock.lock();
     }
 
     /// Gives the lock back (also after `fork()`, in parent and child).
     pub(crate) fn unlock(&self) {
-        self.lock.store(false, Ordering::Release);
+        self.lock.unlock();
     }
 }
 
