@@ -7,7 +7,9 @@
 //! child would leave the second fault: `fork()` copies pages one by one while
 //! the other threads run on).
 //!
-//! The locks, outermost first: the loaded-module listing (glibc's
+//! Before the locks, what sonde initializes once and may be initializing on
+//! another thread (the heap profiler's unwinder, a `OnceLock`) is completed, so
+//! a child never inherits it half done. The locks, outermost first: the loaded-module listing (glibc's
 //! `dl_iterate_phdr` lock is not fork-safe, so sonde never lets a fork happen
 //! while one of its own threads is inside it), the symbol cache, the heap
 //! profiler's sample table and arena, and the allocation counters' registry.
@@ -82,6 +84,9 @@ pub(crate) fn register() {
 extern "C" fn prepare() {
     #[cfg(feature = "profilers")]
     {
+        // First what initializes once and may be under way on another thread
+        // (it takes the gates below itself).
+        crate::heap::fork_settle();
         MODULES.lock();
         SYMBOLS.lock();
         crate::heap::fork_prepare();

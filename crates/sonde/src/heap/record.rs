@@ -57,6 +57,19 @@ pub(crate) fn recorded_free(l: &Local, addr: *mut u8) {
     }
 }
 
+/// Before `fork()`, before any lock is taken (see `crate::fork`): while heap
+/// sampling is on, the unwinder is prepared now, or its preparation by another
+/// thread is waited for, so that a child never inherits it half-prepared (its
+/// `OnceLock` would wait forever for a thread that does not exist there).
+/// Quiet, as in `record`: its memory is the profiler's.
+pub(crate) fn fork_settle() {
+    if super::sampler::rate() > 0 {
+        busy(true, || {
+            let _ = unwinder();
+        });
+    }
+}
+
 /// Before `fork()` (see `crate::fork`): the sample table, then the arena.
 pub(crate) fn fork_prepare() {
     TABLE.lock();
