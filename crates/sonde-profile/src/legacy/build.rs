@@ -88,6 +88,16 @@ impl Builder {
         })
     }
 
+    /// The locations of a legacy stack of return addresses: each address is
+    /// where a call returns to, so its location is the byte before it, inside
+    /// the call (pprof subtracts 1 likewise).
+    pub(super) fn call_sites(&mut self, seen: &mut crate::hash::FastMap<u64, usize>, addrs: Vec<u64>) -> Vec<usize> {
+        addrs
+            .into_iter()
+            .map(|a| self.location(seen, a.wrapping_sub(1)))
+            .collect()
+    }
+
     /// Lists locations in the order samples first use them, dropping unused
     /// ones (pprof's `remapLocationIDs`).
     pub(super) fn remap_locations(&mut self) {

@@ -76,10 +76,7 @@ pub(super) fn parse(data: &[u8]) -> Result<Profile, Fail> {
         }
         if !is_space_or_comment(line) {
             let (values, addrs) = sample(line, p.period, cpu_hz)?;
-            let locations = addrs
-                .into_iter()
-                .map(|a| p.location(&mut seen, a.wrapping_sub(1)))
-                .collect();
+            let locations = p.call_sites(&mut seen, addrs);
             p.samples.push(RawSample {
                 locations,
                 values,

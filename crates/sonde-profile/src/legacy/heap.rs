@@ -91,10 +91,7 @@ pub(super) fn parse(data: &[u8]) -> Result<Profile, Fail> {
             break;
         }
         let (values, bytes, addrs) = sample(line, &header).map_err(|e| format!("line {}: {e}", lines.number()))?;
-        let locations = addrs
-            .into_iter()
-            .map(|a| p.location(&mut seen, a.wrapping_sub(1)))
-            .collect();
+        let locations = p.call_sites(&mut seen, addrs);
         p.samples.push(RawSample {
             locations,
             values,

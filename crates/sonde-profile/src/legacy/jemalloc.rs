@@ -105,10 +105,7 @@ pub(super) fn parse(data: &[u8]) -> Result<Profile, Fail> {
             addrs.to_ascii_lowercase()
         );
         let (values, bytes, addrs) = sample(&equivalent, h).map_err(|e| format!("line {at}: {e}"))?;
-        let locations = addrs
-            .into_iter()
-            .map(|a| b.location(&mut seen, a.wrapping_sub(1)))
-            .collect();
+        let locations = b.call_sites(&mut seen, addrs);
         b.samples.push(RawSample {
             locations,
             values,
