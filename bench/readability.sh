@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # How readable a Rust CPU profile is by default: a small tokio service
 # (bench/readability: handlers over a Mutex<HashMap> cache and string
-# formatting) profiled at 1000 Hz, then `sonde top` and `sonde top
-# --noinlines`; prints where the functions the service's author wrote rank.
+# formatting) profiled at 1000 Hz, then `sonde top` in each view
+# (plain, --noinlines, --cum, --user-code); prints where the functions the
+# service's author wrote rank.
 #
 # Usage: bench/readability.sh
 set -euo pipefail
@@ -11,7 +12,7 @@ cargo build --quiet --release --manifest-path "$root/bench/readability/Cargo.tom
 cargo build --quiet --release --manifest-path "$root/Cargo.toml" -p sonde-cli
 profile=$(mktemp -d)/service.pb.gz
 "$root/bench/readability/target/release/sonde-readability" "$profile"
-for view in "" "--noinlines" "--cum"; do
+for view in "" "--noinlines" "--cum" "--user-code"; do
   echo "== sonde top $view (first 15 rows)"
   # shellcheck disable=SC2086
   "$root/target/release/sonde" top $view -n 15 "$profile" | tee "$profile.top" | sed -n '/flat%/,$p'

@@ -16,6 +16,8 @@
 //! * [`names`]: function names demangled and simplified as pprof shows them.
 //! * [`filter`]: focus, ignore, hide, show, tag filters.
 //! * [`prune`]: `drop_frames` / `keep_frames` and `prune_from`.
+//! * [`user_code`]: the user's own frames told from library frames by their
+//!   source file, and the `user_code` view that charges library time to them.
 //! * [`aggregate`]: granularity (functions, files, lines, addresses).
 //! * [`graph`]: the call graph reports are built from.
 //! * [`report`]: the one table of analyzer settings ([`report::SETTINGS`], read
@@ -54,6 +56,7 @@ pub mod proto;
 pub mod prune;
 pub mod report;
 pub mod units;
+pub mod user_code;
 mod wire;
 
 pub use aggregate::Granularity;

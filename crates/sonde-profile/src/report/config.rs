@@ -23,6 +23,9 @@ pub struct Config {
     pub show_from: String,
     /// Drop callees below the lowest frame matching this regex.
     pub prune_from: String,
+    /// Cut each stack at its innermost frame of the user's own code, charging
+    /// the library code it called to it (sonde's; see [`crate::user_code`]).
+    pub user_code: bool,
     /// Keep only samples with labels matching (`key=regex`, `regex`, or a range).
     pub tagfocus: String,
     /// Drop samples with labels matching.
@@ -72,6 +75,7 @@ impl Default for Config {
             show: String::new(),
             show_from: String::new(),
             prune_from: String::new(),
+            user_code: false,
             tagfocus: String::new(),
             tagignore: String::new(),
             tagshow: String::new(),
@@ -97,7 +101,7 @@ impl Default for Config {
 impl Config {
     /// The active filters as `name=value` pairs, in pprof's order.
     pub fn active_filters(&self) -> Vec<String> {
-        [
+        let mut active: Vec<String> = [
             ("focus", &self.focus),
             ("ignore", &self.ignore),
             ("hide", &self.hide),
@@ -111,7 +115,11 @@ impl Config {
         .iter()
         .filter(|(_, v)| !v.is_empty())
         .map(|(k, v)| format!("{k}={v}"))
-        .collect()
+        .collect();
+        if self.user_code {
+            active.push("user_code=true".into());
+        }
+        active
     }
 }
 

@@ -1,6 +1,6 @@
 //! The filters of a [`Config`] applied to a profile, in pprof's order (focus,
-//! ignore, hide, show, show_from, tag filters, prune_from), with a warning for
-//! each filter that matched nothing.
+//! ignore, hide, show, show_from, tag filters, prune_from, then sonde's
+//! user_code), with a warning for each filter that matched nothing.
 
 use super::Config;
 use crate::Result;
@@ -64,6 +64,14 @@ pub fn apply_filters(p: &mut Profile, cfg: &Config, warnings: &mut Vec<String>) 
     }
     if let Some(re) = &prune_from {
         p.prune_from(re);
+    }
+    if cfg.user_code && !p.charge_to_user_code() {
+        warnings.push(
+            "user_code: no stack has a frame of your own code (frames of std, crates from a registry, \
+             system libraries and frames without a source file do not count); build with debug info \
+             (`debug = \"limited\"` under `[profile.release]` in Cargo.toml) so sonde can tell your code apart"
+                .into(),
+        );
     }
     Ok(())
 }

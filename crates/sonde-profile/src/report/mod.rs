@@ -46,6 +46,7 @@ use std::fmt;
 use crate::Result;
 use crate::aggregate::Granularity;
 use crate::model::Profile;
+use crate::units;
 
 /// Hooks a report needs from its environment.
 pub struct Env<'a> {
@@ -102,6 +103,10 @@ pub fn prepare(mut p: Profile, cmd: &Command, cfg: &Config) -> Result<(Prepared,
     if !rpt.cfg.relative_percentages {
         apply_filters(&mut rpt.prof, &rpt.cfg, &mut warnings)?;
     }
+    if *cmd == Command::Top && !rpt.cfg.user_code && rpt.cfg.granularity == Granularity::Functions {
+        // Before aggregation forgets the files that tell user code apart.
+        rpt.user_code = Some(rpt.prof.user_code_summary(rpt.value_index));
+    }
     rpt.prof.aggregate(rpt.cfg.granularity, !rpt.cfg.noinlines);
     Ok((rpt, warnings))
 }
@@ -114,7 +119,11 @@ pub fn prepare(mut p: Profile, cmd: &Command, cfg: &Config) -> Result<(Prepared,
 pub fn generate(p: Profile, cmd: &Command, cfg: &Config, env: &Env) -> Result<Generated> {
     let (mut rpt, mut warnings) = prepare(p, cmd, cfg)?;
     let output = match cmd {
-        Command::Top => Output::Text(text::top(&rpt.top(env))),
+        Command::Top => {
+            let top = rpt.top(env);
+            warnings.extend(user_code_hint(&rpt, &top, env));
+            Output::Text(text::top(&top))
+        }
         Command::Tree => Output::Text(text::tree(&rpt.tree(None, env)?)),
         Command::Peek(re) => Output::Text(text::tree(&rpt.tree(Some(re), env)?)),
         Command::Traces => Output::Text(text::traces(&rpt.traces(env))),
@@ -144,6 +153,33 @@ pub fn generate(p: Profile, cmd: &Command, cfg: &Config, env: &Env) -> Result<Ge
         }
     };
     Ok(Generated { output, warnings })
+}
+
+/// How many of `top`'s first rows must all be library code for
+/// [`user_code_hint`] to speak.
+const HINT_ROWS: usize = 3;
+
+/// A note for a `top` whose first rows are all library code (std, crates, libc,
+/// Go's runtime) while the profile has code of the user's own: names the user's
+/// function that holds the most with the library code it calls, and the
+/// `user_code` setting that charges library time to it. The table itself stays pprof's.
+fn user_code_hint(rpt: &Prepared, top: &Top, env: &Env) -> Option<String> {
+    if top.rows.is_empty() || rpt.total == 0 {
+        return None;
+    }
+    let user = rpt.user_code.as_ref()?;
+    let first = &top.rows[..top.rows.len().min(HINT_ROWS)];
+    if first.iter().any(|r| user.names.contains(&r.name)) {
+        return None;
+    }
+    let (name, value) = user.top.clone()?;
+    Some(format!(
+        "note: the first rows are library code that your functions called; of your own code, \
+         {name} holds the most: {} with what it calls. {} charges library time to the function of yours \
+         that called it.",
+        units::percentage(value, rpt.total).trim(),
+        env.open_source.syntax.spell_on("user_code"),
+    ))
 }
 
 /// Adjusts the configuration the way each report needs it (source listings never

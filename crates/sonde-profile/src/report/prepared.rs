@@ -21,6 +21,9 @@ pub struct Prepared {
     pub(super) ratio: f64,
     pub(super) cfg: Config,
     pub(super) cmd: Command,
+    /// For `top` by function: what the profile holds of the user's code, for
+    /// the note that points to `user_code` (taken before aggregation).
+    pub(super) user_code: Option<crate::user_code::UserCode>,
 }
 
 /// The index of the sample value `cfg` asks for in `p` (by name, `inuse_`-less
@@ -88,6 +91,7 @@ impl Prepared {
             prof,
             cfg,
             cmd,
+            user_code: None,
         };
         rpt.total = rpt.compute_total();
         Ok(rpt)

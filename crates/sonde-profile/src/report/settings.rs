@@ -282,6 +282,13 @@ pub static SETTINGS: &[Setting] = &[
         Some("prunefrom"),
         "Drop the callees below the lowest frame matching REGEX"
     ),
+    bool_setting!(
+        "user_code",
+        user_code,
+        Group::Filters,
+        Some("uc"),
+        "Charge library code (std, crates, libc, Go's runtime) to the function of yours that called it"
+    ),
     text_setting!(
         "tagfocus",
         tagfocus,
@@ -543,6 +550,7 @@ mod tests {
             ("show", "d"),
             ("show_from", "e"),
             ("prune_from", "g"),
+            ("user_code", "true"),
             ("tagfocus", "k=v"),
             ("tagignore", "k=w"),
             ("tagshow", "k"),
@@ -565,7 +573,7 @@ mod tests {
             assert_ne!(c, Config::default(), "{name}");
             assert_eq!(c.get(name).as_deref(), Some(value), "{name}");
         }
-        assert_eq!(SETTINGS.len(), 26, "a setting without a round-trip case above");
+        assert_eq!(SETTINGS.len(), 27, "a setting without a round-trip case above");
     }
 
     #[test]

@@ -41,6 +41,14 @@ impl SettingSyntax {
             SettingSyntax::Assignment => format!("{name}={value}"),
         }
     }
+
+    /// Boolean setting `name` turned on in this syntax: `--user-code`, `user_code=true`.
+    pub fn spell_on(self, name: &str) -> String {
+        match self {
+            SettingSyntax::Flag => format!("--{}", name.replace('_', "-")),
+            SettingSyntax::Assignment => format!("{name}=true"),
+        }
+    }
 }
 
 impl SourceOpener<'_> {
