@@ -9,6 +9,7 @@
 use std::io;
 
 /// The calling thread's id (Linux's `gettid`, the `TID` of `/proc/self/task/TID`).
+/// Signal-safe: one raw system call.
 pub(crate) fn current_tid() -> u32 {
     // SAFETY: gettid has no preconditions.
     unsafe { libc::syscall(libc::SYS_gettid) as u32 }

@@ -29,6 +29,7 @@ pub(crate) struct ProfileBuilder<'a> {
     functions: HashMap<Function, u32>,
     mappings: HashMap<usize, u32>,
     locations: HashMap<u64, Option<u32>>,
+    synthetic: HashMap<&'static str, u32>,
 }
 
 impl<'a> ProfileBuilder<'a> {
@@ -49,6 +50,7 @@ impl<'a> ProfileBuilder<'a> {
             mappings: HashMap::new(),
             locations: HashMap::new(),
             trimmed: HashMap::new(),
+            synthetic: HashMap::new(),
         };
         if !modules.is_empty() {
             t.mapping(0);
@@ -162,6 +164,22 @@ impl<'a> ProfileBuilder<'a> {
         self.p.functions.push(key.clone());
         self.functions.insert(key, i);
         i
+    }
+
+    /// The location of a frame that stands for no code, only for something the
+    /// collector knows (`[sonde: …]`): no mapping, no address, one function of
+    /// that name.
+    pub(crate) fn synthetic(&mut self, name: &'static str) -> u32 {
+        if let Some(&l) = self.synthetic.get(name) {
+            return l;
+        }
+        let frame = SourceFrame {
+            function: name.to_string(),
+            ..SourceFrame::default()
+        };
+        let l = self.push_location(0, None, std::iter::once(&frame));
+        self.synthetic.insert(name, l);
+        l
     }
 
     /// The location of `addr`, or `None` when every frame of it is blocklisted.

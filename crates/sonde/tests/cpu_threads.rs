@@ -24,20 +24,6 @@ use sonde::cpu::{self, CpuOptions};
 /// The busy thread's CPU time.
 const FULL_CPU: Duration = Duration::from_millis(500);
 
-/// Calls of `spin!(20_000)` per CPU-millisecond, measured once (see `work`).
-static STEPS_PER_MS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-
-/// About `ms` milliseconds of CPU work, counted in steps: the loop reads no
-/// clock (see `steps_for`; under CPU contention a thread that reads its CPU
-/// clock often also ends its time slices before the scheduler tick, which then
-/// rarely finds it running, and its timer is checked only at those ticks).
-fn work(ms: u64) {
-    let per_ms = *STEPS_PER_MS.get().expect("calibrated");
-    for _ in 0..per_ms * ms {
-        std::hint::black_box(spin!(20_000));
-    }
-}
-
 #[inline(never)]
 fn busy_full(done: &AtomicBool) {
     work(FULL_CPU.as_millis() as u64);
@@ -58,11 +44,7 @@ fn busy_half(done: &AtomicBool) {
 }
 
 fn run(hz: u32) {
-    STEPS_PER_MS.get_or_init(|| {
-        steps_for(Duration::from_millis(100), || {
-            std::hint::black_box(spin!(20_000));
-        }) / 100
-    });
+    calibrate_work();
     let barrier = Arc::new(Barrier::new(3));
     let done = Arc::new(AtomicBool::new(false));
     let spawn = |name: &str, f: fn(&AtomicBool)| {

@@ -34,9 +34,10 @@
 mod profile;
 mod ring;
 mod signal;
+mod threads;
 mod timers;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -47,6 +48,7 @@ use sonde_profile::Profile;
 use crate::Error;
 pub use crate::unwind::Unwinding;
 use crate::unwind::{self, Walk};
+pub use profile::HELD_FRAME;
 use profile::{BuildOptions, Collected, StackCount, StackKey};
 use ring::Ring;
 
@@ -273,8 +275,26 @@ pub(crate) fn fork_child() {
 const DRAIN_INTERVAL: Duration = Duration::from_millis(25);
 /// How soon the next drain comes when the ring was filling up.
 const BUSY_DRAIN_INTERVAL: Duration = Duration::from_millis(5);
-/// Every this many drains, threads are rescanned.
+/// Every this many drains, timers that handlers armed are adopted and those of
+/// exited threads deleted.
 const SCAN_EVERY: u32 = 2;
+/// How many threads at once can have timers of their own; more are sampled by
+/// the process-wide timer only.
+const MAX_TIMED_THREADS: usize = 8192;
+/// The longest a kernel goes between two checks of CPU timers: one scheduler
+/// tick at `CONFIG_HZ=100`, the lowest Linux offers (250 and 1000 are common).
+/// A signal standing for more periods than ticks explain was held back (the
+/// thread blocked SIGPROF, or spent that CPU time inside one system call).
+const MAX_TICK_NS: u64 = 10_000_000;
+
+/// The most periods one signal's stack is credited with: what a tick can
+/// explain, for one thread (a thread timer) or for every CPU at once (the
+/// process timer). The rest goes to the `held` frame.
+fn weight_bounds(period_ns: u64) -> (u64, u64) {
+    let per_tick = MAX_TICK_NS.div_ceil(period_ns.max(1)) + 1;
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    (per_tick, per_tick * cpus)
+}
 
 /// The collector thread: arms timers, drains samples, follows threads.
 fn collect(
@@ -286,32 +306,34 @@ fn collect(
     ready: mpsc::Sender<Result<(), Error>>,
 ) -> Result<Collected, Error> {
     let ring: &'static Ring = Box::leak(Box::new(Ring::new(2048)));
-    let mut timers = match timers::ThreadTimers::new(period_ns, cookie, crate::os::current_tid()) {
-        Ok(t) => t,
-        Err(e) => {
-            let _ = ready.send(Err(Error::Timer(e)));
-            return Err(Error::Collector);
-        }
-    };
-    signal::activate(cookie, ring);
+    let table: &'static threads::TimedThreads = Box::leak(Box::new(threads::TimedThreads::new(MAX_TIMED_THREADS)));
+    let mut timers = timers::ThreadTimers::new(table, period_ns, cookie, crate::os::current_tid());
+    signal::activate(cookie, ring, table, period_ns);
     let mut stacks: HashMap<StackKey, StackCount> = HashMap::new();
     let mut truncated = 0u64;
     let mut graveyard = Vec::new();
-    let drain = |stacks: &mut HashMap<StackKey, StackCount>, truncated: &mut u64| {
+    let (thread_bound, process_bound) = weight_bounds(period_ns);
+    // Threads sampled since the last scan (whose names are read then), and all.
+    let mut tids: HashSet<u32> = HashSet::new();
+    let mut all_tids: HashSet<u32> = HashSet::new();
+    let drain = |stacks: &mut HashMap<StackKey, StackCount>, truncated: &mut u64, tids: &mut HashSet<u32>| {
         let mut taken = 0usize;
         ring.consume(|s| {
             taken += 1;
+            tids.insert(s.tid);
             let len = (s.len as usize).min(s.frames.len());
             let key = (if thread_labels { s.tid } else { 0 }, s.frames[..len].into());
             let e = stacks.entry(key).or_default();
-            e.periods += s.weight as u64;
+            let bound = if s.process { process_bound } else { thread_bound };
+            let weight = s.weight as u64;
+            e.periods += weight.min(bound);
+            e.held += weight.saturating_sub(bound);
             e.signals += 1;
             *truncated += s.truncated as u64;
         });
         taken
     };
-    let first = timers.sync();
-    if let Err(e) = first {
+    if let Err(e) = timers.start() {
         signal::deactivate();
         timers.delete_all();
         let _ = ready.send(Err(Error::Timer(e)));
@@ -325,7 +347,7 @@ fn collect(
             Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
-        let taken = drain(&mut stacks, &mut truncated);
+        let taken = drain(&mut stacks, &mut truncated, &mut tids);
         wait = if taken > ring.capacity() / 4 {
             BUSY_DRAIN_INTERVAL
         } else {
@@ -333,11 +355,14 @@ fn collect(
         };
         tick = tick.wrapping_add(1);
         if tick % SCAN_EVERY == 0 {
-            if let Ok((added, removed)) = timers.sync() {
-                if added + removed > 0 {
-                    if let Some(old) = unwind::refresh_regions() {
-                        graveyard.push(old);
-                    }
+            let (added, removed) = timers.sync();
+            if thread_labels {
+                timers.name_threads(&tids);
+            }
+            all_tids.extend(tids.drain());
+            if added + removed > 0 {
+                if let Some(old) = unwind::refresh_regions() {
+                    graveyard.push(old);
                 }
             }
             if !graveyard.is_empty() && unwind::quiescent() {
@@ -345,26 +370,33 @@ fn collect(
             }
         }
     }
-    timers.delete_all();
+    timers.stop_process_timer();
     signal::deactivate();
-    // Wait for handlers that were already running, then take their samples.
+    // Wait for handlers that were already running (one may be arming a thread's
+    // timer), then delete every timer and take the last samples.
     let deadline = Instant::now() + Duration::from_secs(2);
     while !unwind::quiescent() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_micros(100));
     }
-    drain(&mut stacks, &mut truncated);
+    drain(&mut stacks, &mut truncated, &mut tids);
+    if thread_labels {
+        timers.name_threads(&tids);
+    }
+    all_tids.extend(tids.drain());
+    let thread_names = timers.finish();
+    all_tids.extend(thread_names.keys());
     let dropped = ring.dropped();
     if unwind::quiescent() {
         graveyard.clear();
-        // SAFETY: the ring was leaked from a Box above; signals are deactivated
-        // and no handler is running, so nothing can reach it any more.
+        // SAFETY: the ring and the table were leaked from Boxes above; signals
+        // are deactivated and no handler is running, so nothing can reach them.
         drop(unsafe { Box::from_raw(ring as *const Ring as *mut Ring) });
+        drop(unsafe { Box::from_raw(table as *const threads::TimedThreads as *mut threads::TimedThreads) });
     }
     let modules = unwind::with_state(|s| s.map(|s| s.modules.clone()).unwrap_or_default());
-    let thread_names = timers.names().clone();
     Ok(Collected {
         stacks,
-        threads_seen: thread_names.len(),
+        threads_seen: all_tids.len(),
         thread_names,
         dropped,
         truncated,

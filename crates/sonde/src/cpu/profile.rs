@@ -17,9 +17,21 @@ pub(crate) type StackKey = (u32, Box<[u64]>);
 /// Totals of one stack: sampling periods elapsed and signals received.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct StackCount {
+    /// Periods credited to the stack: at most what a scheduler tick explains per
+    /// signal.
     pub periods: u64,
+    /// Periods beyond that: CPU time used while the signal was held back
+    /// (blocked, or pending through a long system call), which the stack did
+    /// not necessarily use. They go to [`HELD_FRAME`] under the stack.
+    pub held: u64,
     pub signals: u64,
 }
+
+/// The frame that CPU time used while SIGPROF was held back is charged to,
+/// placed under the stack where the signal finally arrived: the user sees the
+/// gap and where it ended instead of a false hotspot at the instruction that
+/// unblocked the signal.
+pub const HELD_FRAME: &str = "[sonde: CPU time while the profiling signal was blocked or held in a system call]";
 
 /// Everything the collector hands over when a profile stops.
 pub(crate) struct Collected {
@@ -57,17 +69,28 @@ pub(crate) fn build(c: &Collected, o: &BuildOptions) -> Profile {
         if locs.is_empty() {
             continue;
         }
-        *samples.entry((locs, *tid)).or_default() += count.periods;
+        if count.held > 0 {
+            let mut held = Vec::with_capacity(locs.len() + 1);
+            held.push(t.synthetic(HELD_FRAME));
+            held.extend_from_slice(&locs);
+            *samples.entry((held, *tid)).or_default() += count.held;
+        }
+        if count.periods > 0 {
+            *samples.entry((locs, *tid)).or_default() += count.periods;
+        }
     }
     let mut samples: Vec<_> = samples.into_iter().collect();
     samples.sort_unstable();
     for ((locations, tid), periods) in samples {
         let labels = if o.thread_labels && tid != 0 {
             let name = c.thread_names.get(&tid).map_or("", String::as_str);
-            Labels::new(vec![
-                Label::str("thread", name),
-                Label::num("thread_id", tid as i64, ""),
-            ])
+            let id = Label::num("thread_id", tid as i64, "");
+            // A thread that exited before its name was read has only its id.
+            Labels::new(if name.is_empty() {
+                vec![id]
+            } else {
+                vec![Label::str("thread", name), id]
+            })
         } else {
             Labels::default()
         };

@@ -24,6 +24,9 @@ pub(crate) struct SampleData {
     pub len: u16,
     /// Whether the stack was deeper than `MAX_DEPTH`.
     pub truncated: bool,
+    /// Whether the process-wide timer sent the signal (its weight counts the
+    /// whole process's CPU time since its last expiry, not one thread's).
+    pub process: bool,
     /// The pc, then return addresses.
     pub frames: [u64; MAX_DEPTH],
 }
@@ -55,6 +58,7 @@ impl Ring {
                         weight: 0,
                         len: 0,
                         truncated: false,
+                        process: false,
                         frames: [0; MAX_DEPTH],
                     })
                 })

@@ -4,6 +4,12 @@
 //! A thread's stack is one mapping; everything between the interrupted stack
 //! pointer and the end of the mapping that contains it is the live stack of the
 //! running thread and is safe to read. Unwinders read nothing else on the stack.
+//!
+//! A thread that started after the last snapshot has a stack no snapshot knows.
+//! Its thread pointer tells where it ends: glibc and musl put a thread's control
+//! block (and its static TLS) at the top of the mapping they allocate for its
+//! stack, so everything between the stack pointer and the thread pointer is that
+//! thread's own stack ([`Regions::new_thread_stack_end`]).
 
 use std::io;
 
@@ -18,6 +24,8 @@ pub(crate) struct Regions {
 
 /// How far below its recorded start the main thread's stack may have grown.
 const MAIN_STACK_GROWTH: u64 = 256 << 20;
+/// The largest stack a thread that is new since the snapshot is trusted to have.
+const NEW_THREAD_STACK: u64 = 256 << 20;
 
 impl Regions {
     /// Reads the current mappings of this process.
@@ -78,6 +86,67 @@ impl Regions {
             _ => None,
         }
     }
+
+    /// The end of the running thread's stack when no snapshot knows it (the
+    /// thread started after the snapshot): its thread pointer, when that lies
+    /// above `sp` within [`NEW_THREAD_STACK`], in no mapping the snapshot knows
+    /// either (a thread sharing another's thread pointer is refused), and `sp` is
+    /// not on an alternate signal stack. Must be called on the interrupted
+    /// thread. Signal-safe: a register read and one raw system call.
+    pub(crate) fn new_thread_stack_end(&self, sp: u64) -> Option<u64> {
+        let tp = thread_pointer();
+        if tp <= sp || tp - sp > NEW_THREAD_STACK || self.stack_end(tp).is_some() {
+            return None;
+        }
+        if on_alternate_stack(sp) {
+            return None;
+        }
+        Some(tp)
+    }
+}
+
+/// The calling thread's thread pointer: `fs:0` on x86_64 (glibc and musl keep
+/// the control block's own address there), `tpidr_el0` on aarch64.
+#[inline(always)]
+fn thread_pointer() -> u64 {
+    let tp: u64;
+    // SAFETY: reads the thread control block's self-pointer at fs:0, which every
+    // thread of a glibc or musl process has; nothing is written.
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        std::arch::asm!("mov {}, qword ptr fs:[0]", out(reg) tp, options(nostack, readonly, preserves_flags));
+    }
+    // SAFETY: reads the thread pointer register; no memory is touched.
+    #[cfg(target_arch = "aarch64")]
+    unsafe {
+        std::arch::asm!("mrs {}, tpidr_el0", out(reg) tp, options(nomem, nostack, preserves_flags));
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        tp = 0;
+    }
+    tp
+}
+
+/// Whether `sp` is on the calling thread's alternate signal stack, whose
+/// mapping ends nowhere near its thread pointer. Signal-safe.
+fn on_alternate_stack(sp: u64) -> bool {
+    // SAFETY: stack_t is plain data; zero is valid.
+    let mut ss: libc::stack_t = unsafe { std::mem::zeroed() };
+    // SAFETY: raw sigaltstack that only reads the current setting into `ss`.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_sigaltstack,
+            std::ptr::null::<libc::stack_t>(),
+            &mut ss as *mut libc::stack_t,
+        )
+    };
+    if r != 0 {
+        // Unknown: do not trust the thread pointer.
+        return true;
+    }
+    let start = ss.ss_sp as u64;
+    ss.ss_flags & libc::SS_DISABLE == 0 && sp >= start && sp < start + ss.ss_size as u64
 }
 
 #[cfg(test)]
@@ -91,6 +160,33 @@ mod tests {
         let sp = &local as *const u64 as u64;
         let end = regions.stack_end(sp).expect("the current stack is mapped");
         assert!(end > sp && end - sp < 64 << 20, "{sp:#x}..{end:#x}");
+    }
+
+    #[test]
+    fn a_thread_newer_than_the_snapshot_is_bounded_by_its_thread_pointer() {
+        let _threads = crate::os::testing::threads_serialized();
+        let regions = Regions::snapshot().expect("maps");
+        let (end, known) = std::thread::spawn(move || {
+            let local = 0u64;
+            let sp = std::hint::black_box(&local) as *const u64 as u64;
+            (
+                regions.new_thread_stack_end(sp).map(|e| (sp, e)),
+                regions.stack_end(sp).is_some(),
+            )
+        })
+        .join()
+        .expect("thread");
+        // A cached stack of an earlier thread may be in the snapshot already.
+        if !known {
+            let (sp, end) = end.expect("a new thread's stack ends at its thread pointer");
+            assert!(end > sp && end - sp < 1 << 20, "{sp:#x}..{end:#x}");
+        }
+        // A thread the snapshot knows is bounded by its mapping, never by this.
+        let fresh = Regions::snapshot().expect("maps");
+        let local = 0u64;
+        let sp = std::hint::black_box(&local) as *const u64 as u64;
+        assert!(fresh.stack_end(sp).is_some());
+        assert_eq!(fresh.new_thread_stack_end(sp), None);
     }
 
     #[test]

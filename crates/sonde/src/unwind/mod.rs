@@ -233,7 +233,10 @@ pub(crate) fn capture_with(st: &UnwindState, regs: &Registers, out: &mut [u64]) 
     // SAFETY: regions are freed only after being unpublished and a quiescent
     // moment, and the caller is between `enter` and `leave`.
     let regions = unsafe { &*regions };
-    let Some(end) = regions.stack_end(regs.sp) else {
+    let Some(end) = regions
+        .stack_end(regs.sp)
+        .or_else(|| regions.new_thread_stack_end(regs.sp))
+    else {
         return leaf_only(regs, out);
     };
     match st.walk {

@@ -151,6 +151,33 @@ pub fn steps_for(d: Duration, mut step: impl FnMut()) -> u64 {
     }
 }
 
+/// Calls of `spin!(20_000)` per CPU-millisecond, measured once per test binary
+/// (see [`work`]).
+static STEPS_PER_MS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+
+/// About `ms` milliseconds of CPU work, counted in steps: the loop reads no
+/// clock (see `steps_for`; under CPU contention a thread that reads its CPU
+/// clock often also ends its time slices before the scheduler tick, which then
+/// rarely finds it running, and its timer is checked only at those ticks). The
+/// first call measures the steps per millisecond.
+#[inline(never)]
+pub fn work(ms: u64) {
+    let per_ms = *STEPS_PER_MS.get_or_init(|| {
+        steps_for(Duration::from_millis(100), || {
+            std::hint::black_box(spin!(20_000));
+        }) / 100
+    });
+    for _ in 0..per_ms * ms {
+        std::hint::black_box(spin!(20_000));
+    }
+}
+
+/// Measures [`work`]'s steps now (before a profile starts, so the measuring
+/// is not in it).
+pub fn calibrate_work() {
+    work(0);
+}
+
 /// Spins for about `d` of CPU time of this thread.
 pub fn burn_for(d: Duration, mut step: impl FnMut()) {
     let start = thread_cpu();
@@ -164,6 +191,10 @@ pub fn burn_for(d: Duration, mut step: impl FnMut()) {
 pub fn assert_valid(p: &Profile) {
     p.check_valid().expect("valid profile");
     let back = Profile::parse(&p.encode_uncompressed()).expect("decodes");
+    assert_eq!(back.samples, p.samples, "samples");
+    assert_eq!(back.locations, p.locations, "locations");
+    assert_eq!(back.functions, p.functions, "functions");
+    assert_eq!(back.mappings, p.mappings, "mappings");
     assert_eq!(&back, p);
 }
 
