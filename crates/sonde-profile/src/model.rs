@@ -268,6 +268,82 @@ pub struct Function {
 }
 
 impl Profile {
+    /// A copy that shares no allocation with `self`: every string and label set
+    /// is allocated anew (label sets shared within `self` stay shared within
+    /// the copy). For a profiler that builds a profile in its own memory and
+    /// hands the program a profile in the program's (sonde's runtime does).
+    pub fn detached(&self) -> Profile {
+        let s = |x: &Str| Str::from(&**x);
+        let vt = |t: &ValueType| ValueType {
+            ty: s(&t.ty),
+            unit: s(&t.unit),
+        };
+        let mut label_sets: std::collections::HashMap<*const Label, Labels> = std::collections::HashMap::new();
+        let samples = self
+            .samples
+            .iter()
+            .map(|smp| Sample {
+                locations: smp.locations.clone(),
+                values: smp.values.clone(),
+                labels: match &smp.labels.0 {
+                    None => Labels(None),
+                    Some(set) => label_sets
+                        .entry(set.as_ptr())
+                        .or_insert_with(|| {
+                            Labels::new(
+                                set.iter()
+                                    .map(|l| Label {
+                                        key: s(&l.key),
+                                        value: match &l.value {
+                                            LabelValue::Str(v) => LabelValue::Str(s(v)),
+                                            LabelValue::Num { value, unit } => LabelValue::Num {
+                                                value: *value,
+                                                unit: s(unit),
+                                            },
+                                        },
+                                    })
+                                    .collect(),
+                            )
+                        })
+                        .clone(),
+                },
+            })
+            .collect();
+        Profile {
+            sample_types: self.sample_types.iter().map(vt).collect(),
+            default_sample_type: s(&self.default_sample_type),
+            samples,
+            mappings: self
+                .mappings
+                .iter()
+                .map(|m| Mapping {
+                    filename: s(&m.filename),
+                    build_id: s(&m.build_id),
+                    ..m.clone()
+                })
+                .collect(),
+            locations: self.locations.clone(),
+            functions: self
+                .functions
+                .iter()
+                .map(|f| Function {
+                    name: s(&f.name),
+                    system_name: s(&f.system_name),
+                    filename: s(&f.filename),
+                    start_line: f.start_line,
+                })
+                .collect(),
+            comments: self.comments.iter().map(s).collect(),
+            drop_frames: s(&self.drop_frames),
+            keep_frames: s(&self.keep_frames),
+            time_nanos: self.time_nanos,
+            duration_nanos: self.duration_nanos,
+            period_type: self.period_type.as_ref().map(vt),
+            period: self.period,
+            doc_url: s(&self.doc_url),
+        }
+    }
+
     /// The index of the sample type a report uses when given `name`.
     ///
     /// `None` picks the default the way pprof does: `default_sample_type` if set,
@@ -413,4 +489,46 @@ pub fn base_name(path: &str) -> &str {
         return if path.is_empty() { "." } else { "/" };
     }
     trimmed.rsplit('/').next().unwrap_or(trimmed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_detached_copy_is_equal_and_shares_nothing() {
+        let mut p = Profile::default();
+        p.sample_types.push(ValueType::new("cpu", "nanoseconds"));
+        p.functions.push(Function {
+            name: "main".into(),
+            filename: "main.rs".into(),
+            ..Default::default()
+        });
+        p.mappings.push(Mapping {
+            filename: "/bin/app".into(),
+            build_id: "ab".into(),
+            ..Default::default()
+        });
+        let labels = Labels::new(vec![Label::str("thread", "w"), Label::num("thread_id", 7, "")]);
+        for v in [1, 2] {
+            p.samples.push(Sample {
+                locations: vec![],
+                values: vec![v],
+                labels: labels.clone(),
+            });
+        }
+        p.comments.push("note".into());
+        let d = p.detached();
+        assert_eq!(d, p);
+        assert!(!Arc::ptr_eq(&d.functions[0].name, &p.functions[0].name));
+        assert!(!Arc::ptr_eq(&d.mappings[0].filename, &p.mappings[0].filename));
+        assert!(!Arc::ptr_eq(&d.comments[0], &p.comments[0]));
+        let (a, b) = (d.samples[0].labels.0.as_ref().unwrap(), labels.0.as_ref().unwrap());
+        assert!(!Arc::ptr_eq(a, b));
+        assert!(
+            Arc::ptr_eq(a, d.samples[1].labels.0.as_ref().unwrap()),
+            "a shared set stays shared in the copy"
+        );
+        assert!(!Arc::ptr_eq(&a[0].key, &b[0].key));
+    }
 }

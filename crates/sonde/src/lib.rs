@@ -11,8 +11,10 @@
 //!   it, never through a collector.
 //! * The collectors, side by side, none using another:
 //!   * [`cpu`]: the CPU profiler (`pprof.StartCPUProfile` for Rust): per-thread
-//!     CPU-time timers, signal-safe stack capture; `cpu/profile.rs` builds the
-//!     profile (`samples/count`, `cpu/nanoseconds`).
+//!     CPU-time timers and a process-wide one for threads too new to have their
+//!     own (`cpu/timers.rs`, `cpu/threads.rs`), signal-safe stack capture
+//!     (`cpu/signal.rs`, `cpu/ring.rs`); `cpu/profile.rs` builds the profile
+//!     (`samples/count`, `cpu/nanoseconds`).
 //!   * [`heap`]: the heap profiler (`pprof.WriteHeapProfile`, the `heap` and
 //!     `allocs` profiles): a sampling global allocator wrapper over any
 //!     allocator; `heap/profile.rs` builds the profile (`alloc_objects/count`,
@@ -28,8 +30,10 @@
 //!     ([`clear_symbol_cache`] frees it).
 //!   * `alloc` (internal): the allocator hook's per-thread block with the exact
 //!     allocation counters (re-exported as [`heap::AllocStats`],
-//!     [`heap::process_stats`], [`heap::thread_stats`]) and `quietly`, which
-//!     keeps the profilers' own memory out of counts and samples.
+//!     [`heap::process_stats`], [`heap::thread_stats`]), `quietly`, which
+//!     keeps the profilers' own memory out of counts and samples (and counts it
+//!     in [`heap::own_stats`]), and `hand_over`, which gives the program a
+//!     profile built quietly as memory of its own.
 //!   * `unwind` (internal): the one stack unwinder all collectors share, frame
 //!     pointers or the binaries' unwind tables, allocation-free and
 //!     bounds-checked, usable in signal handlers.

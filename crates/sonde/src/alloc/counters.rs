@@ -180,7 +180,7 @@ impl Local {
     #[inline(never)]
     fn add_rare(&self, side: fn(&Totals) -> &Side, size: usize, n: u64) {
         match self.state.get() {
-            s if s & QUIET != 0 => {}
+            s if s & QUIET != 0 => side(&OWN).add_shared(size, n),
             UNREGISTERED => {
                 register(self);
                 self.add(side, size, n);
@@ -257,6 +257,16 @@ impl Local {
 
 /// Counts of exited threads and of threads that found the registry full.
 static SHARED: Totals = Totals::new();
+/// Counts of sonde's own allocations and frees (made quietly), on every thread.
+static OWN: Totals = Totals::new();
+
+/// sonde's own allocations since the program started, on every thread: the
+/// profilers' buffers, tables, unwinder state and symbol cache, which
+/// [`process_stats`] and heap profiles leave out. `live_bytes()` is sonde's
+/// footprint on the heap now.
+pub fn own_stats() -> AllocStats {
+    OWN.stats()
+}
 
 const REGISTRY: usize = 1024;
 static THREADS: [AtomicPtr<Totals>; REGISTRY] = [const { AtomicPtr::new(std::ptr::null_mut()) }; REGISTRY];

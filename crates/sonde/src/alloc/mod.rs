@@ -19,7 +19,7 @@
 
 mod counters;
 
-pub use counters::{AllocStats, process_stats, thread_stats};
+pub use counters::{AllocStats, own_stats, process_stats, thread_stats};
 pub(crate) use counters::{Local, fork_child, fork_parent, fork_prepare, local, with_local};
 
 /// Runs `f` as the profiler's own work on this thread: its allocations are
@@ -28,6 +28,17 @@ pub(crate) use counters::{Local, fork_child, fork_parent, fork_prepare, local, w
 #[cfg(feature = "profilers")]
 pub(crate) fn quietly<T>(f: impl FnOnce() -> T) -> T {
     busy(true, f)
+}
+
+/// Hands a profile that sonde built quietly (its working memory is sonde's) to
+/// the program: a copy in memory of the caller's own, counted and sampled where
+/// the program asked for it, and freed as the program's. The quiet original is
+/// freed quietly.
+#[cfg(feature = "profilers")]
+pub(crate) fn hand_over(p: sonde_profile::Profile) -> sonde_profile::Profile {
+    let mine = p.detached();
+    quietly(|| drop(p));
+    mine
 }
 
 /// Runs `f` with sampling off on this thread and, when `quiet`, counting off

@@ -26,7 +26,9 @@
 //!
 //! Each thread has a timer on its own CPU clock (as Go does since 1.18), so
 //! samples are proportional to each thread's CPU time however many threads are
-//! busy, and sleeping threads get none. When the kernel checks timers less often
+//! busy, and sleeping threads get none. Threads that start during the profile
+//! are sampled by a process-wide CPU timer from their first instant until they
+//! have a timer of their own. When the kernel checks timers less often
 //! than the sampling period (many kernels check CPU timers at every scheduler tick,
 //! 250 Hz), each signal carries the number of periods that elapsed, so the
 //! profile's CPU total stays exact at 1000 Hz.
@@ -111,14 +113,21 @@ pub struct CpuProfiler {
     session: Option<Session>,
 }
 
+/// A running profile: the program's options, and the collector, which is sonde's
+/// own memory (allocated quietly, and only ever touched quietly).
 struct Session {
-    stop: mpsc::Sender<()>,
-    collector: JoinHandle<Result<Collected, Error>>,
+    collector: Collector,
     opts: CpuOptions,
     period_ns: u64,
     wall_start: SystemTime,
     start: Instant,
     pid: u32,
+}
+
+/// The collector thread and the channel that stops it.
+struct Collector {
+    stop: mpsc::Sender<()>,
+    thread: JoinHandle<Result<Collected, Error>>,
 }
 
 /// Starts profiling every thread of the process.
@@ -145,8 +154,20 @@ pub fn start(opts: CpuOptions) -> Result<CpuProfiler, Error> {
     {
         return Err(Error::AlreadyRunning { kind: "CPU" });
     }
-    match start_session(opts) {
-        Ok(session) => Ok(CpuProfiler { session: Some(session) }),
+    let period_ns = 1_000_000_000 / opts.frequency as u64;
+    let (wall_start, start) = (SystemTime::now(), Instant::now());
+    let (unwinding, thread_labels) = (opts.unwinding, opts.thread_labels);
+    match crate::alloc::quietly(|| start_collector(unwinding, period_ns, thread_labels)) {
+        Ok(collector) => Ok(CpuProfiler {
+            session: Some(Session {
+                collector,
+                opts,
+                period_ns,
+                wall_start,
+                start,
+                pid: std::process::id(),
+            }),
+        }),
         Err(e) => {
             RUNNING.store(false, Ordering::SeqCst);
             Err(e)
@@ -163,39 +184,47 @@ pub fn profile_for(duration: Duration, opts: CpuOptions) -> Result<Profile, Erro
 }
 
 impl CpuProfiler {
-    /// Stops profiling and returns the profile, symbolized.
+    /// Stops profiling and returns the profile, symbolized. The profile is built
+    /// in sonde's own memory and handed over as the program's: it is counted and
+    /// sampled here, where the program asked for it.
     pub fn stop(mut self) -> Result<Profile, Error> {
-        let session = self.session.take().ok_or(Error::Collector)?;
-        let opts = session.opts.clone();
-        let (period_ns, wall_start, start) = (session.period_ns, session.wall_start, session.start);
-        let collected = finish(session)?;
-        let time_nanos = wall_start.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64);
-        Ok(profile::build(
-            &collected,
-            &BuildOptions {
-                period_ns,
-                time_nanos,
-                duration_nanos: start.elapsed().as_nanos() as i64,
-                thread_labels: opts.thread_labels,
-                blocklist: &opts.blocklist,
-            },
-        ))
+        let s = self.session.take().ok_or(Error::Collector)?;
+        let collected = finish(s.collector, s.pid)?;
+        let options = BuildOptions {
+            period_ns: s.period_ns,
+            time_nanos: s
+                .wall_start
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as i64),
+            duration_nanos: s.start.elapsed().as_nanos() as i64,
+            thread_labels: s.opts.thread_labels,
+            blocklist: &s.opts.blocklist,
+        };
+        let p = crate::alloc::quietly(|| {
+            let p = profile::build(&collected, &options);
+            drop(collected);
+            p
+        });
+        Ok(crate::alloc::hand_over(p))
     }
 }
 
 impl Drop for CpuProfiler {
     fn drop(&mut self) {
         if let Some(s) = self.session.take() {
-            let _ = finish(s);
+            let result = finish(s.collector, s.pid);
+            crate::alloc::quietly(|| drop(result));
         }
     }
 }
 
-fn start_session(opts: CpuOptions) -> Result<Session, Error> {
+/// Installs the handler, publishes the unwinder state and starts the collector
+/// thread. Call quietly: everything here is sonde's own memory.
+fn start_collector(unwinding: Unwinding, period_ns: u64, thread_labels: bool) -> Result<Collector, Error> {
     signal::install()?;
     crate::fork::register();
     let cpus = std::thread::available_parallelism().map_or(4, |n| n.get());
-    let state = unwind::prepare(opts.unwinding, cpus * 2)?;
+    let state = unwind::prepare(unwinding, cpus * 2)?;
     let walk = match state.walk {
         Walk::FramePointers => "frame pointers",
         Walk::FramePointersTablesLeaf => "frame pointers (unwind tables for the interrupted frame)",
@@ -205,51 +234,47 @@ fn start_session(opts: CpuOptions) -> Result<Session, Error> {
         // A previous profile's state: nothing can still use it.
         let _ = unwind::retire(old, Duration::from_secs(1)).map(Box::leak);
     }
-    let period_ns = 1_000_000_000 / opts.frequency as u64;
     let cookie = NEXT_COOKIE.fetch_add(1, Ordering::Relaxed).max(1) ^ (std::process::id() << 16);
     let cookie = if cookie == 0 { 1 } else { cookie };
-    let thread_labels = opts.thread_labels;
     let (stop_tx, stop_rx) = mpsc::channel();
     let (ready_tx, ready_rx) = mpsc::channel();
-    let wall_start = SystemTime::now();
-    let start = Instant::now();
-    let collector = std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("sonde-cpu".into())
-        .spawn(move || collect(period_ns, cookie, thread_labels, walk, stop_rx, ready_tx))
+        .spawn(move || {
+            // The collector's every allocation is sonde's own.
+            crate::alloc::quietly(|| collect(period_ns, cookie, thread_labels, walk, stop_rx, ready_tx))
+        })
         .map_err(Error::Io)?;
     match ready_rx.recv() {
-        Ok(Ok(())) => Ok(Session {
-            stop: stop_tx,
-            collector,
-            opts,
-            period_ns,
-            wall_start,
-            start,
-            pid: std::process::id(),
-        }),
+        Ok(Ok(())) => Ok(Collector { stop: stop_tx, thread }),
         Ok(Err(e)) => {
-            let _ = collector.join();
+            let _ = thread.join();
             cleanup_state();
             Err(e)
         }
         Err(_) => {
-            let _ = collector.join();
+            let _ = thread.join();
             cleanup_state();
             Err(Error::Collector)
         }
     }
 }
 
-fn finish(s: Session) -> Result<Collected, Error> {
-    if s.pid != std::process::id() {
-        // We are a forked child: the collector thread does not exist here.
-        return Err(Error::Forked);
-    }
-    let _ = s.stop.send(());
-    let result = s.collector.join().map_err(|_| Error::Collector).and_then(|r| r);
-    cleanup_state();
-    RUNNING.store(false, Ordering::SeqCst);
-    result
+/// Stops the collector and takes what it collected (sonde's own memory: drop
+/// it quietly).
+fn finish(c: Collector, pid: u32) -> Result<Collected, Error> {
+    crate::alloc::quietly(|| {
+        if pid != std::process::id() {
+            // We are a forked child: the collector thread does not exist here.
+            drop(c);
+            return Err(Error::Forked);
+        }
+        let _ = c.stop.send(());
+        let result = c.thread.join().map_err(|_| Error::Collector).and_then(|r| r);
+        cleanup_state();
+        RUNNING.store(false, Ordering::SeqCst);
+        result
+    })
 }
 
 /// Unpublishes the unwinder state and frees it once no handler can use it.
@@ -270,8 +295,9 @@ pub(crate) fn fork_child() {
     signal::reset_after_fork();
 }
 
-/// How often the collector drains the sample ring (and, every other time, looks
-/// for new threads): rarely enough that an idle profile costs almost nothing.
+/// How often the collector drains the sample ring (and, every other time,
+/// adopts and reaps thread timers): rarely enough that an idle profile costs
+/// almost nothing.
 const DRAIN_INTERVAL: Duration = Duration::from_millis(25);
 /// How soon the next drain comes when the ring was filling up.
 const BUSY_DRAIN_INTERVAL: Duration = Duration::from_millis(5);

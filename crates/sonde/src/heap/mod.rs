@@ -61,7 +61,7 @@ mod sampler;
 mod table;
 mod wrapper;
 
-pub use crate::alloc::{AllocStats, process_stats, thread_stats};
+pub use crate::alloc::{AllocStats, own_stats, process_stats, thread_stats};
 #[cfg(feature = "profilers")]
 pub use profile::{allocs_profile, profile};
 #[cfg(feature = "profilers")]

@@ -106,11 +106,17 @@ pub fn allocs_profile() -> Profile {
     build("alloc_space")
 }
 
+/// Builds the profile in sonde's own memory (its working memory is never the
+/// program's), then hands the program a copy in its own.
 fn build(default_type: &str) -> Profile {
+    let exact = process_stats();
+    alloc::hand_over(alloc::quietly(|| build_quietly(default_type, &exact)))
+}
+
+fn build_quietly(default_type: &str, exact: &AllocStats) -> Profile {
     {
         // Copying under the table's lock must not sample (which takes the lock).
-        let exact = process_stats();
-        let (stacks, buckets) = alloc::busy(false, || table::TABLE.with(|t| (t.stacks.clone(), t.buckets.clone())));
+        let (stacks, buckets) = table::TABLE.with(|t| (t.stacks.clone(), t.buckets.clone()));
         let modules = crate::unwind::modules::loaded_modules();
         let rate = sample_rate();
         let p = Profile {
@@ -128,7 +134,7 @@ fn build(default_type: &str) -> Profile {
                 .map_or(0, |d| d.as_nanos() as i64),
             ..Default::default()
         };
-        let calibration = Calibration::new(&buckets, &exact);
+        let calibration = Calibration::new(&buckets, exact);
         let mut t = ProfileBuilder::new(p, &modules, &[], ALLOCATOR_FRAMES);
         // Buckets differ by size more often than by stack: resolve each stack once.
         let mut resolved: Vec<Option<Vec<u32>>> = vec![None; stacks.len()];
@@ -150,6 +156,14 @@ fn build(default_type: &str) -> Profile {
                 labels: Labels::new(vec![Label::num("bytes", b.size as i64, "bytes")]),
             });
         }
+        let own = alloc::own_stats();
+        t.p.comments.push(
+            format!(
+                "sonde's own memory (not in this profile): {} bytes in use",
+                own.live_bytes().max(0)
+            )
+            .into(),
+        );
         t.p
     }
 }
