@@ -12,7 +12,9 @@
 //! a child never inherits it half done. The locks, outermost first: the loaded-module listing (glibc's
 //! `dl_iterate_phdr` lock is not fork-safe, so sonde never lets a fork happen
 //! while one of its own threads is inside it), the symbol cache, the heap
-//! profiler's sample table and arena, and the allocation counters' registry.
+//! profiler's sample table and arena, the contention profiles' records, and
+//! the allocation counters' registry. (Each `sonde::sync` lock's own
+//! bookkeeping is lock-free.)
 //! A library outside sonde that calls `dl_iterate_phdr` while another thread
 //! forks can still leave that glibc lock held in the child.
 
@@ -85,11 +87,20 @@ extern "C" fn prepare() {
     #[cfg(feature = "profilers")]
     {
         // First what initializes once and may be under way on another thread
-        // (it takes the gates below itself).
-        crate::heap::fork_settle();
+        // (it takes the gates below itself): the synchronous unwinder, while a
+        // profiler that uses it is on. Prepared now, or its preparation by
+        // another thread waited for, a child never inherits it half-prepared
+        // (its `OnceLock` would wait forever for a thread not there). Quiet:
+        // its memory is sonde's.
+        if crate::heap::sampling() || crate::sync::profiling() {
+            crate::alloc::quietly(|| {
+                let _ = crate::unwind::synchronous();
+            });
+        }
         MODULES.lock();
         SYMBOLS.lock();
         crate::heap::fork_prepare();
+        crate::sync::fork_prepare();
     }
     crate::alloc::fork_prepare();
 }
@@ -98,6 +109,7 @@ extern "C" fn parent() {
     crate::alloc::fork_parent();
     #[cfg(feature = "profilers")]
     {
+        crate::sync::fork_release();
         crate::heap::fork_release();
         SYMBOLS.unlock();
         MODULES.unlock();
@@ -108,6 +120,7 @@ extern "C" fn child() {
     crate::alloc::fork_child();
     #[cfg(feature = "profilers")]
     {
+        crate::sync::fork_release();
         crate::heap::fork_release();
         SYMBOLS.unlock();
         MODULES.unlock();

@@ -15,6 +15,9 @@
 //!     own (`cpu/timers.rs`, `cpu/threads.rs`), signal-safe stack capture
 //!     (`cpu/signal.rs`, `cpu/ring.rs`); `cpu/profile.rs` builds the profile
 //!     (`samples/count`, `cpu/nanoseconds`).
+//!   * [`sync`]: the contention profiles (Go's block and mutex profiles):
+//!     std's `Mutex`, `RwLock` and `Condvar` that record their waits and the
+//!     unlocks that caused them; `record_block` for any other wait.
 //!   * [`heap`]: the heap profiler (`pprof.WriteHeapProfile`, the `heap` and
 //!     `allocs` profiles): a sampling global allocator wrapper over any
 //!     allocator; `heap/profile.rs` builds the profile (`alloc_objects/count`,
@@ -66,6 +69,8 @@ mod profile_builder;
 pub mod profiles;
 #[cfg(feature = "profilers")]
 mod symbolize;
+#[cfg(feature = "profilers")]
+pub mod sync;
 #[cfg(feature = "profilers")]
 mod unwind;
 

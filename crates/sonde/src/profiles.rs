@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use sonde_profile::Profile;
 
-use crate::{Error, cpu, heap};
+use crate::{Error, cpu, heap, sync};
 
 /// One kind of profile this build can take (Go's `*pprof.Profile`).
 #[derive(Debug)]
@@ -111,11 +111,25 @@ static KINDS: &[Kind] = &[
         take: |p| at_once("allocs", p).map(|()| heap::allocs_profile()),
     },
     Kind {
+        name: "block",
+        description: "Stack traces that led to blocking on synchronization primitives",
+        cumulative: true,
+        count: Some(sync::block_count),
+        take: |p| at_once("block", p).map(|()| sync::block_profile()),
+    },
+    Kind {
         name: "heap",
         description: "A sampling of memory allocations of live objects",
         cumulative: false,
         count: Some(heap::record_count),
         take: |p| at_once("heap", p).map(|()| heap::profile()),
+    },
+    Kind {
+        name: "mutex",
+        description: "Stack traces of holders of contended mutexes",
+        cumulative: true,
+        count: Some(sync::mutex_count),
+        take: |p| at_once("mutex", p).map(|()| sync::mutex_profile()),
     },
     Kind {
         name: "profile",
@@ -180,7 +194,7 @@ mod tests {
     #[test]
     fn kinds_are_sorted_and_found_by_name() {
         let names: Vec<&str> = kinds().map(Kind::name).collect();
-        assert_eq!(names, ["allocs", "heap", "profile"]);
+        assert_eq!(names, ["allocs", "block", "heap", "mutex", "profile"]);
         for k in kinds() {
             assert!(std::ptr::eq(lookup(k.name()).expect("found"), k));
             assert!(!k.description().is_empty());
@@ -195,6 +209,11 @@ mod tests {
         assert!(k("allocs").cumulative());
         assert!(!k("heap").cumulative());
         assert!(!k("profile").cumulative());
+        assert!(
+            k("block").cumulative() && k("mutex").cumulative(),
+            "as Go's, since the start"
+        );
+        assert!(k("block").count().is_some() && k("mutex").count().is_some());
         assert!(k("heap").count().is_some());
         assert_eq!(k("heap").count(), k("allocs").count(), "one record for both views");
         assert_eq!(k("profile").count(), None);
@@ -206,7 +225,7 @@ mod tests {
         assert!(matches!(&e, Error::UnknownKind { name, .. } if name == "goroutine"));
         assert_eq!(
             e.to_string(),
-            "no profile kind named \"goroutine\"; this build has: allocs, heap, profile"
+            "no profile kind named \"goroutine\"; this build has: allocs, block, heap, mutex, profile"
         );
     }
 

@@ -8,7 +8,6 @@
 mod common;
 
 use std::sync::{Arc, Barrier};
-use std::time::Duration;
 
 use common::*;
 use sonde::cpu::{self, CpuOptions, HELD_FRAME};

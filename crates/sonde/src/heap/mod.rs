@@ -65,7 +65,7 @@ pub use crate::alloc::{AllocStats, own_stats, process_stats, thread_stats};
 #[cfg(feature = "profilers")]
 pub use profile::{allocs_profile, profile};
 #[cfg(feature = "profilers")]
-pub(crate) use record::{fork_prepare, fork_release, fork_settle};
+pub(crate) use record::{fork_prepare, fork_release, sampling};
 pub use sampler::DEFAULT_RATE;
 pub use wrapper::Sampled;
 

@@ -18,6 +18,7 @@ pub(crate) mod maps;
 pub(crate) mod modules;
 pub(crate) mod tables;
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -318,6 +319,31 @@ pub(crate) fn current_stack_end() -> Option<u64> {
         let r = libc::pthread_attr_getstack(&attr, &mut addr, &mut size);
         libc::pthread_attr_destroy(&mut attr);
         (r == 0).then(|| addr as u64 + size as u64)
+    }
+}
+
+/// The unwinder for synchronous captures (the heap profiler's allocations, the
+/// contention profiles' waits and unlocks), prepared on first use and kept.
+/// Preparing allocates: call it quietly. `None` when it cannot be prepared.
+pub(crate) fn synchronous() -> Option<&'static UnwindState> {
+    static STATE: OnceLock<Option<UnwindState>> = OnceLock::new();
+    STATE.get_or_init(|| prepare(Unwinding::Auto, 16).ok()).as_ref()
+}
+
+/// The calling thread's stack (its pc, then return addresses) into `out`,
+/// with the [`synchronous`] unwinder; returns the number of frames (0 if the
+/// stack cannot be walked). `stack_end` caches the thread's stack end (0 until
+/// known). Call quietly: the first call prepares the unwinder.
+#[inline(always)]
+pub(crate) fn capture_here(stack_end: &std::cell::Cell<u64>, out: &mut [u64]) -> usize {
+    let mut end = stack_end.get();
+    if end == 0 {
+        end = current_stack_end().unwrap_or(0);
+        stack_end.set(end);
+    }
+    match synchronous() {
+        Some(st) if end != 0 => capture_bounded(st, &current_registers(), end, out),
+        _ => 0,
     }
 }
 

@@ -1,0 +1,146 @@
+//! The seed's Case Study 6: a cache behind one lock, four threads of mixed
+//! `get` / `set`, where `set` does its work while holding the write lock. The
+//! mutex profile puts the write path's unlock on top with at least 80% of the
+//! delay; the same cache in 16 shards has far fewer contention events; the
+//! block profile shows the readers waiting in `get`; `go tool pprof -top` reads
+//! both profiles.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use common::*;
+use sonde::sync::{self, RwLock};
+
+/// A string cache in `N` shards, each behind its own [`RwLock`].
+struct Cache<const N: usize> {
+    shards: Vec<RwLock<HashMap<u64, String>>>,
+}
+
+impl<const N: usize> Cache<N> {
+    fn new() -> Self {
+        Cache {
+            shards: (0..N).map(|_| RwLock::new(HashMap::new())).collect(),
+        }
+    }
+
+    #[inline(never)]
+    fn get(&self, key: u64) -> Option<usize> {
+        let shard = self.shards[key as usize % N].read().unwrap();
+        shard.get(&key).map(String::len)
+    }
+
+    /// Renders the value while holding the write lock: the planted cause.
+    #[inline(never)]
+    fn set(&self, key: u64) {
+        let mut shard = self.shards[key as usize % N].write().unwrap();
+        let mut value = String::new();
+        for i in 0..200 {
+            value.push_str(&format!("{key}:{i};"));
+        }
+        shard.insert(key, value);
+    }
+}
+
+/// Four threads, each `ops` operations: one `set` in five.
+fn hammer<const N: usize>(cache: &Arc<Cache<N>>, ops: u64) {
+    let threads: Vec<_> = (0..4u64)
+        .map(|t| {
+            let cache = cache.clone();
+            std::thread::spawn(move || {
+                let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ t;
+                for _ in 0..ops {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let key = (x >> 32) % 1024;
+                    if x % 5 == 0 {
+                        cache.set(key);
+                    } else {
+                        std::hint::black_box(cache.get(key));
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("thread");
+    }
+}
+
+/// Total of sample value `i` (0: contentions, 1: delay in ns) of a contention
+/// profile, and the part at stacks with a frame ending in `at`.
+fn value(p: &sonde::Profile, i: usize, at: &str) -> (i64, i64) {
+    let v = |s: &sonde_profile::Sample| s.values[i];
+    let total = p.samples.iter().map(v).sum();
+    let part = p
+        .samples
+        .iter()
+        .filter(|s| frames(p, s).iter().any(|f| f.ends_with(at)))
+        .map(v)
+        .sum();
+    (total, part)
+}
+
+fn delay(p: &sonde::Profile, at: &str) -> (i64, i64) {
+    value(p, 1, at)
+}
+
+#[test]
+fn the_cache_lock_is_found_and_sharding_cuts_the_delay() {
+    sync::set_mutex_profile_fraction(1);
+    sync::set_block_profile_rate(1);
+    let one = Arc::new(Cache::<1>::new());
+    hammer(&one, 10_000);
+    let single = sync::mutex_profile();
+    let blocked = sync::block_profile();
+    assert_valid(&single);
+    let (total, at_set) = delay(&single, "Cache<_>::set");
+    eprintln!(
+        "one lock: {:.1} ms of delay, {:.1}% at set's unlock",
+        total as f64 / 1e6,
+        100.0 * at_set as f64 / total as f64
+    );
+    assert!(total > 0, "four threads on one lock contend");
+    assert!(
+        at_set as f64 >= 0.8 * total as f64,
+        "the write path holds {at_set} of {total} ns of delay"
+    );
+    let (waited, in_get) = delay(&blocked, "Cache<_>::get");
+    assert!(
+        in_get as f64 >= 0.5 * waited as f64,
+        "readers wait in get: {in_get} of {waited} ns"
+    );
+
+    let sharded = Arc::new(Cache::<16>::new());
+    hammer(&sharded, 10_000);
+    let after = sync::mutex_profile();
+
+    let (all, _) = delay(&after, "");
+    let shards = all - total;
+    let (events, _) = value(&single, 0, "");
+    let (all_events, _) = value(&after, 0, "");
+    let shard_events = all_events - events;
+    eprintln!(
+        "16 shards: {:.1} ms of delay ({:.1}x less), {shard_events} contentions against {events} ({:.1}x fewer)",
+        shards as f64 / 1e6,
+        total as f64 / shards.max(1) as f64,
+        events as f64 / shard_events.max(1) as f64
+    );
+    // Sharding makes contention rare: 9 to 40 times fewer events measured,
+    // on a quiet and on a busy 2-core machine. The delay falls less (1.4x to
+    // 4.6x) and depends on the load: four threads on two cores are preempted
+    // inside their critical sections, and each such conflict then waits a
+    // time slice whatever the sharding; so only the events are asserted.
+    assert!(
+        shard_events * 4 <= events,
+        "sharding cuts contention: {shard_events} events against {events}"
+    );
+
+    for p in [&single, &blocked] {
+        if let Some(top) = go_top(p) {
+            assert!(top.contains("Cache"), "go tool pprof reads it:\n{top}");
+        }
+    }
+}
