@@ -11,17 +11,22 @@ pub enum Error {
         /// The kind, as the message names it: `CPU`.
         kind: &'static str,
     },
-    /// Another component installed a SIGPROF handler, which sonde leaves alone.
+    /// Another component installed a handler for the signal sonde needs
+    /// (SIGPROF for the CPU profile, `SIGRTMIN+6` for thread stacks), which
+    /// sonde leaves alone.
     #[error(
-        "another SIGPROF handler is installed (at {handler:#x}), and sonde will not replace it; stop the \
-         other profiler (pprof-rs, gperftools, a setitimer user) or profile in another process"
+        "another {signal} handler is installed (at {handler:#x}), and sonde will not replace it; stop the \
+         other component that uses it (for SIGPROF: pprof-rs, gperftools, a setitimer user) or profile in \
+         another process"
     )]
     SignalHandlerInUse {
+        /// The signal, as the message names it: `SIGPROF`.
+        signal: &'static str,
         /// Address of the installed handler.
         handler: usize,
     },
-    /// Installing the signal handler failed.
-    #[error("installing the SIGPROF handler failed: {0}")]
+    /// Installing a signal handler failed.
+    #[error("installing a signal handler failed: {0}")]
     Signal(std::io::Error),
     /// Creating or arming a per-thread timer failed.
     #[error("creating the per-thread CPU timers failed: {0}")]

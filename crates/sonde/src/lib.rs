@@ -18,6 +18,9 @@
 //!   * [`sync`]: the contention profiles (Go's block and mutex profiles):
 //!     std's `Mutex`, `RwLock` and `Condvar` that record their waits and the
 //!     unlocks that caused them; `record_block` for any other wait.
+//!   * [`threads`]: the thread profile (Go's goroutine profile for OS
+//!     threads): every thread's stack at one moment, each captured by its own
+//!     thread in a signal handler (`threads/capture.rs`); `debug=1`/`2` text.
 //!   * [`heap`]: the heap profiler (`pprof.WriteHeapProfile`, the `heap` and
 //!     `allocs` profiles): a sampling global allocator wrapper over any
 //!     allocator; `heap/profile.rs` builds the profile (`alloc_objects/count`,
@@ -71,6 +74,8 @@ pub mod profiles;
 mod symbolize;
 #[cfg(feature = "profilers")]
 pub mod sync;
+#[cfg(feature = "profilers")]
+pub mod threads;
 #[cfg(feature = "profilers")]
 mod unwind;
 

@@ -8,6 +8,51 @@
 
 use std::io;
 
+/// A signal handler with `SA_SIGINFO`'s signature.
+#[cfg(feature = "profilers")]
+pub(crate) type SignalHandler = extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void);
+
+/// Installs `handler` for signal `sig` (named `name` in errors) unless another
+/// component of the program owns it: [`Error::SignalHandlerInUse`] then,
+/// leaving theirs alone. Once installed it stays: a signal still pending after
+/// a profile ends must not fall back to the default action, which for SIGPROF
+/// and the real-time signals kills the process.
+#[cfg(feature = "profilers")]
+pub(crate) fn install_handler(
+    sig: libc::c_int,
+    name: &'static str,
+    handler: SignalHandler,
+) -> Result<(), crate::Error> {
+    use crate::Error;
+    // SAFETY: sigaction with a null new action only reads the current one.
+    let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::sigaction(sig, std::ptr::null(), &mut old) } != 0 {
+        return Err(Error::Signal(io::Error::last_os_error()));
+    }
+    let ours = handler as *const () as usize;
+    if old.sa_sigaction == ours {
+        return Ok(());
+    }
+    if old.sa_sigaction != libc::SIG_DFL && old.sa_sigaction != libc::SIG_IGN {
+        return Err(Error::SignalHandlerInUse {
+            signal: name,
+            handler: old.sa_sigaction,
+        });
+    }
+    // SAFETY: a zeroed sigaction is valid; we set the handler, flags and an empty mask.
+    let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
+    sa.sa_sigaction = ours;
+    sa.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+    // SAFETY: sa_mask is a valid sigset_t inside `sa`.
+    unsafe { libc::sigemptyset(&mut sa.sa_mask) };
+    // SAFETY: installs a handler with the signature SA_SIGINFO requires.
+    if unsafe { libc::sigaction(sig, &sa, std::ptr::null_mut()) } != 0 {
+        return Err(Error::Signal(io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
 /// The calling thread's id (Linux's `gettid`, the `TID` of `/proc/self/task/TID`).
 /// Signal-safe: one raw system call.
 pub(crate) fn current_tid() -> u32 {
@@ -127,7 +172,6 @@ pub(crate) enum ThreadState {
     Other(u8),
 }
 
-#[cfg_attr(not(test), expect(dead_code, reason = "read by the coming thread profile"))]
 impl ThreadState {
     fn from_letter(c: u8) -> ThreadState {
         match c {
@@ -168,7 +212,6 @@ impl ThreadState {
 }
 
 /// The state of thread `tid` of this process now; an error when it is gone.
-#[cfg_attr(not(test), expect(dead_code, reason = "read by the coming thread profile"))]
 pub(crate) fn state(tid: u32) -> io::Result<ThreadState> {
     let stat = std::fs::read(format!("/proc/self/task/{tid}/stat"))?;
     state_of_stat(&stat).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unreadable /proc stat line"))

@@ -13,6 +13,13 @@ use sonde_profile::{Function, Line, Location, Mapping, Profile, Str};
 use crate::symbolize::{self, SourceFrame};
 use crate::unwind::modules::{LoadedModule, module_for};
 
+/// Nanoseconds since the Unix epoch at `t` (a profile's `time_nanos`); 0
+/// before the epoch.
+pub(crate) fn unix_nanos(t: std::time::SystemTime) -> i64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
 /// A profile under construction: collectors add stacks (as location indexes)
 /// and samples to it.
 pub(crate) struct ProfileBuilder<'a> {

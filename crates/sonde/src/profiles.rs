@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use sonde_profile::Profile;
 
-use crate::{Error, cpu, heap, sync};
+use crate::{Error, cpu, heap, sync, threads};
 
 /// One kind of profile this build can take (Go's `*pprof.Profile`).
 #[derive(Debug)]
@@ -118,6 +118,13 @@ static KINDS: &[Kind] = &[
         take: |p| at_once("block", p).map(|()| sync::block_profile()),
     },
     Kind {
+        name: "goroutine",
+        description: "Stack traces of all current threads (Go: goroutines)",
+        cumulative: false,
+        count: Some(threads::count),
+        take: |p| at_once("goroutine", p).and_then(|()| threads::profile()),
+    },
+    Kind {
         name: "heap",
         description: "A sampling of memory allocations of live objects",
         cumulative: false,
@@ -194,12 +201,12 @@ mod tests {
     #[test]
     fn kinds_are_sorted_and_found_by_name() {
         let names: Vec<&str> = kinds().map(Kind::name).collect();
-        assert_eq!(names, ["allocs", "block", "heap", "mutex", "profile"]);
+        assert_eq!(names, ["allocs", "block", "goroutine", "heap", "mutex", "profile"]);
         for k in kinds() {
             assert!(std::ptr::eq(lookup(k.name()).expect("found"), k));
             assert!(!k.description().is_empty());
         }
-        assert!(lookup("goroutine").is_none());
+        assert!(lookup("threadcreate").is_none());
         assert!(lookup("Heap").is_none(), "names are exact");
     }
 
@@ -221,11 +228,11 @@ mod tests {
 
     #[test]
     fn unknown_kinds_are_errors_naming_the_known_ones() {
-        let e = take("goroutine", &Params::default()).expect_err("unknown");
-        assert!(matches!(&e, Error::UnknownKind { name, .. } if name == "goroutine"));
+        let e = take("threadcreate", &Params::default()).expect_err("unknown");
+        assert!(matches!(&e, Error::UnknownKind { name, .. } if name == "threadcreate"));
         assert_eq!(
             e.to_string(),
-            "no profile kind named \"goroutine\"; this build has: allocs, block, heap, mutex, profile"
+            "no profile kind named \"threadcreate\"; this build has: allocs, block, goroutine, heap, mutex, profile"
         );
     }
 

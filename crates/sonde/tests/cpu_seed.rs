@@ -6,24 +6,8 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use sonde::cpu::{self, CpuOptions};
-
-#[inline(never)]
-fn expensive_operation() -> u64 {
-    let mut sum = 0u64;
-    for i in 0..3_000_000u64 {
-        sum = sum.wrapping_add(std::hint::black_box(i * i));
-    }
-    sum
-}
-
-#[inline(never)]
-fn quick_operation() {
-    std::thread::sleep(Duration::from_millis(10));
-}
 
 #[test]
 fn expensive_dominates_and_sleep_is_absent() {
@@ -90,7 +74,7 @@ fn expensive_dominates_and_sleep_is_absent() {
     assert!(!p.mappings[0].build_id.is_empty() || p.mappings[0].filename.contains("cpu_seed"));
 
     if let Some(top) = go_top(&p) {
-        assert!(top.contains("cpu_seed::expensive_operation"), "{top}");
+        assert!(top.contains("cpu_seed::common::expensive_operation"), "{top}");
         let top_cum = top
             .lines()
             .skip_while(|l| !l.contains("flat%"))

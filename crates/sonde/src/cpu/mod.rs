@@ -43,7 +43,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use sonde_profile::Profile;
 
@@ -192,10 +192,7 @@ impl CpuProfiler {
         let collected = finish(s.collector, s.pid)?;
         let options = BuildOptions {
             period_ns: s.period_ns,
-            time_nanos: s
-                .wall_start
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as i64),
+            time_nanos: crate::profile_builder::unix_nanos(s.wall_start),
             duration_nanos: s.start.elapsed().as_nanos() as i64,
             thread_labels: s.opts.thread_labels,
             blocklist: &s.opts.blocklist,

@@ -56,31 +56,7 @@ struct TimerSigInfo {
 /// to the default action, which kills the process); between profiles it ignores
 /// every signal.
 pub(crate) fn install() -> Result<(), Error> {
-    // SAFETY: sigaction with a null new action only reads the current one.
-    let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
-    if unsafe { libc::sigaction(libc::SIGPROF, std::ptr::null(), &mut old) } != 0 {
-        return Err(Error::Signal(std::io::Error::last_os_error()));
-    }
-    let ours = on_sigprof as *const () as usize;
-    if old.sa_sigaction == ours {
-        return Ok(());
-    }
-    if old.sa_sigaction != libc::SIG_DFL && old.sa_sigaction != libc::SIG_IGN {
-        return Err(Error::SignalHandlerInUse {
-            handler: old.sa_sigaction,
-        });
-    }
-    // SAFETY: a zeroed sigaction is valid; we set the handler, flags and an empty mask.
-    let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
-    sa.sa_sigaction = ours;
-    sa.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
-    // SAFETY: sa_mask is a valid sigset_t inside `sa`.
-    unsafe { libc::sigemptyset(&mut sa.sa_mask) };
-    // SAFETY: installs a handler with the signature SA_SIGINFO requires.
-    if unsafe { libc::sigaction(libc::SIGPROF, &sa, std::ptr::null_mut()) } != 0 {
-        return Err(Error::Signal(std::io::Error::last_os_error()));
-    }
-    Ok(())
+    crate::os::install_handler(libc::SIGPROF, "SIGPROF", on_sigprof)
 }
 
 /// Starts accepting signals from timers tagged `cookie`, storing samples in
@@ -108,14 +84,7 @@ pub(crate) fn reset_after_fork() {
 }
 
 extern "C" fn on_sigprof(_sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
-    // SAFETY: __errno_location returns this thread's errno; saving and restoring it
-    // keeps the interrupted code's errno intact.
-    let errno = unsafe { *libc::__errno_location() };
-    unwind::enter();
-    record(info, uc);
-    unwind::leave();
-    // SAFETY: as above.
-    unsafe { *libc::__errno_location() = errno };
+    unwind::in_handler(|| record(info, uc));
 }
 
 #[inline(always)]

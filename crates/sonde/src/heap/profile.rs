@@ -129,9 +129,7 @@ fn build_quietly(default_type: &str, exact: &AllocStats) -> Profile {
             default_sample_type: default_type.into(),
             period_type: Some(ValueType::new("space", "bytes")),
             period: rate as i64,
-            time_nanos: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as i64),
+            time_nanos: crate::profile_builder::unix_nanos(std::time::SystemTime::now()),
             ..Default::default()
         };
         let calibration = Calibration::new(&buckets, exact);

@@ -174,9 +174,7 @@ fn build(events: &Events) -> Profile {
             ],
             period_type: Some(ValueType::new("contentions", "count")),
             period: 1,
-            time_nanos: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as i64),
+            time_nanos: crate::profile_builder::unix_nanos(std::time::SystemTime::now()),
             ..Default::default()
         };
         let mut t = crate::profile_builder::ProfileBuilder::new(p, &modules, &[], LOCK_FRAMES);

@@ -113,6 +113,20 @@ pub(crate) fn enter() {
     ACTIVE.fetch_add(1, Ordering::SeqCst);
 }
 
+/// Runs `body` as a signal handler's: the interrupted code's errno saved and
+/// restored, between [`enter`] and [`leave`]. Signal-safe.
+#[inline(always)]
+pub(crate) fn in_handler(body: impl FnOnce()) {
+    // SAFETY: __errno_location returns this thread's errno; saving and restoring
+    // it keeps the interrupted code's errno intact.
+    let errno = unsafe { *libc::__errno_location() };
+    enter();
+    body();
+    leave();
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = errno };
+}
+
 /// Marks the end of such code. Signal-safe.
 #[inline]
 pub(crate) fn leave() {
@@ -158,17 +172,18 @@ pub(crate) fn quiescent() -> bool {
 /// Takes a new memory map snapshot into the published state and returns the old
 /// one, to be freed once [`quiescent`]. Call from one thread at a time.
 pub(crate) fn refresh_regions() -> Option<Box<Regions>> {
-    let fresh = Box::into_raw(Box::new(Regions::snapshot().ok()?));
-    let old = with_state(|s| s.map(|s| s.regions.swap(fresh, Ordering::SeqCst)));
-    match old {
+    with_state(|s| s.and_then(UnwindState::refresh))
+}
+
+impl UnwindState {
+    /// Takes a new memory map snapshot into this state and returns the old
+    /// one, to be freed once [`quiescent`] (handlers may still read it). Call
+    /// from one thread at a time.
+    pub(crate) fn refresh(&self) -> Option<Box<Regions>> {
+        let fresh = Box::into_raw(Box::new(Regions::snapshot().ok()?));
+        let old = self.regions.swap(fresh, Ordering::SeqCst);
         // SAFETY: the old pointer came from Box::into_raw and was just unpublished.
-        Some(old) if !old.is_null() => Some(unsafe { Box::from_raw(old) }),
-        Some(_) => None,
-        None => {
-            // SAFETY: `fresh` was never published.
-            drop(unsafe { Box::from_raw(fresh) });
-            None
-        }
+        (!old.is_null()).then(|| unsafe { Box::from_raw(old) })
     }
 }
 

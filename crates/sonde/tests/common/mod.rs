@@ -151,6 +151,22 @@ pub fn steps_for(d: Duration, mut step: impl FnMut()) -> u64 {
     }
 }
 
+/// The seed article's Example 2, expensive half: sums of squares.
+#[inline(never)]
+pub fn expensive_operation() -> u64 {
+    let mut sum = 0u64;
+    for i in 0..3_000_000u64 {
+        sum = sum.wrapping_add(std::hint::black_box(i * i));
+    }
+    sum
+}
+
+/// The seed article's Example 2, quick half: a 10 ms sleep.
+#[inline(never)]
+pub fn quick_operation() {
+    std::thread::sleep(Duration::from_millis(10));
+}
+
 /// Calls of `spin!(20_000)` per CPU-millisecond, measured once per test binary
 /// (see [`work`]).
 static STEPS_PER_MS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
