@@ -12,7 +12,8 @@
 //! a child never inherits it half done. The locks, outermost first: the loaded-module listing (glibc's
 //! `dl_iterate_phdr` lock is not fork-safe, so sonde never lets a fork happen
 //! while one of its own threads is inside it), the symbol cache, the heap
-//! profiler's sample table and arena, the contention profiles' records, and
+//! profiler's sample table and arena, the contention profiles' records, the
+//! task registry and its spawn stacks, and
 //! the allocation counters' registry. (Each `sonde::sync` lock's own
 //! bookkeeping is lock-free.)
 //! A library outside sonde that calls `dl_iterate_phdr` while another thread
@@ -101,6 +102,8 @@ extern "C" fn prepare() {
         SYMBOLS.lock();
         crate::heap::fork_prepare();
         crate::sync::fork_prepare();
+        #[cfg(feature = "tokio")]
+        crate::tasks::fork_prepare();
     }
     crate::alloc::fork_prepare();
 }
@@ -109,6 +112,8 @@ extern "C" fn parent() {
     crate::alloc::fork_parent();
     #[cfg(feature = "profilers")]
     {
+        #[cfg(feature = "tokio")]
+        crate::tasks::fork_release();
         crate::sync::fork_release();
         crate::heap::fork_release();
         SYMBOLS.unlock();
@@ -120,6 +125,8 @@ extern "C" fn child() {
     crate::alloc::fork_child();
     #[cfg(feature = "profilers")]
     {
+        #[cfg(feature = "tokio")]
+        crate::tasks::fork_release();
         crate::sync::fork_release();
         crate::heap::fork_release();
         SYMBOLS.unlock();

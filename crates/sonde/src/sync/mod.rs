@@ -25,7 +25,9 @@
 //!
 //! The map of the module: `contention.rs` (the events, their sampling as Go
 //! samples them, their records, and what each lock keeps to charge waits to
-//! unlocks), `mutex.rs`, `rwlock.rs`, `condvar.rs` (the locks).
+//! unlocks), `mutex.rs`, `rwlock.rs`, `condvar.rs` (the locks), and with
+//! feature `tokio`, `tokio.rs` (`sonde::sync::tokio`: tokio's `Mutex`, `RwLock` and
+//! `Semaphore`, recording the same way for tasks).
 //!
 //! Both profiles are cumulative since the program started, as Go's: what
 //! happened between two moments is the difference of two profiles (`sonde top
@@ -69,12 +71,16 @@ mod condvar;
 mod contention;
 mod mutex;
 mod rwlock;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 
 use std::sync::atomic::Ordering::Relaxed;
 
 use sonde_profile::{Profile, Sample, ValueType};
 
 pub use condvar::Condvar;
+#[cfg(feature = "tokio")]
+pub(crate) use contention::now_ns;
 pub use mutex::{Mutex, MutexGuard};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::{self, LockResult, PoisonError, TryLockError, TryLockResult};
 
-use super::contention::{Contention, Waiter};
+use super::contention::{Contention, Unlock, Waiter};
 
 /// A mutual exclusion lock with `std::sync::Mutex`'s API and behavior
 /// (poisoning included) that records its contention: a thread that waits for
@@ -38,16 +38,6 @@ pub struct MutexGuard<'a, T: ?Sized + 'a> {
     inner: sync::MutexGuard<'a, T>,
 }
 
-/// Records the unlock when dropped (see [`Contention::unlock`]).
-struct Unlock<'a>(&'a Contention);
-
-impl Drop for Unlock<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        self.0.unlock();
-    }
-}
-
 impl<T> Mutex<T> {
     /// A new unlocked mutex holding `value` (std's `Mutex::new`).
     pub const fn new(value: T) -> Mutex<T> {
@@ -66,7 +56,7 @@ impl<T> Mutex<T> {
 impl<T: ?Sized> Mutex<T> {
     fn guard<'a>(&'a self, inner: sync::MutexGuard<'a, T>) -> MutexGuard<'a, T> {
         MutexGuard {
-            unlock: Unlock(&self.contention),
+            unlock: Unlock::exclusive(&self.contention),
             inner,
         }
     }
@@ -127,7 +117,7 @@ impl<T: ?Sized> Mutex<T> {
     /// what records its unlock.
     pub(super) fn parts<'a>(guard: MutexGuard<'a, T>) -> (&'a Contention, sync::MutexGuard<'a, T>) {
         let MutexGuard { unlock, inner } = guard;
-        let contention = unlock.0;
+        let contention = unlock.contention;
         std::mem::forget(unlock);
         (contention, inner)
     }
@@ -135,7 +125,7 @@ impl<T: ?Sized> Mutex<T> {
     /// A guard from its parts (after a [`Condvar`](super::Condvar) wait).
     pub(super) fn from_parts<'a>(contention: &'a Contention, inner: sync::MutexGuard<'a, T>) -> MutexGuard<'a, T> {
         MutexGuard {
-            unlock: Unlock(contention),
+            unlock: Unlock::exclusive(contention),
             inner,
         }
     }

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::{self, LockResult, PoisonError, TryLockError, TryLockResult};
 
-use super::contention::{Contention, Waiter};
+use super::contention::{Contention, Unlock, Waiter};
 
 /// A reader-writer lock with `std::sync::RwLock`'s API and behavior (poisoning
 /// included) that records its contention, as [`Mutex`](super::Mutex) does:
@@ -22,20 +22,6 @@ use super::contention::{Contention, Waiter};
 pub struct RwLock<T: ?Sized> {
     contention: Contention,
     inner: sync::RwLock<T>,
-}
-
-/// Records the unlock when dropped: a read unlock (`true`) or a write unlock.
-struct Unlock<'a>(&'a Contention, bool);
-
-impl Drop for Unlock<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        if self.1 {
-            self.0.unlock_shared();
-        } else {
-            self.0.unlock();
-        }
-    }
 }
 
 /// The guard of a read lock: derefs to the data; dropping it unlocks.
@@ -95,8 +81,8 @@ impl<T: ?Sized> RwLock<T> {
         let guard = |unlock, inner| RwLockReadGuard { _unlock: unlock, inner };
         match self.inner.try_read() {
             Err(TryLockError::WouldBlock) => self.read_contended(),
-            Ok(g) => wrap(Ok(g), Unlock(&self.contention, true), guard),
-            Err(TryLockError::Poisoned(e)) => wrap(Err(e), Unlock(&self.contention, true), guard),
+            Ok(g) => wrap(Ok(g), Unlock::shared(&self.contention), guard),
+            Err(TryLockError::Poisoned(e)) => wrap(Err(e), Unlock::shared(&self.contention), guard),
         }
     }
 
@@ -106,7 +92,7 @@ impl<T: ?Sized> RwLock<T> {
         let start = self.contention.begin_wait(Waiter::Shared);
         let r = self.inner.read();
         self.contention.end_wait(Waiter::Shared, start);
-        wrap(r, Unlock(&self.contention, true), |unlock, inner| RwLockReadGuard {
+        wrap(r, Unlock::shared(&self.contention), |unlock, inner| RwLockReadGuard {
             _unlock: unlock,
             inner,
         })
@@ -119,8 +105,8 @@ impl<T: ?Sized> RwLock<T> {
         let guard = |unlock, inner| RwLockWriteGuard { _unlock: unlock, inner };
         match self.inner.try_write() {
             Err(TryLockError::WouldBlock) => self.write_contended(),
-            Ok(g) => wrap(Ok(g), Unlock(&self.contention, false), guard),
-            Err(TryLockError::Poisoned(e)) => wrap(Err(e), Unlock(&self.contention, false), guard),
+            Ok(g) => wrap(Ok(g), Unlock::exclusive(&self.contention), guard),
+            Err(TryLockError::Poisoned(e)) => wrap(Err(e), Unlock::exclusive(&self.contention), guard),
         }
     }
 
@@ -130,9 +116,8 @@ impl<T: ?Sized> RwLock<T> {
         let start = self.contention.begin_wait(Waiter::Exclusive);
         let r = self.inner.write();
         self.contention.end_wait(Waiter::Exclusive, start);
-        wrap(r, Unlock(&self.contention, false), |unlock, inner| RwLockWriteGuard {
-            _unlock: unlock,
-            inner,
+        wrap(r, Unlock::exclusive(&self.contention), |unlock, inner| {
+            RwLockWriteGuard { _unlock: unlock, inner }
         })
     }
 
@@ -141,7 +126,7 @@ impl<T: ?Sized> RwLock<T> {
     pub fn try_read(&self) -> TryLockResult<RwLockReadGuard<'_, T>> {
         wrap_try(
             self.inner.try_read(),
-            Unlock(&self.contention, true),
+            Unlock::shared(&self.contention),
             |unlock, inner| RwLockReadGuard { _unlock: unlock, inner },
         )
     }
@@ -150,7 +135,7 @@ impl<T: ?Sized> RwLock<T> {
     pub fn try_write(&self) -> TryLockResult<RwLockWriteGuard<'_, T>> {
         wrap_try(
             self.inner.try_write(),
-            Unlock(&self.contention, false),
+            Unlock::exclusive(&self.contention),
             |unlock, inner| RwLockWriteGuard { _unlock: unlock, inner },
         )
     }

@@ -88,7 +88,7 @@ pub fn profile() -> Result<Profile, Error> {
 /// As [`profile`]; [`Error::InvalidOption`] for a `debug` other than 1 or 2.
 pub fn text(debug: u8) -> Result<String, Error> {
     match debug {
-        1 => profile().map(|p| text_counts(&p)),
+        1 => profile().map(|p| count_text(&p)),
         2 => per_thread().map(|p| text_threads(&p)),
         _ => Err(Error::InvalidOption(format!(
             "a thread profile's text form is debug=1 or debug=2, not debug={debug} (debug=0 is the protobuf profile)"
@@ -228,8 +228,10 @@ fn frames_of(p: &Profile, s: &Sample) -> Vec<(u64, String, String, i64)> {
     out
 }
 
-/// `debug=1`: Go's `printCountProfile` layout.
-fn text_counts(p: &Profile) -> String {
+/// `debug=1` of a `goroutine/count` profile (threads or tasks): Go's
+/// `printCountProfile` layout, `goroutine profile: total N`, then each distinct
+/// stack with its count and frames.
+pub(crate) fn count_text(p: &Profile) -> String {
     let total: i64 = p.samples.iter().map(|s| s.values[0]).sum();
     let mut by_stack: Vec<(&[u32], i64, &Sample)> = Vec::new();
     for s in &p.samples {

@@ -1,0 +1,336 @@
+//! The async-task profile (feature `tokio`): Go's goroutine profile for tokio
+//! tasks, on stable tokio. Where are my tasks, and which spawn site leaks them?
+//!
+//! | Go | sonde |
+//! |---|---|
+//! | `go f()` | [`spawn`]`(f())` (instead of `tokio::spawn`), [`spawn_blocking`], [`Builder`]`::new().name("job").spawn(..)` |
+//! | `pprof.Lookup("goroutine").WriteTo(w, 0)` | [`profile`]`()` |
+//! | `pprof.Lookup("goroutine").WriteTo(w, 1)` | [`text`]`(1)?`: `goroutine profile: total N`, then each spawn stack with its count |
+//! | `runtime.NumGoroutine()` | [`count`]`()` |
+//!
+//! A task spawned through this module is listed from its first poll until it
+//! ends: finished, aborted, panicked or dropped. Its record lives in the task
+//! itself, so nothing outlives it. The profile's samples are `goroutine/count`
+//! per spawn stack (the spawner's stack, captured once per spawn site and
+//! thread), labelled `spawned_at` (`src/jobs.rs:42`), `task` (its name, if
+//! given), `state` (`running` or `idle`: awaiting something) and `age` (`<1s`,
+//! `1s-1m`, `1m-1h`, `>1h`), with the oldest age in the group as the numeric
+//! label `oldest_age` (ns). More sample types say what the tasks cost: `polls`
+//! (count), `poll_time` (ns spent in polls) and `idle_time` (ns since each
+//! task's last poll, summed): `sonde top --sample-index poll_time tasks.pb.gz`.
+//!
+//! Tasks spawned with plain `tokio::spawn` are not seen (stable tokio offers
+//! no hook for them). Where each task is awaiting now (tokio's task dumps)
+//! needs `--cfg tokio_unstable`; this profile shows where tasks were spawned.
+//!
+//! The map of the module: `registry.rs` (the live tasks), this file (spawning,
+//! the tracked future, the profile).
+
+mod registry;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::sync::atomic::Ordering::Relaxed;
+use std::task::{Context, Poll};
+
+use sonde_profile::{Label, Labels, Profile, Sample, ValueType};
+use tokio::task::JoinHandle;
+
+use crate::Error;
+use crate::fork::Gate;
+use registry::TaskInfo;
+
+/// Spawns `future` on the current tokio runtime as `tokio::spawn` does (and
+/// panics outside one, as it does), listing the task in the task profile under
+/// the caller's location and stack.
+#[track_caller]
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    Builder::new().spawn(future)
+}
+
+/// Runs `f` on tokio's blocking threads as `tokio::task::spawn_blocking` does,
+/// listing it in the task profile while it runs.
+#[track_caller]
+pub fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    Builder::new().spawn_blocking(f)
+}
+
+/// Spawns tasks with a name (the task profile's `task` label).
+#[derive(Clone, Debug, Default)]
+pub struct Builder {
+    name: Option<Box<str>>,
+}
+
+impl Builder {
+    /// A builder for an unnamed task.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the task.
+    pub fn name(mut self, name: &str) -> Builder {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Spawns `future` (see [`spawn`]).
+    #[track_caller]
+    pub fn spawn<F>(self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let site = Location::caller();
+        let info = TaskInfo::new(site, self.name, spawn_stack(site), false);
+        tokio::spawn(Tracked { info, future })
+    }
+
+    /// Runs `f` on tokio's blocking threads (see [`spawn_blocking`]).
+    #[track_caller]
+    pub fn spawn_blocking<F, R>(self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let site = Location::caller();
+        let info = TaskInfo::new(site, self.name, spawn_stack(site), true);
+        tokio::task::spawn_blocking(move || {
+            // The record stays on this frame while `f` runs.
+            let info = info;
+            registry::register(&info);
+            info.running.store(true, Relaxed);
+            let _listed = Listed(&info);
+            f()
+        })
+    }
+}
+
+/// Deregisters its task when dropped (however the task ends).
+struct Listed<'a>(&'a TaskInfo);
+
+impl Drop for Listed<'_> {
+    fn drop(&mut self) {
+        registry::deregister(self.0);
+    }
+}
+
+/// A spawned future with its record.
+struct Tracked<F> {
+    info: TaskInfo,
+    future: F,
+}
+
+impl<F: Future> Future for Tracked<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `future` is never moved out of `self` (structural pinning of
+        // that one field); `info` is not pinned data and is only read or
+        // updated through atomics. Drop does not move `future`.
+        let this = unsafe { self.get_unchecked_mut() };
+        let info = &this.info;
+        if !info.registered() {
+            // The task cell is where it stays: listing it by address is sound.
+            registry::register(info);
+        }
+        info.running.store(true, Relaxed);
+        let start = crate::sync::now_ns();
+        // SAFETY: as above.
+        let r = unsafe { Pin::new_unchecked(&mut this.future) }.poll(cx);
+        let end = crate::sync::now_ns();
+        info.polls.store(info.polls.load(Relaxed) + 1, Relaxed);
+        info.poll_ns
+            .store(info.poll_ns.load(Relaxed) + end.saturating_sub(start), Relaxed);
+        info.last_poll.store(end, Relaxed);
+        info.running.store(false, Relaxed);
+        r
+    }
+}
+
+impl<F> Drop for Tracked<F> {
+    fn drop(&mut self) {
+        registry::deregister(&self.info);
+    }
+}
+
+/// Spawn stacks, captured once per spawn site (and thread) and kept.
+struct Stacks {
+    gate: Gate,
+    list: std::cell::UnsafeCell<Vec<Box<[u64]>>>,
+}
+
+// SAFETY: `list` is only touched while holding `gate`.
+unsafe impl Sync for Stacks {}
+
+static STACKS: Stacks = Stacks {
+    gate: Gate::new(),
+    list: std::cell::UnsafeCell::new(Vec::new()),
+};
+
+thread_local! {
+    /// Spawn sites whose stack this thread has captured: site address to index.
+    static SEEN: RefCell<HashMap<usize, u32>> = RefCell::new(HashMap::new());
+}
+
+/// The index of the spawner's stack for `site`: captured at the first spawn
+/// from `site` on this thread, reused after (a spawn costs one thread-local
+/// lookup then).
+#[inline(never)]
+fn spawn_stack(site: &'static Location<'static>) -> u32 {
+    let key = site as *const Location<'static> as usize;
+    crate::alloc::quietly(|| {
+        SEEN.with(|seen| {
+            if let Some(&i) = seen.borrow().get(&key) {
+                return i;
+            }
+            let mut frames = [0u64; 64];
+            let n = crate::alloc::with_local(|l| crate::unwind::capture_here(&l.stack_end, &mut frames));
+            let i = with_stacks(|list| {
+                list.push(frames[..n].into());
+                (list.len() - 1) as u32
+            });
+            seen.borrow_mut().insert(key, i);
+            i
+        })
+    })
+}
+
+/// Runs `f` on the spawn stacks, quietly (they are sonde's memory).
+fn with_stacks<T>(f: impl FnOnce(&mut Vec<Box<[u64]>>) -> T) -> T {
+    crate::fork::register();
+    STACKS.gate.lock();
+    // SAFETY: the gate is held.
+    let r = crate::alloc::quietly(|| f(unsafe { &mut *STACKS.list.get() }));
+    STACKS.gate.unlock();
+    r
+}
+
+/// How many tracked tasks are live now.
+pub fn count() -> usize {
+    registry::count()
+}
+
+/// The age buckets of the `age` label, with their upper bounds in ns.
+const AGES: &[(u64, &str)] = &[
+    (1_000_000_000, "<1s"),
+    (60_000_000_000, "1s-1m"),
+    (3_600_000_000_000, "1m-1h"),
+    (u64::MAX, ">1h"),
+];
+
+/// Leading frames of the spawner's stack that are sonde's own.
+const OWN_FRAMES: &[&str] = &[
+    concat!(env!("CARGO_MANIFEST_DIR"), "/src/tasks/"),
+    concat!(env!("CARGO_MANIFEST_DIR"), "/src/alloc/"),
+    concat!(env!("CARGO_MANIFEST_DIR"), "/src/unwind/"),
+    "sonde::tasks::",
+    "sonde::alloc::",
+];
+
+/// The task profile now (see the module documentation).
+pub fn profile() -> Profile {
+    crate::alloc::hand_over(crate::alloc::quietly(build))
+}
+
+/// One group of the profile: spawn stack, site, name, state, age bucket.
+type Group = (
+    u32,
+    &'static Location<'static>,
+    Option<String>,
+    &'static str,
+    &'static str,
+);
+
+fn build() -> Profile {
+    let now = crate::sync::now_ns();
+    let tasks = registry::snapshot(now);
+    let stacks = with_stacks(|l| l.clone());
+    // Per group: tasks, polls, poll ns, idle ns, oldest age.
+    let mut groups: HashMap<Group, [u64; 5]> = HashMap::new();
+    for t in tasks {
+        let state = if t.running { "running" } else { "idle" };
+        let age = AGES.iter().find(|(limit, _)| t.age_ns < *limit).map_or(">1h", |a| a.1);
+        let g = groups.entry((t.stack, t.site, t.name, state, age)).or_default();
+        g[0] += 1;
+        g[1] += t.polls;
+        g[2] += t.poll_ns;
+        g[3] += if t.running || t.blocking { 0 } else { t.since_poll_ns };
+        g[4] = g[4].max(t.age_ns);
+    }
+    let modules = crate::unwind::modules::loaded_modules();
+    let p = Profile {
+        sample_types: vec![
+            ValueType::new("goroutine", "count"),
+            ValueType::new("polls", "count"),
+            ValueType::new("poll_time", "nanoseconds"),
+            ValueType::new("idle_time", "nanoseconds"),
+        ],
+        default_sample_type: "goroutine".into(),
+        period_type: Some(ValueType::new("goroutine", "count")),
+        period: 1,
+        time_nanos: crate::profile_builder::unix_nanos(std::time::SystemTime::now()),
+        ..Default::default()
+    };
+    let mut t = crate::profile_builder::ProfileBuilder::new(p, &modules, &[], OWN_FRAMES);
+    let mut groups: Vec<_> = groups.into_iter().collect();
+    groups.sort_by(|a, b| b.1[0].cmp(&a.1[0]).then_with(|| a.0.0.cmp(&b.0.0)));
+    for ((stack, site, name, state, age), v) in groups {
+        let frames = stacks.get(stack as usize).map_or(&[][..], |s| &s[..]);
+        let locations = t.stack(frames);
+        let mut labels = vec![Label::str("spawned_at", &format!("{}:{}", site.file(), site.line()))];
+        if let Some(name) = name {
+            labels.push(Label::str("task", &name));
+        }
+        labels.push(Label::str("state", state));
+        labels.push(Label::str("age", age));
+        labels.push(Label::num(
+            "oldest_age",
+            v[4].min(i64::MAX as u64) as i64,
+            "nanoseconds",
+        ));
+        t.p.samples.push(Sample {
+            locations,
+            values: v[..4].iter().map(|&x| x.min(i64::MAX as u64) as i64).collect(),
+            labels: Labels::new(labels),
+        });
+    }
+    t.p
+}
+
+/// Go's text form of the task profile: `debug = 1` is `goroutine profile:
+/// total N`, then each spawn stack with how many tasks it has (the format of
+/// [`threads::text`](crate::threads::text)`(1)`).
+///
+/// # Errors
+/// [`Error::InvalidOption`] for a `debug` other than 1.
+pub fn text(debug: u8) -> Result<String, Error> {
+    match debug {
+        1 => Ok(crate::threads::count_text(&profile())),
+        _ => Err(Error::InvalidOption(format!(
+            "a task profile's text form is debug=1, not debug={debug} (debug=0 is the protobuf profile)"
+        ))),
+    }
+}
+
+/// Before `fork()` (see `crate::fork`): the registry, then the spawn stacks.
+pub(crate) fn fork_prepare() {
+    registry::fork_prepare();
+    STACKS.gate.lock();
+}
+
+/// After `fork()`, in parent and child.
+pub(crate) fn fork_release() {
+    STACKS.gate.unlock();
+    registry::fork_release();
+}
