@@ -312,11 +312,12 @@ const MAX_TICK_NS: u64 = 10_000_000;
 
 /// The most periods one signal's stack is credited with: what a tick can
 /// explain, for one thread (a thread timer) or for every CPU at once (the
-/// process timer). The rest goes to the `held` frame.
+/// process timer, whose own period is several sampling periods). The rest
+/// goes to the `held` frame.
 fn weight_bounds(period_ns: u64) -> (u64, u64) {
     let per_tick = MAX_TICK_NS.div_ceil(period_ns.max(1)) + 1;
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
-    (per_tick, per_tick * cpus)
+    (per_tick, per_tick * cpus + timers::process_periods(period_ns))
 }
 
 /// The collector thread: arms timers, drains samples, follows threads.
@@ -336,6 +337,7 @@ fn collect(
     let mut truncated = 0u64;
     let mut graveyard = Vec::new();
     let (thread_bound, process_bound) = weight_bounds(period_ns);
+    let process_periods = timers::process_periods(period_ns);
     // Threads sampled since the last scan (whose names are read then), and all.
     let mut tids: HashSet<u32> = HashSet::new();
     let mut all_tids: HashSet<u32> = HashSet::new();
@@ -347,8 +349,11 @@ fn collect(
             let len = (s.len as usize).min(s.frames.len());
             let key = (if thread_labels { s.tid } else { 0 }, s.frames[..len].into());
             let e = stacks.entry(key).or_default();
-            let bound = if s.process { process_bound } else { thread_bound };
-            let weight = s.weight as u64;
+            let (bound, weight) = if s.process {
+                (process_bound, s.weight as u64 * process_periods)
+            } else {
+                (thread_bound, s.weight as u64)
+            };
             e.periods += weight.min(bound);
             e.held += weight.saturating_sub(bound);
             e.signals += 1;

@@ -5,7 +5,8 @@
 //!
 //! Threads alive at the start get their timers from the collector (listed in
 //! `/proc/self/task`). Threads that start later are caught from their first
-//! instant by a process-wide CPU timer: its signal lands on a thread in
+//! instant by a process-wide CPU timer (of a few sampling periods: see
+//! `process_periods`): its signal lands on a thread in
 //! proportion to the CPU that thread uses, and is kept only on a thread without
 //! a timer of its own. Once such a thread has used `OWN_TIMER_AFTER_NS` of
 //! CPU, the handler arms its own timer (see `threads.rs` and `signal.rs`). The
@@ -88,7 +89,7 @@ impl ThreadTimers {
             encode_value(self.cookie, PROCESS_TIMER_TID),
         )
         .map_err(io::Error::from_raw_os_error)?;
-        if let Err(e) = set_timer(id, self.period_ns, first) {
+        if let Err(e) = set_timer(id, self.period_ns * process_periods(self.period_ns), first) {
             delete_timer(id);
             return Err(io::Error::from_raw_os_error(e));
         }
@@ -176,6 +177,16 @@ impl Drop for ThreadTimers {
     fn drop(&mut self) {
         self.delete_all();
     }
+}
+
+/// How many sampling periods one period of the process timer is: at least
+/// four, and at least 10 ms of CPU. The process timer only has to reach the
+/// threads without a timer of their own, and its signals on every other thread
+/// are dropped after they cost a signal delivery: a longer period makes fewer
+/// of them (a signal stands for that many periods of a new thread's CPU, with
+/// more variance and the same expectation).
+pub(crate) fn process_periods(period_ns: u64) -> u64 {
+    4u64.max(10_000_000u64.div_ceil(period_ns.max(1)))
 }
 
 /// Arms a timer on thread `tid`'s CPU clock that sends it SIGPROF every
