@@ -20,13 +20,18 @@
 //! task's last poll, summed): `sonde top --sample-index poll_time tasks.pb.gz`.
 //!
 //! Tasks spawned with plain `tokio::spawn` are not seen (stable tokio offers
-//! no hook for them). Where each task is awaiting now (tokio's task dumps)
-//! needs `--cfg tokio_unstable`; this profile shows where tasks were spawned.
+//! no hook for them). Where each task is awaiting now is `dump`'s, from tokio's
+//! task dumps, built with feature `taskdump` and `--cfg tokio_unstable`.
 //!
-//! The map of the module: `registry.rs` (the live tasks), this file (spawning,
-//! the tracked future, the profile).
+//! The map of the module: `registry.rs` (the live tasks), `dump.rs` (task
+//! dumps), this file (spawning, the tracked future, the profile).
 
+#[cfg(all(feature = "taskdump", tokio_unstable))]
+mod dump;
 mod registry;
+
+#[cfg(all(feature = "taskdump", tokio_unstable))]
+pub use dump::dump;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -142,6 +147,9 @@ impl<F: Future> Future for Tracked<F> {
         let info = &this.info;
         if !info.registered() {
             // The task cell is where it stays: listing it by address is sound.
+            if let Some(id) = tokio::task::try_id() {
+                let _ = info.id.set(id);
+            }
             registry::register(info);
         }
         info.running.store(true, Relaxed);
@@ -243,6 +251,23 @@ pub fn profile() -> Profile {
     crate::alloc::hand_over(crate::alloc::quietly(build))
 }
 
+/// The labels of a tracked task: `spawned_at`, `task` (its name, if any),
+/// `state`, `age` (a bucket of [`AGES`]).
+fn task_labels(site: &Location<'_>, name: Option<&str>, state: &str, age: &str) -> Vec<Label> {
+    let mut labels = vec![Label::str("spawned_at", &format!("{}:{}", site.file(), site.line()))];
+    if let Some(name) = name {
+        labels.push(Label::str("task", name));
+    }
+    labels.push(Label::str("state", state));
+    labels.push(Label::str("age", age));
+    labels
+}
+
+/// The `age` label of a task `age_ns` old.
+fn age_bucket(age_ns: u64) -> &'static str {
+    AGES.iter().find(|(limit, _)| age_ns < *limit).map_or(">1h", |a| a.1)
+}
+
 /// One group of the profile: spawn stack, site, name, state, age bucket.
 type Group = (
     u32,
@@ -260,7 +285,7 @@ fn build() -> Profile {
     let mut groups: HashMap<Group, [u64; 5]> = HashMap::new();
     for t in tasks {
         let state = if t.running { "running" } else { "idle" };
-        let age = AGES.iter().find(|(limit, _)| t.age_ns < *limit).map_or(">1h", |a| a.1);
+        let age = age_bucket(t.age_ns);
         let g = groups.entry((t.stack, t.site, t.name, state, age)).or_default();
         g[0] += 1;
         g[1] += t.polls;
@@ -288,12 +313,7 @@ fn build() -> Profile {
     for ((stack, site, name, state, age), v) in groups {
         let frames = stacks.get(stack as usize).map_or(&[][..], |s| &s[..]);
         let locations = t.stack(frames);
-        let mut labels = vec![Label::str("spawned_at", &format!("{}:{}", site.file(), site.line()))];
-        if let Some(name) = name {
-            labels.push(Label::str("task", &name));
-        }
-        labels.push(Label::str("state", state));
-        labels.push(Label::str("age", age));
+        let mut labels = task_labels(site, name.as_deref(), state, age);
         labels.push(Label::num(
             "oldest_age",
             v[4].min(i64::MAX as u64) as i64,

@@ -27,6 +27,8 @@ pub(crate) struct TaskInfo {
     pub running: AtomicBool,
     /// Whether it is a `spawn_blocking` closure (runs on a blocking thread).
     pub blocking: bool,
+    /// tokio's id of the task, once it has been polled (for task dumps).
+    pub id: std::sync::OnceLock<tokio::task::Id>,
     /// Its place in its shard while registered (`usize::MAX`: not registered);
     /// changed only under the shard's gate.
     index: AtomicUsize,
@@ -49,6 +51,7 @@ impl TaskInfo {
             last_poll: AtomicU64::new(0),
             running: AtomicBool::new(false),
             blocking,
+            id: std::sync::OnceLock::new(),
             index: AtomicUsize::new(usize::MAX),
         }
     }
@@ -60,6 +63,8 @@ impl TaskInfo {
 
 /// What a snapshot copies of one task.
 pub(crate) struct TaskView {
+    #[cfg_attr(not(all(feature = "taskdump", tokio_unstable)), allow(dead_code))]
+    pub id: Option<tokio::task::Id>,
     pub site: &'static Location<'static>,
     pub name: Option<String>,
     pub stack: u32,
@@ -139,6 +144,7 @@ pub(crate) fn snapshot(now: u64) -> Vec<TaskView> {
                 let t = unsafe { &*t };
                 let last = t.last_poll.load(Relaxed);
                 out.push(TaskView {
+                    id: t.id.get().copied(),
                     site: t.site,
                     name: t.name.as_deref().map(str::to_string),
                     stack: t.stack,

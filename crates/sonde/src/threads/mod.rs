@@ -105,19 +105,24 @@ const OWN_FRAMES: &[&str] = &[
     "sonde::alloc::",
 ];
 
+/// An empty profile of Go's goroutine kind, taken now: `goroutine/count`,
+/// period 1 (threads, task dumps).
+pub(crate) fn goroutine_profile() -> Profile {
+    Profile {
+        sample_types: vec![ValueType::new("goroutine", "count")],
+        period_type: Some(ValueType::new("goroutine", "count")),
+        period: 1,
+        time_nanos: crate::profile_builder::unix_nanos(std::time::SystemTime::now()),
+        ..Default::default()
+    }
+}
+
 /// One sample per thread, labelled `thread`, `thread_id` and `state`.
 fn per_thread() -> Result<Profile, Error> {
     let p = crate::alloc::quietly(|| -> Result<Profile, Error> {
         let captured = capture::capture_all(DEADLINE, true)?;
         let modules = crate::unwind::modules::loaded_modules();
-        let p = Profile {
-            sample_types: vec![ValueType::new("goroutine", "count")],
-            period_type: Some(ValueType::new("goroutine", "count")),
-            period: 1,
-            time_nanos: crate::profile_builder::unix_nanos(std::time::SystemTime::now()),
-            ..Default::default()
-        };
-        let mut t = crate::profile_builder::ProfileBuilder::new(p, &modules, &[], OWN_FRAMES);
+        let mut t = crate::profile_builder::ProfileBuilder::new(goroutine_profile(), &modules, &[], OWN_FRAMES);
         for c in captured {
             let locations = match &c.frames {
                 Some(frames) => t.stack(frames),
