@@ -217,6 +217,16 @@ pub(crate) fn state(tid: u32) -> io::Result<ThreadState> {
     state_of_stat(&stat).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unreadable /proc stat line"))
 }
 
+/// The name and state of thread `tid` from one read of its `stat` (the name is
+/// the same `comm` that [`thread_name`] reads); `None` when it is gone.
+pub(crate) fn name_and_state(tid: u32) -> Option<(String, Option<ThreadState>)> {
+    let stat = std::fs::read(format!("/proc/self/task/{tid}/stat")).ok()?;
+    let open = stat.iter().position(|&b| b == b'(')?;
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let name = String::from_utf8_lossy(stat.get(open + 1..close)?).into_owned();
+    Some((name, state_of_stat(&stat)))
+}
+
 /// The state letter of a `stat` line: `TID (COMM) S ...`, where the name may
 /// itself hold spaces and parentheses, so the state follows the last `)`.
 fn state_of_stat(stat: &[u8]) -> Option<ThreadState> {

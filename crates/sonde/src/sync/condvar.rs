@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{self, LockResult, PoisonError, WaitTimeoutResult};
 use std::time::Duration;
 
-use super::contention::{BLOCK_RATE, block_event, now_ns};
+use super::contention::{BLOCK_RATE, block_event, mutex_event, now_ns};
 use super::mutex::{Mutex, MutexGuard};
 
 /// A condition variable with `std::sync::Condvar`'s API, for
@@ -59,10 +59,14 @@ impl Condvar {
         wait: impl FnOnce(&sync::Condvar, sync::MutexGuard<'a, T>) -> LockResult<(sync::MutexGuard<'a, T>, R)>,
     ) -> LockResult<(MutexGuard<'a, T>, R)> {
         let (contention, inner) = Mutex::parts(guard);
-        contention.unlock();
+        // The wait releases the mutex: a release, for the waiters it ends.
+        let owed = contention.owed(false);
         let start = wait_start();
         let r = wait(&self.inner, inner);
         wait_end(start);
+        if owed > 0 {
+            mutex_event(owed);
+        }
         match r {
             Ok((g, x)) => Ok((Mutex::from_parts(contention, g), x)),
             Err(e) => {

@@ -16,7 +16,8 @@
 //! is on; an uncontended unlock reads two atomics.
 
 use std::cell::{Cell, UnsafeCell};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::mem::ManuallyDrop;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering, Ordering::Relaxed};
 
 use sonde_profile::hash::FastMap as Map;
 
@@ -98,6 +99,7 @@ impl Accrual {
         }
     }
 
+    #[inline]
     fn idle(&self) -> bool {
         self.waiters.load(Relaxed) == 0 && self.accrued.load(Relaxed) == 0
     }
@@ -115,8 +117,11 @@ impl Accrual {
 /// read unlock only the writers' (readers waiting behind a waiting writer wait
 /// for that writer). Lock-free, so a forked child can never find it held; the
 /// number of waiters an interval is multiplied by may be off by one for the
-/// nanoseconds two updates race.
+/// nanoseconds two updates race. An uncontended release reads one atomic.
 pub(crate) struct Contention {
+    /// Whether anything may be owed: set when a thread begins to wait, cleared
+    /// by a release that finds no waiter and nothing accrued.
+    owed: AtomicBool,
     kinds: [Accrual; 2],
 }
 
@@ -130,6 +135,7 @@ impl Contention {
     /// A lock nobody waits for.
     pub(crate) const fn new() -> Contention {
         Contention {
+            owed: AtomicBool::new(false),
             kinds: [Accrual::new(), Accrual::new()],
         }
     }
@@ -144,6 +150,7 @@ impl Contention {
         let now = now_ns();
         let k = &self.kinds[who as usize];
         k.accrue(now, k.waiters.fetch_add(1, Relaxed));
+        self.owed.store(true, Ordering::SeqCst);
         now
     }
 
@@ -162,72 +169,72 @@ impl Contention {
         block_event(now.saturating_sub(start));
     }
 
-    /// A mutex or write lock is about to be released: every waiter's time since
-    /// the last unlock is this unlock's, a mutex event.
-    #[inline]
-    pub(crate) fn unlock(&self) {
-        if self.kinds.iter().all(Accrual::idle) {
-            return;
+    /// The lock is about to be released (a read release when `shared`): the
+    /// waiting time it ends, in ns (0 when nobody waited). Record it with
+    /// [`mutex_event`] once the lock is released.
+    #[inline(always)]
+    pub(crate) fn owed(&self, shared: bool) -> u64 {
+        if !self.owed.load(Relaxed) {
+            return 0;
         }
-        self.unlock_contended(2);
+        self.take(if shared { 1 } else { 2 })
     }
 
-    /// A read lock is about to be released: the writers' waiting time since the
-    /// last unlock is this unlock's.
-    #[inline]
-    pub(crate) fn unlock_shared(&self) {
-        if self.kinds[Waiter::Exclusive as usize].idle() {
-            return;
-        }
-        self.unlock_contended(1);
-    }
-
-    /// Charges the first `kinds` kinds of waiters' time to this unlock.
+    /// Takes the first `kinds` kinds of waiters' time, and clears `owed` when
+    /// nothing is left.
     #[cold]
     #[inline(never)]
-    fn unlock_contended(&self, kinds: usize) {
+    fn take(&self, kinds: usize) -> u64 {
         let now = now_ns();
         let delay = self.kinds[..kinds].iter().map(|k| k.take(now)).sum::<u64>();
-        if delay > 0 {
-            mutex_event(delay);
+        if self.kinds.iter().all(Accrual::idle) {
+            self.owed.store(false, Ordering::SeqCst);
+            // A thread that began to wait meanwhile sets it again.
+            if !self.kinds.iter().all(Accrual::idle) {
+                self.owed.store(true, Ordering::SeqCst);
+            }
         }
+        delay
     }
 }
 
-/// Records a lock's release when dropped (the first field of every guard, so
-/// it runs before the inner guard lets a waiter in): an exclusive release
-/// ([`Contention::unlock`]) or, with `shared`, a read release
-/// ([`Contention::unlock_shared`]).
-pub(crate) struct Unlock<'a> {
-    pub contention: &'a Contention,
-    pub shared: bool,
+/// A guard of one of sonde's locks: the inner guard, and what its release owes.
+/// Dropping it takes the waiting time it ends (before the inner guard lets a
+/// waiter in), releases the lock, then records the mutex event (after, so that
+/// walking the stack does not lengthen the critical section). `SHARED`: a read
+/// release.
+pub(crate) struct Release<'a, G, const SHARED: bool> {
+    contention: &'a Contention,
+    pub(crate) inner: ManuallyDrop<G>,
 }
 
-impl<'a> Unlock<'a> {
-    /// The exclusive release of `c` (a mutex, a write lock, permits).
-    pub(crate) fn exclusive(c: &'a Contention) -> Self {
-        Unlock {
-            contention: c,
-            shared: false,
+impl<'a, G, const SHARED: bool> Release<'a, G, SHARED> {
+    /// Wraps `inner`, a guard of the lock `contention` belongs to.
+    #[inline(always)]
+    pub(crate) fn new(contention: &'a Contention, inner: G) -> Self {
+        Release {
+            contention,
+            inner: ManuallyDrop::new(inner),
         }
     }
 
-    /// The read release of `c`.
-    pub(crate) fn shared(c: &'a Contention) -> Self {
-        Unlock {
-            contention: c,
-            shared: true,
-        }
+    /// The parts, without releasing anything (a condition variable's wait
+    /// releases the inner guard itself).
+    pub(crate) fn into_parts(self) -> (&'a Contention, G) {
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped, so `inner` is taken exactly once.
+        (this.contention, unsafe { ManuallyDrop::take(&mut this.inner) })
     }
 }
 
-impl Drop for Unlock<'_> {
-    #[inline]
+impl<G, const SHARED: bool> Drop for Release<'_, G, SHARED> {
+    #[inline(always)]
     fn drop(&mut self) {
-        if self.shared {
-            self.contention.unlock_shared();
-        } else {
-            self.contention.unlock();
+        let owed = self.contention.owed(SHARED);
+        // SAFETY: dropped once, here; `inner` is not used after.
+        unsafe { ManuallyDrop::drop(&mut self.inner) };
+        if owed > 0 {
+            mutex_event(owed);
         }
     }
 }
@@ -253,6 +260,7 @@ pub(crate) fn block_event(wait_ns: u64) {
 
 /// Records an unlock that made others wait `delay_ns` in all, at the calling
 /// thread's stack, in the mutex profile: one in `fraction` on average.
+#[cold]
 #[inline(never)]
 pub(crate) fn mutex_event(delay_ns: u64) {
     let fraction = MUTEX_FRACTION.load(Relaxed);

@@ -34,14 +34,15 @@
 //! --base before.pb.gz after.pb.gz`).
 
 /// `Deref` (and with `mut`, `DerefMut`), `Debug` and `Display` for a guard
-/// whose `inner` field is std's guard, as std implements them.
+/// whose `inner` field is a `contention::Release` of std's (or tokio's) guard,
+/// as std implements them.
 macro_rules! guard_impls {
     ($guard:ident, mut) => {
         guard_impls!($guard);
 
         impl<T: ?Sized> std::ops::DerefMut for $guard<'_, T> {
             fn deref_mut(&mut self) -> &mut T {
-                &mut self.inner
+                &mut self.inner.inner
             }
         }
     };
@@ -49,7 +50,7 @@ macro_rules! guard_impls {
         impl<T: ?Sized> std::ops::Deref for $guard<'_, T> {
             type Target = T;
             fn deref(&self) -> &T {
-                &self.inner
+                &self.inner.inner
             }
         }
 

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::{self, LockResult, PoisonError, TryLockError, TryLockResult};
 
-use super::contention::{Contention, Unlock, Waiter};
+use super::contention::{Contention, Release, Waiter};
 
 /// A mutual exclusion lock with `std::sync::Mutex`'s API and behavior
 /// (poisoning included) that records its contention: a thread that waits for
@@ -12,7 +12,8 @@ use super::contention::{Contention, Unlock, Waiter};
 /// `SetBlockProfileRate` and `SetMutexProfileFraction`).
 ///
 /// An uncontended `lock()` is std's `try_lock` (one compare-and-swap); its
-/// guard's drop reads two atomics more than std's. Nothing else is added until
+/// guard's drop reads one atomic more than std's. A contended release records
+/// its event after the lock is released, outside the critical section. Nothing else is added until
 /// a thread has to wait.
 ///
 /// ```
@@ -32,10 +33,7 @@ pub struct Mutex<T: ?Sized> {
 /// The guard of a locked [`Mutex`]: derefs to the data; dropping it unlocks.
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct MutexGuard<'a, T: ?Sized + 'a> {
-    // Declared first: dropped first, so the unlock is recorded before the
-    // inner guard releases the lock.
-    unlock: Unlock<'a>,
-    inner: sync::MutexGuard<'a, T>,
+    inner: Release<'a, sync::MutexGuard<'a, T>, false>,
 }
 
 impl<T> Mutex<T> {
@@ -56,8 +54,7 @@ impl<T> Mutex<T> {
 impl<T: ?Sized> Mutex<T> {
     fn guard<'a>(&'a self, inner: sync::MutexGuard<'a, T>) -> MutexGuard<'a, T> {
         MutexGuard {
-            unlock: Unlock::exclusive(&self.contention),
-            inner,
+            inner: Release::new(&self.contention, inner),
         }
     }
 
@@ -116,17 +113,13 @@ impl<T: ?Sized> Mutex<T> {
     /// The std guard inside `guard`, for [`Condvar`](super::Condvar), with
     /// what records its unlock.
     pub(super) fn parts<'a>(guard: MutexGuard<'a, T>) -> (&'a Contention, sync::MutexGuard<'a, T>) {
-        let MutexGuard { unlock, inner } = guard;
-        let contention = unlock.contention;
-        std::mem::forget(unlock);
-        (contention, inner)
+        guard.inner.into_parts()
     }
 
     /// A guard from its parts (after a [`Condvar`](super::Condvar) wait).
     pub(super) fn from_parts<'a>(contention: &'a Contention, inner: sync::MutexGuard<'a, T>) -> MutexGuard<'a, T> {
         MutexGuard {
-            unlock: Unlock::exclusive(contention),
-            inner,
+            inner: Release::new(contention, inner),
         }
     }
 }

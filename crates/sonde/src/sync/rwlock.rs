@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::{self, LockResult, PoisonError, TryLockError, TryLockResult};
 
-use super::contention::{Contention, Unlock, Waiter};
+use super::contention::{Contention, Release, Waiter};
 
 /// A reader-writer lock with `std::sync::RwLock`'s API and behavior (poisoning
 /// included) that records its contention, as [`Mutex`](super::Mutex) does:
@@ -27,33 +27,28 @@ pub struct RwLock<T: ?Sized> {
 /// The guard of a read lock: derefs to the data; dropping it unlocks.
 #[must_use = "if unused the RwLock will immediately unlock"]
 pub struct RwLockReadGuard<'a, T: ?Sized + 'a> {
-    // Declared first: dropped first, so the unlock is recorded before the
-    // inner guard releases the lock.
-    _unlock: Unlock<'a>,
-    inner: sync::RwLockReadGuard<'a, T>,
+    inner: Release<'a, sync::RwLockReadGuard<'a, T>, true>,
 }
 
 /// The guard of the write lock: derefs mutably to the data; dropping it unlocks.
 #[must_use = "if unused the RwLock will immediately unlock"]
 pub struct RwLockWriteGuard<'a, T: ?Sized + 'a> {
-    // As in the read guard.
-    _unlock: Unlock<'a>,
-    inner: sync::RwLockWriteGuard<'a, T>,
+    inner: Release<'a, sync::RwLockWriteGuard<'a, T>, false>,
 }
 
 /// Maps std's lock results to this lock's guards.
-fn wrap<'a, G, W>(r: Result<G, PoisonError<G>>, u: Unlock<'a>, w: impl Fn(Unlock<'a>, G) -> W) -> LockResult<W> {
+fn wrap<G, W>(r: Result<G, PoisonError<G>>, w: impl Fn(G) -> W) -> LockResult<W> {
     match r {
-        Ok(g) => Ok(w(u, g)),
-        Err(e) => Err(PoisonError::new(w(u, e.into_inner()))),
+        Ok(g) => Ok(w(g)),
+        Err(e) => Err(PoisonError::new(w(e.into_inner()))),
     }
 }
 
 /// Maps std's try-lock results to this lock's guards.
-fn wrap_try<'a, G, W>(r: TryLockResult<G>, u: Unlock<'a>, w: impl Fn(Unlock<'a>, G) -> W) -> TryLockResult<W> {
+fn wrap_try<G, W>(r: TryLockResult<G>, w: impl Fn(G) -> W) -> TryLockResult<W> {
     match r {
-        Ok(g) => Ok(w(u, g)),
-        Err(TryLockError::Poisoned(e)) => Err(TryLockError::Poisoned(PoisonError::new(w(u, e.into_inner())))),
+        Ok(g) => Ok(w(g)),
+        Err(TryLockError::Poisoned(e)) => Err(TryLockError::Poisoned(PoisonError::new(w(e.into_inner())))),
         Err(TryLockError::WouldBlock) => Err(TryLockError::WouldBlock),
     }
 }
@@ -74,15 +69,26 @@ impl<T> RwLock<T> {
 }
 
 impl<T: ?Sized> RwLock<T> {
+    fn reader<'a>(&'a self, g: sync::RwLockReadGuard<'a, T>) -> RwLockReadGuard<'a, T> {
+        RwLockReadGuard {
+            inner: Release::new(&self.contention, g),
+        }
+    }
+
+    fn writer<'a>(&'a self, g: sync::RwLockWriteGuard<'a, T>) -> RwLockWriteGuard<'a, T> {
+        RwLockWriteGuard {
+            inner: Release::new(&self.contention, g),
+        }
+    }
+
     /// Locks for reading, waiting while a writer holds or waits for the lock
     /// (std's `read`). The wait, if any, is recorded.
     #[inline]
     pub fn read(&self) -> LockResult<RwLockReadGuard<'_, T>> {
-        let guard = |unlock, inner| RwLockReadGuard { _unlock: unlock, inner };
         match self.inner.try_read() {
             Err(TryLockError::WouldBlock) => self.read_contended(),
-            Ok(g) => wrap(Ok(g), Unlock::shared(&self.contention), guard),
-            Err(TryLockError::Poisoned(e)) => wrap(Err(e), Unlock::shared(&self.contention), guard),
+            Ok(g) => Ok(self.reader(g)),
+            Err(TryLockError::Poisoned(e)) => Err(PoisonError::new(self.reader(e.into_inner()))),
         }
     }
 
@@ -92,21 +98,17 @@ impl<T: ?Sized> RwLock<T> {
         let start = self.contention.begin_wait(Waiter::Shared);
         let r = self.inner.read();
         self.contention.end_wait(Waiter::Shared, start);
-        wrap(r, Unlock::shared(&self.contention), |unlock, inner| RwLockReadGuard {
-            _unlock: unlock,
-            inner,
-        })
+        wrap(r, |g| self.reader(g))
     }
 
     /// Locks for writing, waiting while anyone holds the lock (std's `write`).
     /// The wait, if any, is recorded.
     #[inline]
     pub fn write(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
-        let guard = |unlock, inner| RwLockWriteGuard { _unlock: unlock, inner };
         match self.inner.try_write() {
             Err(TryLockError::WouldBlock) => self.write_contended(),
-            Ok(g) => wrap(Ok(g), Unlock::exclusive(&self.contention), guard),
-            Err(TryLockError::Poisoned(e)) => wrap(Err(e), Unlock::exclusive(&self.contention), guard),
+            Ok(g) => Ok(self.writer(g)),
+            Err(TryLockError::Poisoned(e)) => Err(PoisonError::new(self.writer(e.into_inner()))),
         }
     }
 
@@ -116,28 +118,18 @@ impl<T: ?Sized> RwLock<T> {
         let start = self.contention.begin_wait(Waiter::Exclusive);
         let r = self.inner.write();
         self.contention.end_wait(Waiter::Exclusive, start);
-        wrap(r, Unlock::exclusive(&self.contention), |unlock, inner| {
-            RwLockWriteGuard { _unlock: unlock, inner }
-        })
+        wrap(r, |g| self.writer(g))
     }
 
     /// Locks for reading if no writer holds the lock, without waiting (std's
     /// `try_read`).
     pub fn try_read(&self) -> TryLockResult<RwLockReadGuard<'_, T>> {
-        wrap_try(
-            self.inner.try_read(),
-            Unlock::shared(&self.contention),
-            |unlock, inner| RwLockReadGuard { _unlock: unlock, inner },
-        )
+        wrap_try(self.inner.try_read(), |g| self.reader(g))
     }
 
     /// Locks for writing if the lock is free, without waiting (std's `try_write`).
     pub fn try_write(&self) -> TryLockResult<RwLockWriteGuard<'_, T>> {
-        wrap_try(
-            self.inner.try_write(),
-            Unlock::exclusive(&self.contention),
-            |unlock, inner| RwLockWriteGuard { _unlock: unlock, inner },
-        )
+        wrap_try(self.inner.try_write(), |g| self.writer(g))
     }
 
     /// Whether a writer panicked while holding the lock (std's `is_poisoned`).

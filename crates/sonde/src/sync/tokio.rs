@@ -19,7 +19,7 @@
 
 use tokio::sync::{self as t, AcquireError, TryAcquireError, TryLockError};
 
-use super::contention::{Contention, Unlock, Waiter};
+use super::contention::{Contention, Release, Waiter};
 
 /// Awaits `acquire` as a contended wait of `who` on `c`.
 async fn waiting<G>(c: &Contention, who: Waiter, acquire: impl Future<Output = G>) -> G {
@@ -39,10 +39,7 @@ pub struct Mutex<T: ?Sized> {
 /// The guard of a locked [`Mutex`]: derefs to the data; dropping it unlocks.
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct MutexGuard<'a, T: ?Sized> {
-    // Declared first: dropped first, so the release is recorded before tokio's
-    // guard lets a waiter in.
-    _unlock: Unlock<'a>,
-    inner: t::MutexGuard<'a, T>,
+    inner: Release<'a, t::MutexGuard<'a, T>, false>,
 }
 
 impl<T> Mutex<T> {
@@ -63,8 +60,7 @@ impl<T> Mutex<T> {
 impl<T: ?Sized> Mutex<T> {
     fn guard<'a>(&'a self, inner: t::MutexGuard<'a, T>) -> MutexGuard<'a, T> {
         MutexGuard {
-            _unlock: Unlock::exclusive(&self.contention),
-            inner,
+            inner: Release::new(&self.contention, inner),
         }
     }
 
@@ -116,17 +112,13 @@ pub struct RwLock<T: ?Sized> {
 /// The guard of a read lock.
 #[must_use = "if unused the RwLock will immediately unlock"]
 pub struct RwLockReadGuard<'a, T: ?Sized> {
-    // As in MutexGuard.
-    _unlock: Unlock<'a>,
-    inner: t::RwLockReadGuard<'a, T>,
+    inner: Release<'a, t::RwLockReadGuard<'a, T>, true>,
 }
 
 /// The guard of the write lock.
 #[must_use = "if unused the RwLock will immediately unlock"]
 pub struct RwLockWriteGuard<'a, T: ?Sized> {
-    // As in MutexGuard.
-    _unlock: Unlock<'a>,
-    inner: t::RwLockWriteGuard<'a, T>,
+    inner: Release<'a, t::RwLockWriteGuard<'a, T>, false>,
 }
 
 impl<T> RwLock<T> {
@@ -152,8 +144,7 @@ impl<T: ?Sized> RwLock<T> {
             Err(_) => waiting(&self.contention, Waiter::Shared, self.inner.read()).await,
         };
         RwLockReadGuard {
-            _unlock: Unlock::shared(&self.contention),
-            inner,
+            inner: Release::new(&self.contention, inner),
         }
     }
 
@@ -164,24 +155,21 @@ impl<T: ?Sized> RwLock<T> {
             Err(_) => waiting(&self.contention, Waiter::Exclusive, self.inner.write()).await,
         };
         RwLockWriteGuard {
-            _unlock: Unlock::exclusive(&self.contention),
-            inner,
+            inner: Release::new(&self.contention, inner),
         }
     }
 
     /// Locks for reading without waiting.
     pub fn try_read(&self) -> Result<RwLockReadGuard<'_, T>, TryLockError> {
         self.inner.try_read().map(|inner| RwLockReadGuard {
-            _unlock: Unlock::shared(&self.contention),
-            inner,
+            inner: Release::new(&self.contention, inner),
         })
     }
 
     /// Locks for writing without waiting.
     pub fn try_write(&self) -> Result<RwLockWriteGuard<'_, T>, TryLockError> {
         self.inner.try_write().map(|inner| RwLockWriteGuard {
-            _unlock: Unlock::exclusive(&self.contention),
-            inner,
+            inner: Release::new(&self.contention, inner),
         })
     }
 
@@ -205,8 +193,7 @@ pub struct Semaphore {
 /// Permits acquired from a [`Semaphore`]; dropping them releases them.
 #[must_use = "dropping the permit releases it at once"]
 pub struct SemaphorePermit<'a> {
-    _release: Unlock<'a>,
-    permit: t::SemaphorePermit<'a>,
+    permit: Release<'a, t::SemaphorePermit<'a>, false>,
 }
 
 impl Semaphore {
@@ -220,8 +207,7 @@ impl Semaphore {
 
     fn permit<'a>(&'a self, permit: t::SemaphorePermit<'a>) -> SemaphorePermit<'a> {
         SemaphorePermit {
-            _release: Unlock::exclusive(&self.contention),
-            permit,
+            permit: Release::new(&self.contention, permit),
         }
     }
 
@@ -272,7 +258,7 @@ impl Semaphore {
 impl SemaphorePermit<'_> {
     /// How many permits this holds.
     pub fn num_permits(&self) -> usize {
-        self.permit.num_permits()
+        self.permit.inner.num_permits()
     }
 }
 

@@ -65,7 +65,7 @@ pub async fn dump(timeout: Duration) -> Profile {
 }
 
 fn build(traced: Result<Vec<(tokio::task::Id, Vec<u64>)>, String>) -> Profile {
-    let now = crate::sync::now_ns();
+    let now = registry::coarse_ns();
     let tracked: HashMap<tokio::task::Id, registry::TaskView> = registry::snapshot(now)
         .into_iter()
         .filter_map(|t| Some((t.id?, t)))

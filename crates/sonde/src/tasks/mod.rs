@@ -8,16 +8,18 @@
 //! | `pprof.Lookup("goroutine").WriteTo(w, 1)` | [`text`]`(1)?`: `goroutine profile: total N`, then each spawn stack with its count |
 //! | `runtime.NumGoroutine()` | [`count`]`()` |
 //!
-//! A task spawned through this module is listed from its first poll until it
-//! ends: finished, aborted, panicked or dropped. Its record lives in the task
+//! A task spawned through this module is listed from its first wait (the end
+//! of a first poll that returns pending) until it ends: finished, aborted,
+//! panicked or dropped. Its record lives in the task
 //! itself, so nothing outlives it. The profile's samples are `goroutine/count`
 //! per spawn stack (the spawner's stack, captured once per spawn site and
 //! thread), labelled `spawned_at` (`src/jobs.rs:42`), `task` (its name, if
 //! given), `state` (`running` or `idle`: awaiting something) and `age` (`<1s`,
 //! `1s-1m`, `1m-1h`, `>1h`), with the oldest age in the group as the numeric
 //! label `oldest_age` (ns). More sample types say what the tasks cost: `polls`
-//! (count), `poll_time` (ns spent in polls) and `idle_time` (ns since each
-//! task's last poll, summed): `sonde top --sample-index poll_time tasks.pb.gz`.
+//! (count), `poll_time` (ns spent in polls, estimated from one poll in 16 on
+//! each thread) and `idle_time` (ns since each task's last poll, summed, to the
+//! scheduler tick): `sonde top --sample-index poll_time tasks.pb.gz`.
 //!
 //! Tasks spawned with plain `tokio::spawn` are not seen (stable tokio offers
 //! no hook for them). Where each task is awaiting now is `dump`'s, from tokio's
@@ -136,6 +138,16 @@ struct Tracked<F> {
     future: F,
 }
 
+/// One poll in this many is timed (per thread), and counts that many times:
+/// reading a fine clock around every poll would cost tiny tasks more than the
+/// rest of the wrapper.
+const TIMED_POLL_EVERY: u32 = 16;
+
+thread_local! {
+    /// Polls on this thread since the last timed one.
+    static POLLS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
 impl<F: Future> Future for Tracked<F> {
     type Output = F::Output;
 
@@ -145,23 +157,31 @@ impl<F: Future> Future for Tracked<F> {
         // updated through atomics. Drop does not move `future`.
         let this = unsafe { self.get_unchecked_mut() };
         let info = &this.info;
-        if !info.registered() {
-            // The task cell is where it stays: listing it by address is sound.
+        info.running.store(true, Relaxed);
+        let timed = POLLS.with(|n| {
+            let k = n.get() + 1;
+            n.set(if k >= TIMED_POLL_EVERY { 0 } else { k });
+            k >= TIMED_POLL_EVERY
+        });
+        let start = if timed { crate::sync::now_ns() } else { 0 };
+        // SAFETY: as above.
+        let r = unsafe { Pin::new_unchecked(&mut this.future) }.poll(cx);
+        if timed {
+            let took = crate::sync::now_ns().saturating_sub(start) * TIMED_POLL_EVERY as u64;
+            info.poll_ns.store(info.poll_ns.load(Relaxed) + took, Relaxed);
+        }
+        info.polls.store(info.polls.load(Relaxed) + 1, Relaxed);
+        info.last_poll.store(registry::coarse_ns().max(1), Relaxed);
+        info.running.store(false, Relaxed);
+        if r.is_pending() && !info.registered() {
+            // A task that awaits is listed from its first wait (one that ends
+            // in its first poll costs no listing). The task cell is where it
+            // stays: listing it by address is sound.
             if let Some(id) = tokio::task::try_id() {
                 let _ = info.id.set(id);
             }
             registry::register(info);
         }
-        info.running.store(true, Relaxed);
-        let start = crate::sync::now_ns();
-        // SAFETY: as above.
-        let r = unsafe { Pin::new_unchecked(&mut this.future) }.poll(cx);
-        let end = crate::sync::now_ns();
-        info.polls.store(info.polls.load(Relaxed) + 1, Relaxed);
-        info.poll_ns
-            .store(info.poll_ns.load(Relaxed) + end.saturating_sub(start), Relaxed);
-        info.last_poll.store(end, Relaxed);
-        info.running.store(false, Relaxed);
         r
     }
 }
@@ -188,29 +208,37 @@ static STACKS: Stacks = Stacks {
 
 thread_local! {
     /// Spawn sites whose stack this thread has captured: site address to index.
-    static SEEN: RefCell<HashMap<usize, u32>> = RefCell::new(HashMap::new());
+    static SEEN: RefCell<sonde_profile::hash::FastMap<usize, u32>> =
+        const { RefCell::new(HashMap::with_hasher(std::hash::BuildHasherDefault::new())) };
 }
 
 /// The index of the spawner's stack for `site`: captured at the first spawn
 /// from `site` on this thread, reused after (a spawn costs one thread-local
 /// lookup then).
-#[inline(never)]
+#[inline]
 fn spawn_stack(site: &'static Location<'static>) -> u32 {
     let key = site as *const Location<'static> as usize;
+    // The common case reads a thread-local map: no allocation, and not quietly
+    // (switching the allocator hook's state costs the next allocation).
+    match SEEN.with(|seen| seen.borrow().get(&key).copied()) {
+        Some(i) => i,
+        None => capture_spawn_stack(key),
+    }
+}
+
+/// The first spawn from a site on this thread: captures and keeps its stack.
+#[cold]
+#[inline(never)]
+fn capture_spawn_stack(key: usize) -> u32 {
     crate::alloc::quietly(|| {
-        SEEN.with(|seen| {
-            if let Some(&i) = seen.borrow().get(&key) {
-                return i;
-            }
-            let mut frames = [0u64; 64];
-            let n = crate::alloc::with_local(|l| crate::unwind::capture_here(&l.stack_end, &mut frames));
-            let i = with_stacks(|list| {
-                list.push(frames[..n].into());
-                (list.len() - 1) as u32
-            });
-            seen.borrow_mut().insert(key, i);
-            i
-        })
+        let mut frames = [0u64; 64];
+        let n = crate::alloc::with_local(|l| crate::unwind::capture_here(&l.stack_end, &mut frames));
+        let i = with_stacks(|list| {
+            list.push(frames[..n].into());
+            (list.len() - 1) as u32
+        });
+        SEEN.with(|seen| seen.borrow_mut().insert(key, i));
+        i
     })
 }
 
@@ -278,7 +306,7 @@ type Group = (
 );
 
 fn build() -> Profile {
-    let now = crate::sync::now_ns();
+    let now = registry::coarse_ns();
     let tasks = registry::snapshot(now);
     let stacks = with_stacks(|l| l.clone());
     // Per group: tasks, polls, poll ns, idle ns, oldest age.

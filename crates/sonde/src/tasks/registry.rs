@@ -11,6 +11,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 use crate::fork::Gate;
 
+/// Nanoseconds on the coarse monotonic clock (a few ns to read; it moves at
+/// the scheduler tick): for ages and idle times, which need no finer.
+pub(crate) fn coarse_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec into `ts`.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+    (ts.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(ts.tv_nsec as u64)
+}
+
 /// What is known of one live task. Written by the task's own polls (one at a
 /// time), read by snapshots.
 pub(crate) struct TaskInfo {
@@ -18,7 +29,7 @@ pub(crate) struct TaskInfo {
     pub name: Option<Box<str>>,
     /// The spawner's stack, as an index into the stacks of `super::stacks`.
     pub stack: u32,
-    /// When it was spawned, ns on the monotonic clock.
+    /// When it was spawned, ns on the coarse monotonic clock.
     pub spawned: u64,
     pub polls: AtomicU64,
     pub poll_ns: AtomicU64,
@@ -45,7 +56,7 @@ impl TaskInfo {
             site,
             name,
             stack,
-            spawned: crate::sync::now_ns(),
+            spawned: coarse_ns(),
             polls: AtomicU64::new(0),
             poll_ns: AtomicU64::new(0),
             last_poll: AtomicU64::new(0),
@@ -134,7 +145,7 @@ pub(crate) fn deregister(info: &TaskInfo) {
     });
 }
 
-/// A copy of every live task, at `now` (ns on the monotonic clock).
+/// A copy of every live task, at `now` (ns on the coarse monotonic clock).
 pub(crate) fn snapshot(now: u64) -> Vec<TaskView> {
     let mut out = Vec::new();
     for shard in &REGISTRY {

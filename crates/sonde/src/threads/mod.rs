@@ -55,15 +55,17 @@ pub fn count() -> usize {
 /// [`Error::AlreadyRunning`] when another capture did not end within
 /// [`DEADLINE`]; [`Error::Io`] when `/proc/self/task` cannot be read.
 pub fn profile() -> Result<Profile, Error> {
-    let per_thread = per_thread()?;
+    let p = crate::alloc::quietly(|| per_thread().map(merge_threads))?;
+    Ok(crate::alloc::hand_over(p))
+}
+
+/// The per-thread samples merged by (stack, name, state), most threads first.
+fn merge_threads(mut p: Profile) -> Profile {
     let mut merged: HashMap<(Vec<u32>, Labels), i64> = HashMap::new();
-    crate::alloc::quietly(|| {
-        for s in &per_thread.samples {
-            let labels = s.labels.without(|l| &*l.key == "thread_id");
-            *merged.entry((s.locations.clone(), labels)).or_default() += s.values[0];
-        }
-    });
-    let mut p = per_thread;
+    for s in std::mem::take(&mut p.samples) {
+        let labels = s.labels.without(|l| &*l.key == "thread_id");
+        *merged.entry((s.locations, labels)).or_default() += s.values[0];
+    }
     let mut samples: Vec<_> = merged.into_iter().collect();
     samples.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.0.cmp(&b.0.0)));
     p.samples = samples
@@ -74,7 +76,7 @@ pub fn profile() -> Result<Profile, Error> {
             labels,
         })
         .collect();
-    Ok(p)
+    p
 }
 
 /// Go's text forms of the thread profile: `debug = 1` is `goroutine profile:
@@ -87,13 +89,23 @@ pub fn profile() -> Result<Profile, Error> {
 /// # Errors
 /// As [`profile`]; [`Error::InvalidOption`] for a `debug` other than 1 or 2.
 pub fn text(debug: u8) -> Result<String, Error> {
-    match debug {
-        1 => profile().map(|p| count_text(&p)),
-        2 => per_thread().map(|p| text_threads(&p)),
-        _ => Err(Error::InvalidOption(format!(
+    if !(1..=2).contains(&debug) {
+        return Err(Error::InvalidOption(format!(
             "a thread profile's text form is debug=1 or debug=2, not debug={debug} (debug=0 is the protobuf profile)"
-        ))),
+        )));
     }
+    let quiet = crate::alloc::quietly(|| {
+        let p = per_thread()?;
+        Ok::<_, Error>(if debug == 1 {
+            count_text(&merge_threads(p))
+        } else {
+            text_threads(&p)
+        })
+    })?;
+    // The text is the program's: a copy in its memory, the quiet one freed quietly.
+    let mine = quiet.clone();
+    crate::alloc::quietly(|| drop(quiet));
+    Ok(mine)
 }
 
 /// Leading frames that are sonde's own (the calling thread's capture).
@@ -117,27 +129,25 @@ pub(crate) fn goroutine_profile() -> Profile {
     }
 }
 
-/// One sample per thread, labelled `thread`, `thread_id` and `state`.
+/// One sample per thread, labelled `thread`, `thread_id` and `state`. Call
+/// quietly: the profile is sonde's until handed over.
 fn per_thread() -> Result<Profile, Error> {
-    let p = crate::alloc::quietly(|| -> Result<Profile, Error> {
-        let captured = capture::capture_all(DEADLINE, true)?;
-        let modules = crate::unwind::modules::loaded_modules();
-        let mut t = crate::profile_builder::ProfileBuilder::new(goroutine_profile(), &modules, &[], OWN_FRAMES);
-        for c in captured {
-            let locations = match &c.frames {
-                Some(frames) => t.stack(frames),
-                None => vec![t.synthetic(NO_ANSWER_FRAME)],
-            };
-            let state = os::state(c.tid).map_or("exited", ThreadState::as_str);
-            t.p.samples.push(Sample {
-                locations,
-                values: vec![1],
-                labels: labels(&os::thread_name(c.tid), Some(c.tid), state),
-            });
-        }
-        Ok(t.p)
-    })?;
-    Ok(crate::alloc::hand_over(p))
+    let captured = capture::capture_all(DEADLINE, true)?;
+    let modules = crate::unwind::modules::loaded_modules();
+    let mut t = crate::profile_builder::ProfileBuilder::new(goroutine_profile(), &modules, &[], OWN_FRAMES);
+    for c in captured {
+        let locations = match &c.frames {
+            Some(frames) => t.stack(frames),
+            None => vec![t.synthetic(NO_ANSWER_FRAME)],
+        };
+        let (name, state) = os::name_and_state(c.tid).unwrap_or_default();
+        t.p.samples.push(Sample {
+            locations,
+            values: vec![1],
+            labels: labels(&name, Some(c.tid), state.map_or("exited", ThreadState::as_str)),
+        });
+    }
+    Ok(t.p)
 }
 
 /// The wall-clock profile (the idea of Go's fgprof): every thread's stack
