@@ -11,6 +11,17 @@ pub enum Error {
         /// The kind, as the message names it: `CPU`.
         kind: &'static str,
     },
+    /// A thread-stack capture (a thread or wall-clock profile) waited this long
+    /// for the captures other threads of the program asked for at the same
+    /// time, one at a time.
+    #[error(
+        "other threads of this program kept capturing thread stacks for {waited:?} (one capture runs at a \
+         time); try again, or take thread profiles from one place"
+    )]
+    CaptureBusy {
+        /// How long it waited.
+        waited: std::time::Duration,
+    },
     /// Another component installed a handler for the signal sonde needs
     /// (SIGPROF for the CPU profile, `SIGRTMIN+6` for thread stacks), which
     /// sonde leaves alone.

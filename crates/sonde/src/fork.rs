@@ -132,5 +132,6 @@ extern "C" fn child() {
         SYMBOLS.unlock();
         MODULES.unlock();
         crate::cpu::fork_child();
+        crate::threads::fork_child();
     }
 }

@@ -30,6 +30,18 @@ pub(crate) fn quietly<T>(f: impl FnOnce() -> T) -> T {
     busy(true, f)
 }
 
+/// Makes the calling thread sonde's own for the rest of its life: everything
+/// it allocates and frees, its exit included, is neither sampled nor counted.
+/// For threads sonde starts (the CPU profile's collector), whose handle and
+/// channels are allocated quietly by the thread that starts them.
+#[cfg(feature = "profilers")]
+pub(crate) fn quiet_thread() {
+    with_local(|l| {
+        l.set_quiet(true);
+        l.busy.set(true);
+    });
+}
+
 /// Hands a profile that sonde built quietly (its working memory is sonde's) to
 /// the program: a copy in memory of the caller's own, counted and sampled where
 /// the program asked for it, and freed as the program's. The quiet original is

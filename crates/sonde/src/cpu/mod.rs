@@ -238,8 +238,9 @@ fn start_collector(unwinding: Unwinding, period_ns: u64, thread_labels: bool) ->
     let thread = std::thread::Builder::new()
         .name("sonde-cpu".into())
         .spawn(move || {
-            // The collector's every allocation is sonde's own.
-            crate::alloc::quietly(|| collect(period_ns, cookie, thread_labels, walk, stop_rx, ready_tx))
+            // The collector's every allocation is sonde's own, to its exit.
+            crate::alloc::quiet_thread();
+            collect(period_ns, cookie, thread_labels, walk, stop_rx, ready_tx)
         })
         .map_err(Error::Io)?;
     match ready_rx.recv() {

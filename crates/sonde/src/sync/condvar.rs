@@ -64,7 +64,7 @@ impl Condvar {
         let start = wait_start();
         let r = wait(&self.inner, inner);
         wait_end(start);
-        if owed > 0 {
+        if owed.any() {
             mutex_event(owed);
         }
         match r {

@@ -77,6 +77,8 @@ struct Accrual {
     accrued: AtomicU64,
     /// When `accrued` was last brought up to date (0: never).
     since: AtomicU64,
+    /// Waits that ended since the last charge: the contentions charged with it.
+    ended: AtomicU64,
 }
 
 impl Accrual {
@@ -85,6 +87,7 @@ impl Accrual {
             waiters: AtomicU32::new(0),
             accrued: AtomicU64::new(0),
             since: AtomicU64::new(0),
+            ended: AtomicU64::new(0),
         }
     }
 
@@ -101,13 +104,16 @@ impl Accrual {
 
     #[inline]
     fn idle(&self) -> bool {
-        self.waiters.load(Relaxed) == 0 && self.accrued.load(Relaxed) == 0
+        self.waiters.load(Relaxed) == 0 && self.accrued.load(Relaxed) == 0 && self.ended.load(Relaxed) == 0
     }
 
-    /// The time accrued up to `now`, taken.
-    fn take(&self, now: u64) -> u64 {
+    /// The time accrued up to `now` and the waits ended, taken.
+    fn take(&self, now: u64) -> Owed {
         self.accrue(now, self.waiters.load(Relaxed));
-        self.accrued.swap(0, Relaxed)
+        Owed {
+            delay: self.accrued.swap(0, Relaxed),
+            contentions: self.ended.swap(0, Relaxed),
+        }
     }
 }
 
@@ -166,27 +172,35 @@ impl Contention {
         // This thread's own time since the unlock that woke it is no one's.
         let others = k.waiters.fetch_sub(1, Relaxed).saturating_sub(1);
         k.accrue(now, others);
+        k.ended.fetch_add(1, Relaxed);
         block_event(now.saturating_sub(start));
     }
 
     /// The lock is about to be released (a read release when `shared`): the
-    /// waiting time it ends, in ns (0 when nobody waited). Record it with
-    /// [`mutex_event`] once the lock is released.
+    /// waiting time it ends and the waits that ended since the last release
+    /// (nothing when nobody waited). Record it with [`mutex_event`] once the
+    /// lock is released.
     #[inline(always)]
-    pub(crate) fn owed(&self, shared: bool) -> u64 {
+    pub(crate) fn owed(&self, shared: bool) -> Owed {
         if !self.owed.load(Relaxed) {
-            return 0;
+            return Owed::default();
         }
         self.take(if shared { 1 } else { 2 })
     }
 
-    /// Takes the first `kinds` kinds of waiters' time, and clears `owed` when
-    /// nothing is left.
+    /// Takes the first `kinds` kinds of waiters' time and ended waits, and
+    /// clears `owed` when nothing is left.
     #[cold]
     #[inline(never)]
-    fn take(&self, kinds: usize) -> u64 {
+    fn take(&self, kinds: usize) -> Owed {
         let now = now_ns();
-        let delay = self.kinds[..kinds].iter().map(|k| k.take(now)).sum::<u64>();
+        let delay = self.kinds[..kinds]
+            .iter()
+            .map(|k| k.take(now))
+            .fold(Owed::default(), |a, b| Owed {
+                delay: a.delay + b.delay,
+                contentions: a.contentions + b.contentions,
+            });
         if self.kinds.iter().all(Accrual::idle) {
             self.owed.store(false, Ordering::SeqCst);
             // A thread that began to wait meanwhile sets it again.
@@ -195,6 +209,24 @@ impl Contention {
             }
         }
         delay
+    }
+}
+
+/// What a release owes the mutex profile: the waiting time it ends (ns), and
+/// the waits that ended since the previous release (its contentions: a lock
+/// that lets other threads barge in is released many times while one thread
+/// waits, and only the waits are contentions).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Owed {
+    pub delay: u64,
+    pub contentions: u64,
+}
+
+impl Owed {
+    /// Whether there is anything to record.
+    #[inline(always)]
+    pub(crate) fn any(self) -> bool {
+        self.delay > 0 || self.contentions > 0
     }
 }
 
@@ -233,7 +265,7 @@ impl<G, const SHARED: bool> Drop for Release<'_, G, SHARED> {
         let owed = self.contention.owed(SHARED);
         // SAFETY: dropped once, here; `inner` is not used after.
         unsafe { ManuallyDrop::drop(&mut self.inner) };
-        if owed > 0 {
+        if owed.any() {
             mutex_event(owed);
         }
     }
@@ -258,16 +290,20 @@ pub(crate) fn block_event(wait_ns: u64) {
     record(&BLOCK, count, delay);
 }
 
-/// Records an unlock that made others wait `delay_ns` in all, at the calling
-/// thread's stack, in the mutex profile: one in `fraction` on average.
+/// Records a release that made others wait (`owed`), at the calling thread's
+/// stack, in the mutex profile: one in `fraction` on average, weighted by it.
 #[cold]
 #[inline(never)]
-pub(crate) fn mutex_event(delay_ns: u64) {
+pub(crate) fn mutex_event(owed: Owed) {
     let fraction = MUTEX_FRACTION.load(Relaxed);
     if fraction == 0 || (fraction > 1 && random() % fraction != 0) {
         return;
     }
-    record(&MUTEX, fraction as f64, delay_ns.saturating_mul(fraction));
+    record(
+        &MUTEX,
+        (owed.contentions.saturating_mul(fraction)) as f64,
+        owed.delay.saturating_mul(fraction),
+    );
 }
 
 fn record(table: &Events, count: f64, delay: u64) {
@@ -360,14 +396,21 @@ mod tests {
         c.accrue(100, 0);
         c.accrue(150, 1);
         c.waiters.store(2, Relaxed);
-        assert_eq!(c.take(300), 350);
+        assert_eq!(c.take(300).delay, 350);
         // The first waiter gets the lock at 310 (the other keeps waiting: 10
         // ns), and the next unlock at 400 ends the other's wait: 90 ns more.
         c.accrue(310, 1);
         c.waiters.store(1, Relaxed);
-        assert_eq!(c.take(400), 100);
-        assert_eq!(c.take(500), 100, "a waiter still waiting accrues");
+        c.ended.store(1, Relaxed);
+        assert_eq!(
+            c.take(400),
+            Owed {
+                delay: 100,
+                contentions: 1
+            }
+        );
+        assert_eq!(c.take(500).delay, 100, "a waiter still waiting accrues");
         c.waiters.store(0, Relaxed);
-        assert!(c.take(600) == 0 && c.idle());
+        assert!(c.take(600) == Owed::default() && c.idle());
     }
 }

@@ -78,7 +78,7 @@ pub(crate) struct Captured {
 /// Captures every thread's stack, waiting at most `deadline` for answers; the
 /// calling thread's own stack is captured directly when `include_self`. One
 /// capture runs at a time: another waits for it up to `deadline`, then fails
-/// with [`Error::AlreadyRunning`]. Call quietly: the request is sonde's memory.
+/// with [`Error::CaptureBusy`]. Call quietly: the request is sonde's memory.
 pub(crate) fn capture_all(deadline: Duration, include_self: bool) -> Result<Vec<Captured>, Error> {
     let start = Instant::now();
     while BUSY
@@ -86,7 +86,7 @@ pub(crate) fn capture_all(deadline: Duration, include_self: bool) -> Result<Vec<
         .is_err()
     {
         if start.elapsed() > deadline {
-            return Err(Error::AlreadyRunning { kind: "thread stack" });
+            return Err(Error::CaptureBusy { waited: deadline });
         }
         std::thread::sleep(Duration::from_micros(200));
     }
@@ -179,6 +179,14 @@ fn capture_locked(deadline: Instant, include_self: bool) -> Result<Vec<Captured>
         std::mem::forget(old_regions);
     }
     Ok(out)
+}
+
+/// After `fork()`, in the child (see `crate::fork`): a capture the parent had
+/// under way does not exist here (its threads do not), so none is running.
+/// Signal-safe.
+pub(crate) fn fork_child() {
+    REQUEST.store(std::ptr::null_mut(), Ordering::SeqCst);
+    BUSY.store(false, Ordering::SeqCst);
 }
 
 /// Sends thread `tid` the capture signal for slot `slot`; false when it is gone.

@@ -24,6 +24,8 @@
 
 mod capture;
 
+pub(crate) use capture::fork_child;
+
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -52,7 +54,8 @@ pub fn count() -> usize {
 ///
 /// # Errors
 /// [`Error::SignalHandlerInUse`] when another component owns `SIGRTMIN+6`;
-/// [`Error::AlreadyRunning`] when another capture did not end within
+/// [`Error::CaptureBusy`] when other captures (threads of this program
+/// taking thread or wall-clock profiles at once) kept it waiting past
 /// [`DEADLINE`]; [`Error::Io`] when `/proc/self/task` cannot be read.
 pub fn profile() -> Result<Profile, Error> {
     let p = crate::alloc::quietly(|| per_thread().map(merge_threads))?;
