@@ -63,6 +63,9 @@ fn leak_is_attributed_exactly() {
         "alloc_space {allocated}, want about 20 MiB"
     );
     // The leaf of the leak is the user's function, not the allocator's frames.
+    // (The one sonde leaf a heap profile may show is the copy of an earlier
+    // profile the program holds, `before` here, allocated where it was handed
+    // over: `Profile::detached`, sampled now and then as any small block.)
     let leaf = p
         .samples
         .iter()
@@ -71,7 +74,7 @@ fn leak_is_attributed_exactly() {
         .collect::<Vec<_>>();
     assert!(
         leaf.iter()
-            .all(|f| f.ends_with("create_memory") || !f.contains("sonde")),
+            .all(|f| f.ends_with("create_memory") || !f.contains("sonde") || f.contains("Profile::detached")),
         "{leaf:?}"
     );
 
