@@ -37,7 +37,7 @@ static PERIOD_NS: AtomicU64 = AtomicU64::new(0);
 /// has its total, and each kind of thread its share, right. Threads that live
 /// long get their own timer, whose samples are exactly proportional to the
 /// thread's own CPU time.
-pub(crate) const OWN_TIMER_AFTER_NS: u64 = 50_000_000;
+pub(crate) const OWN_TIMER_AFTER_NS: u64 = 200_000_000;
 
 /// The kernel's `siginfo_t` for POSIX timer signals on 64-bit Linux.
 #[repr(C)]
