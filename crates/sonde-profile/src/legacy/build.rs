@@ -353,9 +353,11 @@ impl Builder {
             p.samples.push(Sample {
                 locations,
                 values: s.values,
+                // A zero size would not survive an encoding (pprof drops a
+                // numeric label of 0 with no unit when it decodes).
                 labels: match s.bytes {
-                    Some(b) => Labels::new(vec![Label::num("bytes", b, "")]),
-                    None => Labels::default(),
+                    Some(b) if b != 0 => Labels::new(vec![Label::num("bytes", b, "")]),
+                    _ => Labels::default(),
                 },
             });
         }
