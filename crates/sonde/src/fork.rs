@@ -110,6 +110,12 @@ extern "C" fn prepare() {
 
 extern "C" fn parent() {
     crate::alloc::fork_parent();
+    release_collectors();
+}
+
+/// After `fork()`, in parent and child: the collectors' and floor's locks that
+/// `prepare` took, innermost first.
+fn release_collectors() {
     #[cfg(feature = "profilers")]
     {
         #[cfg(feature = "tokio")]
@@ -123,14 +129,9 @@ extern "C" fn parent() {
 
 extern "C" fn child() {
     crate::alloc::fork_child();
+    release_collectors();
     #[cfg(feature = "profilers")]
     {
-        #[cfg(feature = "tokio")]
-        crate::tasks::fork_release();
-        crate::sync::fork_release();
-        crate::heap::fork_release();
-        SYMBOLS.unlock();
-        MODULES.unlock();
         crate::cpu::fork_child();
         crate::threads::fork_child();
     }
