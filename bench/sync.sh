@@ -14,8 +14,11 @@
 # 3. threads: 1000 threads (64 KiB stacks) parked on a channel receive; 10
 #    calls of sonde::threads::profile(): time per call, and how sonde's own and
 #    the process's live heap bytes change over the calls.
-# 4. tasks: a 2-worker tokio runtime, 1 million tiny tasks (awaited in batches
-#    of 10k) with tokio::spawn vs sonde::tasks::spawn, 5 rounds each.
+# 4. tasks: tiny tasks (awaited in batches of 10k) spawned with tokio::spawn
+#    vs sonde::tasks::spawn, 20 adjacent pairs of rounds of 100k tasks each,
+#    in three shapes: from outside a 2-worker runtime (block_on), from a task
+#    on one of its workers, on a current-thread runtime; median ns per task
+#    and median of the pairs' ratios.
 #
 # Usage: bench/sync.sh [RUNS]   (default 5)
 set -euo pipefail

@@ -17,7 +17,11 @@ fn arg(args: &[String], i: usize, default: u64) -> u64 {
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
 }
 
 fn main() {
@@ -26,9 +30,15 @@ fn main() {
         Some("uncontended") => uncontended(arg(&args, 2, 20_000_000), arg(&args, 3, 5)),
         Some("contended") => contended(arg(&args, 2, 200_000), arg(&args, 3, 5)),
         Some("threads") => threads(arg(&args, 2, 1000) as usize, arg(&args, 3, 10) as usize),
-        Some("tasks") => tasks(arg(&args, 2, 1_000_000), arg(&args, 3, 5)),
+        Some("tasks") => tasks(
+            arg(&args, 2, 100_000),
+            arg(&args, 3, 20),
+            args.get(4).map(String::as_str),
+        ),
         _ => {
-            eprintln!("usage: sync uncontended [OPS] [ROUNDS] | contended [OPS] [ROUNDS] | threads [N] [CALLS] | tasks [N] [ROUNDS]");
+            eprintln!(
+                "usage: sync uncontended [OPS] [ROUNDS] | contended [OPS] [ROUNDS] | threads [N] [CALLS] | tasks [N] [ROUNDS] [outside|worker|current]"
+            );
             std::process::exit(2);
         }
     }
@@ -93,7 +103,9 @@ struct Cache {
 
 impl Cache {
     fn new(n: usize) -> Self {
-        Cache { shards: (0..n).map(|_| sonde::sync::RwLock::new(HashMap::new())).collect() }
+        Cache {
+            shards: (0..n).map(|_| sonde::sync::RwLock::new(HashMap::new())).collect(),
+        }
     }
 
     #[inline(never)]
@@ -228,38 +240,63 @@ async fn tiny(i: u64) -> u64 {
     black_box(i).wrapping_mul(3)
 }
 
-fn tasks(n: u64, rounds: u64) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+/// Spawns `n` tiny tasks in batches of 10k, awaiting each batch, with
+/// `tokio::spawn` (`which == 0`) or `sonde::tasks::spawn`; returns seconds.
+async fn spawn_batches(n: u64, which: usize) -> f64 {
     let batch = 10_000u64;
-    let mut t = [0f64; 2];
-    for r in 0..rounds as usize {
-        for k in 0..2 {
-            let which = (r + k) % 2;
-            let secs = rt.block_on(async move {
-                let start = Instant::now();
-                let mut sum = 0u64;
-                let mut handles = Vec::with_capacity(batch as usize);
-                let mut i = 0;
-                while i < n {
-                    for j in i..(i + batch).min(n) {
-                        handles.push(if which == 0 {
-                            tokio::spawn(tiny(j))
-                        } else {
-                            sonde::tasks::spawn(tiny(j))
-                        });
-                    }
-                    for h in handles.drain(..) {
-                        sum = sum.wrapping_add(h.await.unwrap());
-                    }
-                    i += batch;
-                }
-                black_box(sum);
-                start.elapsed().as_secs_f64()
+    let start = Instant::now();
+    let mut sum = 0u64;
+    let mut handles = Vec::with_capacity(batch as usize);
+    let mut i = 0;
+    while i < n {
+        for j in i..(i + batch).min(n) {
+            handles.push(if which == 0 {
+                tokio::spawn(tiny(j))
+            } else {
+                sonde::tasks::spawn(tiny(j))
             });
-            t[which] += secs;
         }
+        for h in handles.drain(..) {
+            sum = sum.wrapping_add(h.await.unwrap());
+        }
+        i += batch;
     }
-    println!("ns_per_task_tokio {:.1}", t[0] * 1e9 / (n * rounds) as f64);
-    println!("ns_per_task_sonde {:.1}", t[1] * 1e9 / (n * rounds) as f64);
-    println!("ratio_sonde_tokio {:.4}", t[1] / t[0]);
+    black_box(sum);
+    start.elapsed().as_secs_f64()
+}
+
+/// Three shapes of a spawn-heavy program, each with both spawns in adjacent
+/// pairs of rounds (rotating order): `outside` spawns from the thread in
+/// `block_on` (tasks go through the runtime's shared queue), `worker` from a
+/// task on one of the 2 workers (a server's accept loop), `current` on a
+/// current-thread runtime. Prints the median ns per task of each spawn and the
+/// median of the pairs' ratios (a pair shares the machine's load of its moment).
+fn tasks(n: u64, rounds: u64, only: Option<&str>) {
+    let mt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let ct = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    for shape in ["outside", "worker", "current"] {
+        if only.is_some_and(|o| o != shape) {
+            continue;
+        }
+        let (mut ns, mut ratios) = ([Vec::new(), Vec::new()], Vec::new());
+        for r in 0..rounds as usize {
+            let mut pair = [0f64; 2];
+            for k in 0..2 {
+                let which = (r + k) % 2;
+                pair[which] = match shape {
+                    "outside" => mt.block_on(spawn_batches(n, which)),
+                    "worker" => mt.block_on(async move { tokio::spawn(spawn_batches(n, which)).await.unwrap() }),
+                    _ => ct.block_on(spawn_batches(n, which)),
+                };
+                ns[which].push(pair[which] * 1e9 / n as f64);
+            }
+            ratios.push(pair[1] / pair[0]);
+        }
+        println!("ns_per_task_tokio_{shape} {:.1}", median(&mut ns[0]));
+        println!("ns_per_task_sonde_{shape} {:.1}", median(&mut ns[1]));
+        println!("ratio_sonde_tokio_{shape} {:.4}", median(&mut ratios));
+    }
 }

@@ -81,6 +81,12 @@ async fn a_hundred_waiting_tasks_are_found_at_their_spawn_site() {
     tokio::time::sleep(Duration::from_millis(10)).await;
     assert!(tasks::count() >= 1, "a blocking task is listed while it runs");
     blocking.await.expect("blocking");
+    // Tasks that end in their first poll are never listed, named or not.
+    for i in 0..10u32 {
+        let named = tasks::Builder::new().name("quick").spawn(async move { i });
+        assert_eq!(named.await.expect("named"), i);
+        assert_eq!(tasks::spawn(async move { i + 1 }).await.expect("unnamed"), i + 1);
+    }
     for _ in 0..100 {
         if tasks::count() == 0 {
             break;
@@ -90,7 +96,7 @@ async fn a_hundred_waiting_tasks_are_found_at_their_spawn_site() {
     assert_eq!(
         tasks::count(),
         0,
-        "finished, aborted, panicked and blocking tasks all left"
+        "finished, aborted, panicked, blocking and quick tasks all left"
     );
 }
 

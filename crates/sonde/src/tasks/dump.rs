@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use sonde_profile::{Label, Labels, Profile, Sample};
 
-use super::{age_bucket, registry, task_labels};
+use super::{age_bucket, registry, sites, task_labels};
 
 /// Leading frames of a dump's backtraces that are tokio's tracing machinery.
 const TRACING_FRAMES: &[&str] = &["tokio::runtime::task::trace", "tokio::runtime::dump", "backtrace::"];
@@ -70,6 +70,8 @@ fn build(traced: Result<Vec<(tokio::task::Id, Vec<u64>)>, String>) -> Profile {
         .into_iter()
         .filter_map(|t| Some((t.id?, t)))
         .collect();
+    // After the snapshot: sites are only added, so every task's is here.
+    let sites = sites::with(|l| l.clone());
     let modules = crate::unwind::modules::loaded_modules();
     let p = crate::threads::goroutine_profile();
     let mut t = crate::profile_builder::ProfileBuilder::new(p, &modules, &[], TRACING_FRAMES);
@@ -79,22 +81,26 @@ fn build(traced: Result<Vec<(tokio::task::Id, Vec<u64>)>, String>) -> Profile {
             for (id, ips) in tasks {
                 let locations = t.stack(&ips);
                 let labels = match tracked.get(&id) {
-                    Some(v) => {
-                        let state = if v.running { "running" } else { "idle" };
-                        task_labels(v.site, v.name.as_deref(), state, age_bucket(v.age_ns))
-                    }
+                    Some(v) => match sites.get(v.site as usize) {
+                        Some(site) => {
+                            let state = if v.running { "running" } else { "idle" };
+                            task_labels(site.location, v.name.as_deref(), state, age_bucket(v.age_ns))
+                        }
+                        None => continue,
+                    },
                     None => vec![Label::str("spawned_at", "tokio::spawn")],
                 };
                 *groups.entry((locations, Labels::new(labels))).or_default() += 1;
             }
         }
         Err(why) => {
-            let stacks = super::with_stacks(|l| l.clone());
             for v in tracked.values() {
-                let frames = stacks.get(v.stack as usize).map_or(&[][..], |s| &s[..]);
+                let Some(site) = sites.get(v.site as usize) else {
+                    continue;
+                };
                 let state = if v.running { "running" } else { "idle" };
-                let labels = task_labels(v.site, v.name.as_deref(), state, age_bucket(v.age_ns));
-                *groups.entry((t.stack(frames), Labels::new(labels))).or_default() += 1;
+                let labels = task_labels(site.location, v.name.as_deref(), state, age_bucket(v.age_ns));
+                *groups.entry((t.stack(&site.frames), Labels::new(labels))).or_default() += 1;
             }
             t.p.comments.push(why.into());
         }

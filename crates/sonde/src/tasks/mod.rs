@@ -10,13 +10,14 @@
 //!
 //! A task spawned through this module is listed from its first wait (the end
 //! of a first poll that returns pending) until it ends: finished, aborted,
-//! panicked or dropped. Its record lives in the task
-//! itself, so nothing outlives it. The profile's samples are `goroutine/count`
+//! panicked or dropped. The task owns its record (one word in the task), so
+//! nothing outlives it. The profile's samples are `goroutine/count`
 //! per spawn stack (the spawner's stack, captured once per spawn site and
 //! thread), labelled `spawned_at` (`src/jobs.rs:42`), `task` (its name, if
 //! given), `state` (`running` or `idle`: awaiting something) and `age` (`<1s`,
-//! `1s-1m`, `1m-1h`, `>1h`), with the oldest age in the group as the numeric
-//! label `oldest_age` (ns). More sample types say what the tasks cost: `polls`
+//! `1s-1m`, `1m-1h`, `>1h`; counted from the task's listing, its first wait,
+//! which a runtime that is not starved reaches soon after the spawn), with the
+//! oldest age in the group as the numeric label `oldest_age` (ns). More sample types say what the tasks cost: `polls`
 //! (count), `poll_time` (ns spent in polls, estimated from one poll in 16 on
 //! each thread) and `idle_time` (ns since each task's last poll, summed, to the
 //! scheduler tick): `sonde top --sample-index poll_time tasks.pb.gz`.
@@ -25,17 +26,18 @@
 //! no hook for them). Where each task is awaiting now is `dump`'s, from tokio's
 //! task dumps, built with feature `taskdump` and `--cfg tokio_unstable`.
 //!
-//! The map of the module: `registry.rs` (the live tasks), `dump.rs` (task
-//! dumps), this file (spawning, the tracked future, the profile).
+//! The map of the module: `registry.rs` (the live tasks and each task's
+//! record), `sites.rs` (spawn sites and their stacks), `dump.rs` (task dumps),
+//! this file (spawning, the tracked future, the profile).
 
 #[cfg(all(feature = "taskdump", tokio_unstable))]
 mod dump;
 mod registry;
+mod sites;
 
 #[cfg(all(feature = "taskdump", tokio_unstable))]
 pub use dump::dump;
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::Future;
 use std::panic::Location;
@@ -47,8 +49,7 @@ use sonde_profile::{Label, Labels, Profile, Sample, ValueType};
 use tokio::task::JoinHandle;
 
 use crate::Error;
-use crate::fork::Gate;
-use registry::TaskInfo;
+use registry::Record;
 
 /// Spawns `future` on the current tokio runtime as `tokio::spawn` does (and
 /// panics outside one, as it does), listing the task in the task profile under
@@ -98,9 +99,8 @@ impl Builder {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let site = Location::caller();
-        let info = TaskInfo::new(site, self.name, spawn_stack(site), false);
-        tokio::spawn(Tracked { info, future })
+        let record = self.record(Location::caller());
+        tokio::spawn(Tracked { record, future })
     }
 
     /// Runs `f` on tokio's blocking threads (see [`spawn_blocking`]).
@@ -110,31 +110,31 @@ impl Builder {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        let site = Location::caller();
-        let info = TaskInfo::new(site, self.name, spawn_stack(site), true);
+        let mut record = self.record(Location::caller());
         tokio::task::spawn_blocking(move || {
-            // The record stays on this frame while `f` runs.
-            let info = info;
-            registry::register(&info);
-            info.running.store(true, Relaxed);
-            let _listed = Listed(&info);
+            // Listed while `f` runs; the record unlists it when dropped,
+            // however `f` ends.
+            record.list(0, 0, true, tokio::task::try_id());
+            if let Some(info) = record.listed() {
+                info.running.store(true, Relaxed);
+            }
             f()
         })
     }
-}
 
-/// Deregisters its task when dropped (however the task ends).
-struct Listed<'a>(&'a TaskInfo);
-
-impl Drop for Listed<'_> {
-    fn drop(&mut self) {
-        registry::deregister(self.0);
+    #[inline]
+    fn record(self, location: &'static Location<'static>) -> Record {
+        let site = sites::index(location);
+        match self.name {
+            None => Record::unlisted(site),
+            Some(name) => Record::named(site, name),
+        }
     }
 }
 
 /// A spawned future with its record.
 struct Tracked<F> {
-    info: TaskInfo,
+    record: Record,
     future: F,
 }
 
@@ -153,11 +153,12 @@ impl<F: Future> Future for Tracked<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         // SAFETY: `future` is never moved out of `self` (structural pinning of
-        // that one field); `info` is not pinned data and is only read or
-        // updated through atomics. Drop does not move `future`.
+        // that one field); `record` is not pinned data (it is one word, and
+        // its listing is boxed). Drop does not move `future`.
         let this = unsafe { self.get_unchecked_mut() };
-        let info = &this.info;
-        info.running.store(true, Relaxed);
+        if let Some(info) = this.record.listed() {
+            info.running.store(true, Relaxed);
+        }
         let timed = POLLS.with(|n| {
             let k = n.get() + 1;
             n.set(if k >= TIMED_POLL_EVERY { 0 } else { k });
@@ -166,90 +167,25 @@ impl<F: Future> Future for Tracked<F> {
         let start = if timed { crate::sync::now_ns() } else { 0 };
         // SAFETY: as above.
         let r = unsafe { Pin::new_unchecked(&mut this.future) }.poll(cx);
-        if timed {
-            let took = crate::sync::now_ns().saturating_sub(start) * TIMED_POLL_EVERY as u64;
-            info.poll_ns.store(info.poll_ns.load(Relaxed) + took, Relaxed);
-        }
-        info.polls.store(info.polls.load(Relaxed) + 1, Relaxed);
-        info.last_poll.store(registry::coarse_ns().max(1), Relaxed);
-        info.running.store(false, Relaxed);
-        if r.is_pending() && !info.registered() {
-            // A task that awaits is listed from its first wait (one that ends
-            // in its first poll costs no listing). The task cell is where it
-            // stays: listing it by address is sound.
-            if let Some(id) = tokio::task::try_id() {
-                let _ = info.id.set(id);
+        let took = if timed {
+            crate::sync::now_ns().saturating_sub(start) * TIMED_POLL_EVERY as u64
+        } else {
+            0
+        };
+        match this.record.listed() {
+            Some(info) => {
+                info.poll_ns.store(info.poll_ns.load(Relaxed) + took, Relaxed);
+                info.polls.store(info.polls.load(Relaxed) + 1, Relaxed);
+                info.last_poll.store(registry::coarse_ns().max(1), Relaxed);
+                info.running.store(false, Relaxed);
             }
-            registry::register(info);
+            // A task is listed from its first wait: one that ends in its
+            // first poll costs no listing.
+            None if r.is_pending() => this.record.list(1, took, false, tokio::task::try_id()),
+            None => {}
         }
         r
     }
-}
-
-impl<F> Drop for Tracked<F> {
-    fn drop(&mut self) {
-        registry::deregister(&self.info);
-    }
-}
-
-/// Spawn stacks, captured once per spawn site (and thread) and kept.
-struct Stacks {
-    gate: Gate,
-    list: std::cell::UnsafeCell<Vec<Box<[u64]>>>,
-}
-
-// SAFETY: `list` is only touched while holding `gate`.
-unsafe impl Sync for Stacks {}
-
-static STACKS: Stacks = Stacks {
-    gate: Gate::new(),
-    list: std::cell::UnsafeCell::new(Vec::new()),
-};
-
-thread_local! {
-    /// Spawn sites whose stack this thread has captured: site address to index.
-    static SEEN: RefCell<sonde_profile::hash::FastMap<usize, u32>> =
-        const { RefCell::new(HashMap::with_hasher(std::hash::BuildHasherDefault::new())) };
-}
-
-/// The index of the spawner's stack for `site`: captured at the first spawn
-/// from `site` on this thread, reused after (a spawn costs one thread-local
-/// lookup then).
-#[inline]
-fn spawn_stack(site: &'static Location<'static>) -> u32 {
-    let key = site as *const Location<'static> as usize;
-    // The common case reads a thread-local map: no allocation, and not quietly
-    // (switching the allocator hook's state costs the next allocation).
-    match SEEN.with(|seen| seen.borrow().get(&key).copied()) {
-        Some(i) => i,
-        None => capture_spawn_stack(key),
-    }
-}
-
-/// The first spawn from a site on this thread: captures and keeps its stack.
-#[cold]
-#[inline(never)]
-fn capture_spawn_stack(key: usize) -> u32 {
-    crate::alloc::quietly(|| {
-        let mut frames = [0u64; 64];
-        let n = crate::alloc::with_local(|l| crate::unwind::capture_here(&l.stack_end, &mut frames));
-        let i = with_stacks(|list| {
-            list.push(frames[..n].into());
-            (list.len() - 1) as u32
-        });
-        SEEN.with(|seen| seen.borrow_mut().insert(key, i));
-        i
-    })
-}
-
-/// Runs `f` on the spawn stacks, quietly (they are sonde's memory).
-fn with_stacks<T>(f: impl FnOnce(&mut Vec<Box<[u64]>>) -> T) -> T {
-    crate::fork::register();
-    STACKS.gate.lock();
-    // SAFETY: the gate is held.
-    let r = crate::alloc::quietly(|| f(unsafe { &mut *STACKS.list.get() }));
-    STACKS.gate.unlock();
-    r
 }
 
 /// How many tracked tasks are live now.
@@ -296,25 +232,20 @@ fn age_bucket(age_ns: u64) -> &'static str {
     AGES.iter().find(|(limit, _)| age_ns < *limit).map_or(">1h", |a| a.1)
 }
 
-/// One group of the profile: spawn stack, site, name, state, age bucket.
-type Group = (
-    u32,
-    &'static Location<'static>,
-    Option<String>,
-    &'static str,
-    &'static str,
-);
+/// One group of the profile: spawn site (index), name, state, age bucket.
+type Group = (u32, Option<String>, &'static str, &'static str);
 
 fn build() -> Profile {
     let now = registry::coarse_ns();
     let tasks = registry::snapshot(now);
-    let stacks = with_stacks(|l| l.clone());
+    // After the snapshot: sites are only added, so every task's is here.
+    let sites = sites::with(|l| l.clone());
     // Per group: tasks, polls, poll ns, idle ns, oldest age.
     let mut groups: HashMap<Group, [u64; 5]> = HashMap::new();
     for t in tasks {
         let state = if t.running { "running" } else { "idle" };
         let age = age_bucket(t.age_ns);
-        let g = groups.entry((t.stack, t.site, t.name, state, age)).or_default();
+        let g = groups.entry((t.site, t.name, state, age)).or_default();
         g[0] += 1;
         g[1] += t.polls;
         g[2] += t.poll_ns;
@@ -338,10 +269,10 @@ fn build() -> Profile {
     let mut t = crate::profile_builder::ProfileBuilder::new(p, &modules, &[], OWN_FRAMES);
     let mut groups: Vec<_> = groups.into_iter().collect();
     groups.sort_by(|a, b| b.1[0].cmp(&a.1[0]).then_with(|| a.0.0.cmp(&b.0.0)));
-    for ((stack, site, name, state, age), v) in groups {
-        let frames = stacks.get(stack as usize).map_or(&[][..], |s| &s[..]);
-        let locations = t.stack(frames);
-        let mut labels = task_labels(site, name.as_deref(), state, age);
+    for ((site, name, state, age), v) in groups {
+        let Some(site) = sites.get(site as usize) else { continue };
+        let locations = t.stack(&site.frames);
+        let mut labels = task_labels(site.location, name.as_deref(), state, age);
         labels.push(Label::num(
             "oldest_age",
             v[4].min(i64::MAX as u64) as i64,
@@ -371,14 +302,14 @@ pub fn text(debug: u8) -> Result<String, Error> {
     }
 }
 
-/// Before `fork()` (see `crate::fork`): the registry, then the spawn stacks.
+/// Before `fork()` (see `crate::fork`): the registry, then the spawn sites.
 pub(crate) fn fork_prepare() {
     registry::fork_prepare();
-    STACKS.gate.lock();
+    sites::fork_prepare();
 }
 
 /// After `fork()`, in parent and child.
 pub(crate) fn fork_release() {
-    STACKS.gate.unlock();
+    sites::fork_release();
     registry::fork_release();
 }
