@@ -17,6 +17,7 @@ pub(crate) mod fp;
 pub(crate) mod maps;
 pub(crate) mod modules;
 pub(crate) mod tables;
+pub(crate) mod walkstack;
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
@@ -516,5 +517,10 @@ mod tests {
             );
         });
         assert!(n > 121);
+        let used = st.caches.stack_used();
+        assert!(
+            used > 0 && used < walkstack::WALK_STACK / 2,
+            "the walk ran on its own stack and used {used} bytes of it"
+        );
     }
 }

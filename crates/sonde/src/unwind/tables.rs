@@ -15,6 +15,7 @@ use framehop::{
 
 use super::Registers;
 use super::modules::LoadedModule;
+use super::walkstack::{self, WalkStack};
 
 /// The unwinder over the loaded modules' tables.
 pub(crate) type TableUnwinder = UnwinderNative<&'static [u8], MustNotAllocateDuringUnwind>;
@@ -53,7 +54,8 @@ pub(crate) fn build(modules: &[LoadedModule]) -> TableUnwinder {
 }
 
 /// Caches for concurrent walks: one per signal handler running at once (at most
-/// one per CPU, since a thread's handler is not re-entered for the same signal).
+/// one per CPU, since a thread's handler is not re-entered for the same signal),
+/// each with a stack of its own for the walk (see `walkstack`).
 pub(crate) struct CachePool {
     slots: Box<[CacheSlot]>,
 }
@@ -61,6 +63,9 @@ pub(crate) struct CachePool {
 struct CacheSlot {
     busy: AtomicBool,
     cache: UnsafeCell<TableCache>,
+    /// `None` when it could not be mapped: the walk then runs on the caller's
+    /// stack.
+    stack: Option<WalkStack>,
 }
 
 // SAFETY: a slot's cache is only touched by the holder of its `busy` flag, which is
@@ -75,12 +80,14 @@ impl CachePool {
                 .map(|_| CacheSlot {
                     busy: AtomicBool::new(false),
                     cache: UnsafeCell::new(TableCache::new_in()),
+                    stack: WalkStack::new().ok(),
                 })
                 .collect(),
         }
     }
 
-    /// Runs `f` with a free cache, or returns `None` if all are in use. Signal-safe.
+    /// Runs `f` with a free cache on its slot's stack, or returns `None` if all
+    /// are in use. `f` must not panic. Signal-safe.
     #[inline]
     pub(crate) fn with<T>(&self, f: impl FnOnce(&mut TableCache) -> T) -> Option<T> {
         for slot in self.slots.iter() {
@@ -90,12 +97,34 @@ impl CachePool {
                 .is_ok()
             {
                 // SAFETY: holding `busy` gives exclusive access to this slot's cache.
-                let r = f(unsafe { &mut *slot.cache.get() });
+                let cache = unsafe { &mut *slot.cache.get() };
+                let r = match &slot.stack {
+                    Some(stack) => {
+                        let (mut f, mut r) = (Some(f), None);
+                        let mut call = || r = f.take().map(|f| f(&mut *cache));
+                        // SAFETY: holding `busy` gives exclusive use of this
+                        // slot's stack; the walk does not panic.
+                        unsafe { walkstack::run_on(stack.top(), &mut call) };
+                        r
+                    }
+                    None => Some(f(cache)),
+                };
                 slot.busy.store(false, Ordering::Release);
-                return Some(r);
+                return r;
             }
         }
         None
+    }
+
+    /// The most any slot's stack has been used so far, in bytes (for tests).
+    #[cfg(test)]
+    pub(crate) fn stack_used(&self) -> usize {
+        self.slots
+            .iter()
+            .filter_map(|s| s.stack.as_ref())
+            .map(WalkStack::used)
+            .max()
+            .unwrap_or(0)
     }
 }
 
