@@ -244,7 +244,9 @@ pub(crate) fn capture(regs: &Registers, out: &mut [u64]) -> usize {
 #[inline]
 pub(crate) fn capture_with(st: &UnwindState, regs: &Registers, out: &mut [u64]) -> usize {
     let regions = st.regions.load(Ordering::SeqCst);
-    if regions.is_null() {
+    // A signal that interrupted a walk on sonde's own stack: a walk from there
+    // would climb off that stack.
+    if regions.is_null() || walkstack::contains(regs.sp) {
         return leaf_only(regs, out);
     }
     // SAFETY: regions are freed only after being unpublished and a quiescent

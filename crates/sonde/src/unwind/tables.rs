@@ -15,7 +15,7 @@ use framehop::{
 
 use super::Registers;
 use super::modules::LoadedModule;
-use super::walkstack::{self, WalkStack};
+use super::walkstack::{self, WalkStacks};
 
 /// The unwinder over the loaded modules' tables.
 pub(crate) type TableUnwinder = UnwinderNative<&'static [u8], MustNotAllocateDuringUnwind>;
@@ -58,14 +58,14 @@ pub(crate) fn build(modules: &[LoadedModule]) -> TableUnwinder {
 /// each with a stack of its own for the walk (see `walkstack`).
 pub(crate) struct CachePool {
     slots: Box<[CacheSlot]>,
+    /// One per slot; `None` when they could not be mapped: walks then run on
+    /// the caller's stack.
+    stacks: Option<WalkStacks>,
 }
 
 struct CacheSlot {
     busy: AtomicBool,
     cache: UnsafeCell<TableCache>,
-    /// `None` when it could not be mapped: the walk then runs on the caller's
-    /// stack.
-    stack: Option<WalkStack>,
 }
 
 // SAFETY: a slot's cache is only touched by the holder of its `busy` flag, which is
@@ -75,14 +75,15 @@ unsafe impl Sync for CachePool {}
 impl CachePool {
     /// Allocates `n` caches (outside any signal handler).
     pub(crate) fn new(n: usize) -> CachePool {
+        let n = n.max(1);
         CachePool {
-            slots: (0..n.max(1))
+            slots: (0..n)
                 .map(|_| CacheSlot {
                     busy: AtomicBool::new(false),
                     cache: UnsafeCell::new(TableCache::new_in()),
-                    stack: WalkStack::new().ok(),
                 })
                 .collect(),
+            stacks: WalkStacks::new(n).ok(),
         }
     }
 
@@ -90,7 +91,7 @@ impl CachePool {
     /// are in use. `f` must not panic. Signal-safe.
     #[inline]
     pub(crate) fn with<T>(&self, f: impl FnOnce(&mut TableCache) -> T) -> Option<T> {
-        for slot in self.slots.iter() {
+        for (i, slot) in self.slots.iter().enumerate() {
             if slot
                 .busy
                 .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
@@ -98,13 +99,13 @@ impl CachePool {
             {
                 // SAFETY: holding `busy` gives exclusive access to this slot's cache.
                 let cache = unsafe { &mut *slot.cache.get() };
-                let r = match &slot.stack {
-                    Some(stack) => {
+                let r = match self.stacks.as_ref().filter(|s| i < s.len()) {
+                    Some(stacks) => {
                         let (mut f, mut r) = (Some(f), None);
                         let mut call = || r = f.take().map(|f| f(&mut *cache));
                         // SAFETY: holding `busy` gives exclusive use of this
                         // slot's stack; the walk does not panic.
-                        unsafe { walkstack::run_on(stack.top(), &mut call) };
+                        unsafe { walkstack::run_on(stacks.top(i), &mut call) };
                         r
                     }
                     None => Some(f(cache)),
@@ -119,12 +120,9 @@ impl CachePool {
     /// The most any slot's stack has been used so far, in bytes (for tests).
     #[cfg(test)]
     pub(crate) fn stack_used(&self) -> usize {
-        self.slots
-            .iter()
-            .filter_map(|s| s.stack.as_ref())
-            .map(WalkStack::used)
-            .max()
-            .unwrap_or(0)
+        self.stacks
+            .as_ref()
+            .map_or(0, |s| (0..s.len()).map(|i| s.used(i)).max().unwrap_or(0))
     }
 }
 

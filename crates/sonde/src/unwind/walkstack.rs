@@ -7,7 +7,9 @@
 //! runs instead on a stack of its own, one per walk that may run at once
 //! (each unwind cache has one), mapped before profiling starts with a guard
 //! page below; only the signal frame and a few small frames stay on the
-//! thread's stack.
+//! thread's stack. A signal that interrupts a walk on such a stack is not
+//! walked from there ([`contains`]; the walk would climb off the stack): its
+//! sample is its leaf.
 //!
 //! [`run_on`] switches the stack pointer with a few instructions of inline
 //! assembly (x86_64 and aarch64), calls the closure and switches back; it
@@ -15,29 +17,41 @@
 //! (stacker's) does the same with assembly that needs a C compiler to build.
 
 use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// A stack of sonde's own: an anonymous mapping whose lowest page is a guard.
-pub(crate) struct WalkStack {
+/// Stacks of sonde's own: one anonymous mapping of `n` stacks, each with a
+/// guard page below it.
+pub(crate) struct WalkStacks {
     base: *mut libc::c_void,
-    len: usize,
+    /// The mapping's size in bytes.
+    bytes: usize,
+    n: usize,
+    /// Where its range is in [`RANGES`].
+    entry: usize,
 }
 
-// SAFETY: the mapping is plain memory; it is only used by the holder of the
-// cache slot it belongs to (see `tables::CachePool`).
-unsafe impl Send for WalkStack {}
+// SAFETY: the mapping is plain memory; each stack is only used by the holder
+// of the cache slot it belongs to (see `tables::CachePool`).
+unsafe impl Send for WalkStacks {}
 // SAFETY: as above.
-unsafe impl Sync for WalkStack {}
+unsafe impl Sync for WalkStacks {}
 
 /// The size of a walk stack, guard page excluded: the most a walk was seen to
 /// use (41 KB, debug build, handler included) three times over.
 pub(crate) const WALK_STACK: usize = 128 << 10;
 
-impl WalkStack {
-    /// Maps a stack of [`WALK_STACK`] bytes (reserved, not committed: pages
-    /// are touched only as walks use them).
-    pub(crate) fn new() -> io::Result<WalkStack> {
+/// The address ranges of every mapping of walk stacks, `[start, end)` (0 when
+/// free), so that a signal handler can tell that it interrupted a walk
+/// ([`contains`]): another walk from there would climb off the walk stack.
+static RANGES: [(AtomicUsize, AtomicUsize); 32] = [const { (AtomicUsize::new(0), AtomicUsize::new(0)) }; 32];
+
+impl WalkStacks {
+    /// Maps `n` stacks of [`WALK_STACK`] bytes (reserved, not committed: pages
+    /// are touched only as walks use them). Fails if the mapping fails, or if
+    /// more than 32 sets of stacks are in use at once.
+    pub(crate) fn new(n: usize) -> io::Result<WalkStacks> {
         let page = page_size();
-        let len = WALK_STACK + page;
+        let len = n * (page + WALK_STACK);
         // SAFETY: an anonymous private mapping at an address the kernel picks;
         // it is checked for failure and unmapped in Drop.
         let base = unsafe {
@@ -53,31 +67,62 @@ impl WalkStack {
         if base == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        let stack = WalkStack { base, len };
-        // SAFETY: the lowest page of the mapping just made.
-        if unsafe { libc::mprotect(base, page, libc::PROT_NONE) } != 0 {
-            return Err(io::Error::last_os_error());
+        let Some(entry) = RANGES.iter().position(|(start, _)| {
+            start
+                .compare_exchange(0, base as usize, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+        }) else {
+            // SAFETY: the mapping just made, used by nothing.
+            unsafe { libc::munmap(base, len) };
+            return Err(io::Error::other("more than 32 sets of walk stacks"));
+        };
+        RANGES[entry].1.store(base as usize + len, Ordering::SeqCst);
+        let stacks = WalkStacks {
+            base,
+            bytes: len,
+            n,
+            entry,
+        };
+        for i in 0..n {
+            // SAFETY: the lowest page of stack `i`, inside the mapping just made.
+            if unsafe {
+                libc::mprotect(
+                    base.cast::<u8>().add(i * (page + WALK_STACK)).cast(),
+                    page,
+                    libc::PROT_NONE,
+                )
+            } != 0
+            {
+                return Err(io::Error::last_os_error());
+            }
         }
-        Ok(stack)
+        Ok(stacks)
     }
 
-    /// The highest address of the stack (exclusive), 16-byte aligned.
-    pub(crate) fn top(&self) -> *mut u8 {
-        self.base.cast::<u8>().wrapping_add(self.len)
+    /// How many stacks there are.
+    pub(crate) fn len(&self) -> usize {
+        self.n
     }
 
-    /// How many bytes of the stack walks have touched so far (for tests: the
+    /// The highest address (exclusive, 16-byte aligned) of stack `i`, which
+    /// must be below [`len`](Self::len).
+    pub(crate) fn top(&self, i: usize) -> *mut u8 {
+        self.base
+            .cast::<u8>()
+            .wrapping_add((i + 1) * (page_size() + WALK_STACK))
+    }
+
+    /// How many bytes of stack `i` walks have touched so far (for tests: the
     /// mapping starts zeroed, and every frame writes at least its return
     /// address).
     #[cfg(test)]
-    pub(crate) fn used(&self) -> usize {
-        let page = page_size();
-        let low = self.base as usize + page;
-        let mut a = low;
-        while a < self.top() as usize {
-            // SAFETY: an aligned address inside the mapping, above its guard.
+    pub(crate) fn used(&self, i: usize) -> usize {
+        let top = self.top(i) as usize;
+        let mut a = top - WALK_STACK;
+        while a < top {
+            // SAFETY: an aligned address inside stack `i`, above its guard.
             if unsafe { std::ptr::read_volatile(a as *const u64) } != 0 {
-                return self.top() as usize - a;
+                return top - a;
             }
             a += 8;
         }
@@ -85,12 +130,24 @@ impl WalkStack {
     }
 }
 
-impl Drop for WalkStack {
+impl Drop for WalkStacks {
     fn drop(&mut self) {
-        // SAFETY: the mapping made in `new`, no longer in use (its cache slot
-        // is dropped with it).
-        unsafe { libc::munmap(self.base, self.len) };
+        let (start, end) = &RANGES[self.entry];
+        end.store(0, Ordering::SeqCst);
+        start.store(0, Ordering::SeqCst);
+        // SAFETY: the mapping made in `new`, no longer in use (its cache pool
+        // is dropped with it, after the walks that used it).
+        unsafe { libc::munmap(self.base, self.bytes) };
     }
+}
+
+/// Whether `addr` lies in a mapping of walk stacks. Signal-safe.
+pub(crate) fn contains(addr: u64) -> bool {
+    let addr = addr as usize;
+    RANGES.iter().any(|(start, end)| {
+        let s = start.load(Ordering::SeqCst);
+        s != 0 && addr >= s && addr < end.load(Ordering::SeqCst)
+    })
 }
 
 fn page_size() -> usize {
@@ -165,19 +222,25 @@ mod tests {
 
     #[test]
     fn runs_on_its_own_stack_and_comes_back() {
-        let stack = WalkStack::new().expect("map a walk stack");
+        let stacks = WalkStacks::new(2).expect("map walk stacks");
         let mut seen = 0usize;
         let mut f = || {
             let local = 0u8;
             seen = std::hint::black_box(&local) as *const u8 as usize;
         };
         // SAFETY: a fresh stack used by nothing else; the closure cannot panic.
-        unsafe { run_on(stack.top(), &mut f) };
-        let top = stack.top() as usize;
+        unsafe { run_on(stacks.top(1), &mut f) };
+        let top = stacks.top(1) as usize;
         assert!(
             seen < top && seen > top - WALK_STACK,
             "the closure ran on the walk stack"
         );
-        assert!(stack.used() > 0 && stack.used() < 4096, "{} bytes", stack.used());
+        assert!(stacks.used(1) > 0 && stacks.used(1) < 4096, "{} bytes", stacks.used(1));
+        assert_eq!(stacks.used(0), 0);
+        assert!(contains(seen as u64));
+        let local = 0u8;
+        assert!(!contains(&local as *const u8 as u64));
+        drop(stacks);
+        assert!(!contains(seen as u64), "a dropped set leaves the table");
     }
 }
