@@ -14,13 +14,13 @@
 //! * `load`: reading profiles and combining them (`--base`, `--diff-base`).
 //! * `shell`: the interactive `(pprof)` shell, with completion.
 //! * `bench`: `cargo bench` with a fixed code layout, and `--layout-check`.
-//! * `flame`: SVG flame graphs (inferno) from the prepared profile's stacks.
+//! * Flame graphs are `sonde_profile::report::write_flame`'s (shared with the
+//!   `/debug/pprof/flamegraph` endpoint).
 //!
 //! Numbers come from `sonde_profile::report` only; this crate parses the
 //! command line and prints.
 
 mod bench;
-mod flame;
 mod gocompat;
 mod load;
 mod options;
@@ -269,7 +269,7 @@ fn flame(a: ReportArgs) -> Result<ExitCode> {
     let p = src.load()?;
     let title = p.main_binary().unwrap_or("sonde").to_string();
     let mut svg = Vec::new();
-    let warnings = flame::write_flame(p, base, &cfg, &title, &mut svg)?;
+    let warnings = sonde_profile::report::write_flame(p, base, &cfg, &title, &mut svg)?;
     print_warnings(&warnings);
     std::fs::write(&out, svg).with_context(|| format!("cannot write {out}"))?;
     eprintln!("wrote {out}");

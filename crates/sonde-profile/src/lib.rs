@@ -8,10 +8,11 @@
 //! * [`model`]: [`Profile`] and its parts (samples, locations, functions,
 //!   mappings, labels), with ids resolved to indexes.
 //! * [`decode`] / [`encode`]: reading (`.pb.gz` or raw protobuf, size-bounded,
-//!   validated, errors with byte offsets) and writing profiles. `legacy`
+//!   validated, errors with byte offsets) and writing profiles. [`legacy`]
 //!   reads the formats pprof read before protobuf (gperftools' binary CPU and
 //!   text heap/contention/thread profiles, Go's `debug=1` text, Java's, and
 //!   jemalloc's heap dumps) with pprof's numbers; decoding falls back to it.
+//!   It also writes Go's `debug=1` text forms.
 //! * [`mod@merge`]: summing profiles, compaction, `-base` and `-diff_base`.
 //! * [`names`]: function names demangled and simplified as pprof shows them.
 //! * [`filter`]: focus, ignore, hide, show, tag filters.
@@ -24,7 +25,7 @@
 //!   by flags, the shell and URLs), the prepared profile ([`report::prepare`]),
 //!   reports as rows ([`report::Top`], [`report::Tree`], [`report::Traces`],
 //!   [`report::Listing`]) and their one text renderer; `raw`, `tags`, folded
-//!   stacks and Speedscope.
+//!   stacks and Speedscope; flame graphs as SVG (feature `flame`).
 //! * [`units`]: how values and percentages print, digit for digit as pprof prints them.
 //!
 //! ```
@@ -48,7 +49,7 @@ mod error;
 pub mod filter;
 pub mod graph;
 pub mod hash;
-mod legacy;
+pub mod legacy;
 pub mod merge;
 pub mod model;
 pub mod names;

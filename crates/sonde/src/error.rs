@@ -74,6 +74,9 @@ pub enum Error {
     /// The collector thread stopped unexpectedly.
     #[error("the profiler's collector thread stopped unexpectedly")]
     Collector,
+    /// Two profiles of one kind could not be subtracted (a delta profile).
+    #[error("computing the delta profile failed: {0}")]
+    Delta(sonde_profile::Error),
 }
 
 #[cfg(test)]

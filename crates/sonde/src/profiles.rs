@@ -26,7 +26,7 @@
 
 use std::time::Duration;
 
-use sonde_profile::Profile;
+use sonde_profile::{Profile, legacy};
 
 use crate::{Error, cpu, heap, sync, threads};
 
@@ -37,7 +37,12 @@ pub struct Kind {
     description: &'static str,
     cumulative: bool,
     count: Option<fn() -> usize>,
-    take: fn(&Params) -> Result<Profile, Error>,
+    /// The profile now; `None` for kinds collected over a duration (`profile`).
+    now: Option<fn() -> Result<Profile, Error>>,
+    /// Collects over a duration (`profile`); `None` for kinds taken at once.
+    over: Option<fn(Duration) -> Result<Profile, Error>>,
+    /// The text forms (Go's `debug=N`, N > 0) this kind has.
+    text: Option<fn(u8) -> Result<String, Error>>,
 }
 
 impl Kind {
@@ -68,27 +73,77 @@ impl Kind {
         self.cumulative
     }
 
-    /// Takes a profile of this kind. Fails when a parameter the kind needs is
-    /// missing or one it does not take is given ([`Error::Parameter`]), and as
-    /// the collector fails: a CPU profile while another runs is
-    /// [`Error::AlreadyRunning`].
+    /// Whether the kind is taken at once, and so, given a duration, makes a
+    /// **delta profile** (what changed during it), as Go's `serveDeltaProfile`
+    /// does for `allocs`, `block`, `goroutine`, `heap` and `mutex`. `false` for
+    /// kinds collected over a duration (`profile`).
+    pub fn supports_delta(&self) -> bool {
+        self.now.is_some()
+    }
+
+    /// Takes a profile of this kind. A kind taken at once ([`supports_delta`](Self::supports_delta))
+    /// given `seconds` makes a delta profile: it is taken, the calling thread
+    /// sleeps that long, it is taken again, and [`delta`] subtracts the first
+    /// from the second.
+    ///
+    /// # Errors
+    /// [`Error::Parameter`] when a parameter the kind needs is missing (a CPU
+    /// profile's duration); what the collector reports (a CPU profile while
+    /// another runs is [`Error::AlreadyRunning`]); [`Error::Delta`] when two
+    /// profiles cannot be subtracted.
     pub fn take(&self, params: &Params) -> Result<Profile, Error> {
-        (self.take)(params)
+        match (self.now, self.over, params.seconds) {
+            (Some(now), _, None) => now(),
+            (Some(now), _, Some(d)) => {
+                let before = now()?;
+                std::thread::sleep(d);
+                delta(before, now()?)
+            }
+            (None, Some(over), Some(d)) if !d.is_zero() => over(d),
+            _ => Err(Error::Parameter {
+                kind: self.name,
+                problem: "needs a duration above zero (seconds), how long to collect",
+            }),
+        }
+    }
+
+    /// The profile's text form for Go's `debug=N` (N ≥ 1), where the kind has
+    /// one: `goroutine` (1: counts per stack, 2: every thread with its state),
+    /// `tasks` (1), `heap` and `allocs` (1: pprof's legacy heap text), `block`
+    /// and `mutex` (1: pprof's legacy contention text). `None` when the kind
+    /// has no text form (`profile`, the CPU profile, is binary only, as Go's).
+    ///
+    /// # Errors
+    /// [`Error::InvalidOption`] for a level the kind does not have; what the
+    /// collector reports.
+    pub fn text(&self, debug: u8) -> Option<Result<String, Error>> {
+        self.text.map(|text| text(debug))
     }
 }
 
-/// What a kind accepts when it is taken (Go: `/debug/pprof/NAME`'s query
-/// parameters). Build with [`Params::default`] and the `with_` methods.
+/// Go's delta profile (`net/http/pprof`'s `serveDeltaProfile`): `after` minus
+/// `before`, both of one kind, timed at `after`, lasting from `before` to
+/// `after`. Samples that did not change are left out; counts that fell (a
+/// `goroutine` delta) are negative.
 ///
-/// Go's `debug=N` (the text forms of a profile) is not here: every kind is
-/// taken as a pprof [`Profile`] until the text views arrive, with the thread
-/// profile.
+/// # Errors
+/// [`Error::Delta`] when the two are not profiles of one kind.
+pub fn delta(before: Profile, after: Profile) -> Result<Profile, Error> {
+    let (t0, t1) = (before.time_nanos, after.time_nanos);
+    let mut d = after.subtract(before).map_err(Error::Delta)?;
+    d.time_nanos = t1;
+    d.duration_nanos = t1.saturating_sub(t0).max(0);
+    Ok(d)
+}
+
+/// What a kind accepts when it is taken (Go: `/debug/pprof/NAME`'s query
+/// parameters). Build with [`Params::default`] and the `with_` methods. Go's
+/// `debug=N` text forms are [`Kind::text`]'s.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Params {
     /// How long to collect (Go: `seconds=N`). Required by `profile`, the CPU
-    /// profile; refused by `heap` and `allocs`, which are taken at once (Go's
-    /// delta heap profiles over `seconds` are not supported).
+    /// profile; for the kinds taken at once, the span of a delta profile.
     pub seconds: Option<Duration>,
 }
 
@@ -108,35 +163,54 @@ static KINDS: &[Kind] = &[
         description: "A sampling of all past memory allocations",
         cumulative: true,
         count: Some(heap::record_count),
-        take: |p| at_once("allocs", p).map(|()| heap::allocs_profile()),
+        now: Some(|| Ok(heap::allocs_profile())),
+        over: None,
+        text: Some(|debug| text_of("allocs", debug, heap::allocs_profile(), legacy::heap_text)),
     },
     Kind {
         name: "block",
         description: "Stack traces that led to blocking on synchronization primitives",
         cumulative: true,
         count: Some(sync::block_count),
-        take: |p| at_once("block", p).map(|()| sync::block_profile()),
+        now: Some(|| Ok(sync::block_profile())),
+        over: None,
+        text: Some(|debug| {
+            text_of("block", debug, sync::block_profile(), |p| {
+                legacy::contention_text(p, false)
+            })
+        }),
     },
     Kind {
         name: "goroutine",
-        description: "Stack traces of all current threads (Go: goroutines)",
+        description: "Stack traces of all current threads (Go: goroutines). Use debug=2 as a query \
+                      parameter to list every thread with its state and stack.",
         cumulative: false,
         count: Some(threads::count),
-        take: |p| at_once("goroutine", p).and_then(|()| threads::profile()),
+        now: Some(threads::profile),
+        over: None,
+        text: Some(threads::text),
     },
     Kind {
         name: "heap",
         description: "A sampling of memory allocations of live objects",
         cumulative: false,
         count: Some(heap::record_count),
-        take: |p| at_once("heap", p).map(|()| heap::profile()),
+        now: Some(|| Ok(heap::profile())),
+        over: None,
+        text: Some(|debug| text_of("heap", debug, heap::profile(), legacy::heap_text)),
     },
     Kind {
         name: "mutex",
         description: "Stack traces of holders of contended mutexes",
         cumulative: true,
         count: Some(sync::mutex_count),
-        take: |p| at_once("mutex", p).map(|()| sync::mutex_profile()),
+        now: Some(|| Ok(sync::mutex_profile())),
+        over: None,
+        text: Some(|debug| {
+            text_of("mutex", debug, sync::mutex_profile(), |p| {
+                legacy::contention_text(p, true)
+            })
+        }),
     },
     #[cfg(feature = "tokio")]
     Kind {
@@ -144,7 +218,9 @@ static KINDS: &[Kind] = &[
         description: "Live async tasks (tokio) spawned through sonde::tasks, by spawn site",
         cumulative: false,
         count: Some(crate::tasks::count),
-        take: |p| at_once("tasks", p).map(|()| crate::tasks::profile()),
+        now: Some(|| Ok(crate::tasks::profile())),
+        over: None,
+        text: Some(crate::tasks::text),
     },
     Kind {
         name: "profile",
@@ -152,9 +228,21 @@ static KINDS: &[Kind] = &[
                       profile file, use the sonde top command (or go tool pprof) to investigate the profile.",
         cumulative: false,
         count: None,
-        take: take_cpu,
+        now: None,
+        over: Some(|d| cpu::profile_for(d, cpu::CpuOptions::default())),
+        text: None,
     },
 ];
+
+/// The `debug=1` text of a profile in one of pprof's legacy formats.
+fn text_of(kind: &str, debug: u8, p: Profile, write: fn(&Profile) -> String) -> Result<String, Error> {
+    match debug {
+        1 => Ok(write(&p)),
+        _ => Err(Error::InvalidOption(format!(
+            "a {kind} profile's text form is debug=1, not debug={debug} (debug=0 is the protobuf profile)"
+        ))),
+    }
+}
 
 /// The kind named `name` (Go's `pprof.Lookup`), if this build has it.
 pub fn lookup(name: &str) -> Option<&'static Kind> {
@@ -177,27 +265,6 @@ pub fn take(name: &str, params: &Params) -> Result<Profile, Error> {
         None => Err(Error::UnknownKind {
             name: name.to_string(),
             known: kinds().map(Kind::name).collect::<Vec<_>>().join(", "),
-        }),
-    }
-}
-
-/// Checks that a kind taken at once was given no duration.
-fn at_once(kind: &'static str, params: &Params) -> Result<(), Error> {
-    match params.seconds {
-        Some(_) => Err(Error::Parameter {
-            kind,
-            problem: "is taken at once and takes no duration (seconds); delta profiles are not supported",
-        }),
-        None => Ok(()),
-    }
-}
-
-fn take_cpu(params: &Params) -> Result<Profile, Error> {
-    match params.seconds {
-        Some(d) if !d.is_zero() => cpu::profile_for(d, cpu::CpuOptions::default()),
-        _ => Err(Error::Parameter {
-            kind: "profile",
-            problem: "needs a duration above zero (seconds), how long to profile the CPU",
         }),
     }
 }
@@ -260,10 +327,27 @@ mod tests {
             take("profile", &zero),
             Err(Error::Parameter { kind: "profile", .. })
         ));
-        let timed = Params::default().with_seconds(Duration::from_secs(1));
-        for name in ["heap", "allocs"] {
-            let e = take(name, &timed).expect_err("a duration");
-            assert!(matches!(e, Error::Parameter { kind, .. } if kind == name), "{e}");
+        // A kind taken at once makes a delta profile over a duration.
+        let timed = Params::default().with_seconds(Duration::from_millis(20));
+        for name in ["heap", "allocs", "mutex", "block"] {
+            let d = take(name, &timed).expect("a delta profile");
+            assert!(d.duration_nanos >= 20_000_000, "{name}: {}", d.duration_nanos);
+            assert!(lookup(name).expect("kind").supports_delta());
         }
+        assert!(!lookup("profile").expect("kind").supports_delta());
+    }
+
+    #[test]
+    fn text_forms_where_go_has_them() {
+        let text = |name: &str, debug| lookup(name).expect("kind").text(debug);
+        assert!(text("profile", 1).is_none(), "the CPU profile is binary only");
+        let heap = text("heap", 1).expect("a text form").expect("heap text");
+        assert!(heap.starts_with("heap profile: "), "{heap}");
+        let mutex = text("mutex", 1).expect("a text form").expect("mutex text");
+        assert!(mutex.starts_with("--- mutex:\n"), "{mutex}");
+        let block = text("block", 1).expect("a text form").expect("block text");
+        assert!(block.starts_with("--- contention:\n"), "{block}");
+        let e = text("heap", 2).expect("a text form").expect_err("no debug=2");
+        assert!(e.to_string().contains("debug=1"), "{e}");
     }
 }

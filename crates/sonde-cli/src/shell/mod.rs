@@ -277,7 +277,7 @@ impl Session {
         if name == "flame" {
             let path = output.unwrap_or_else(|| "flame.svg".into());
             let mut svg = Vec::new();
-            let warnings = crate::flame::write_flame(self.profile.clone(), None, &cfg, &self.title, &mut svg)?;
+            let warnings = sonde_profile::report::write_flame(self.profile.clone(), None, &cfg, &self.title, &mut svg)?;
             warnings.iter().for_each(|w| eprintln!("{w}"));
             std::fs::write(&path, svg).with_context(|| format!("cannot write {path}"))?;
             println!("Generating report in {path}");

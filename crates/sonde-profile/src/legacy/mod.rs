@@ -5,27 +5,30 @@
 //! format or declining it; the first that recognises the input decides, and a
 //! malformed input it recognised is an error. The same order holds here:
 //!
-//! * [`cpu`]: gperftools' binary CPU profile (and Java's, whose frames are
+//! * `cpu`: gperftools' binary CPU profile (and Java's, whose frames are
 //!   named in a text part after the samples), in 32- or 64-bit words of either
 //!   byte order.
-//! * [`heap`]: the text heap profiles of gperftools and Go (`heap profile:`
+//! * `heap`: the text heap profiles of gperftools and Go (`heap profile:`
 //!   headers, `heap`/`heap_v2`/`heapz_v2` sampling, growthz, fragmentationz),
 //!   with pprof's correction for sampling.
-//! * [`count`]: Go's `debug=1` count profiles (`goroutine profile: total N`,
+//! * `count`: Go's `debug=1` count profiles (`goroutine profile: total N`,
 //!   `threadcreate`).
-//! * [`thread`]: threadz dumps (`--- Thread ... stack: ---`).
-//! * [`contention`]: gperftools' and Go's contention text (`--- contentionz`,
+//! * `thread`: threadz dumps (`--- Thread ... stack: ---`).
+//! * `contention`: gperftools' and Go's contention text (`--- contentionz`,
 //!   `--- mutex:`, `--- contention:`).
-//! * [`java`]: Java's heapz and contentionz text.
+//! * `java`: Java's heapz and contentionz text.
 //!
-//! Beyond pprof, [`jemalloc`] reads jemalloc's own heap dump (`heap_v2/RATE`
+//! Beyond pprof, `jemalloc` reads jemalloc's own heap dump (`heap_v2/RATE`
 //! then `t*:` lines, what `prof.dump` writes), which `go tool pprof` refuses:
 //! sonde reads it as the gperftools heap profile carrying the same numbers,
 //! which pprof does read.
 //!
 //! Most formats end with the process's memory map (`MAPPED_LIBRARIES:` or
-//! `--- Memory map: ---`); [`build`] reads it and numbers the tables as pprof
+//! `--- Memory map: ---`); `build` reads it and numbers the tables as pprof
 //! does.
+//!
+//! The other way, `write` writes Go's `debug=1` text forms ([`count_text`],
+//! [`heap_text`], [`contention_text`]), which these parsers read back.
 
 /// A regular expression compiled on first use. Patterns spell Go's ASCII
 /// classes out (`[0-9]` for `\d`, `[\t\n\f\r ]` for `\s`), so that they match
@@ -45,6 +48,9 @@ mod java;
 mod jemalloc;
 mod text;
 mod thread;
+mod write;
+
+pub use write::{contention_text, count_text, heap_text};
 
 use crate::{Error, Profile};
 

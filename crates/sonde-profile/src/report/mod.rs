@@ -19,10 +19,13 @@
 //! * `labels`: the header lines and the shell's [`greeting`].
 //! * `text`: the one text renderer of the rows, as pprof prints them.
 //! * `source` (for `list`), `raw`, `export` (folded stacks, Speedscope).
+//! * `flame` (feature `flame`): [`write_flame`], flame graphs as SVG.
 
 mod config;
 mod export;
 mod filters;
+#[cfg(feature = "flame")]
+mod flame;
 mod labels;
 mod prepared;
 mod raw;
@@ -34,6 +37,8 @@ mod text;
 pub use config::{COMMANDS, Command, CommandInfo, Config};
 pub use export::{folded_stacks, speedscope_json};
 pub use filters::apply_filters;
+#[cfg(feature = "flame")]
+pub use flame::write_flame;
 pub use labels::{civil_from_days, format_time_utc, greeting};
 pub use prepared::{Prepared, resolve_sample_index};
 pub use raw::profile_string;

@@ -289,13 +289,14 @@ fn build() -> Profile {
 
 /// Go's text form of the task profile: `debug = 1` is `goroutine profile:
 /// total N`, then each spawn stack with how many tasks it has (the format of
-/// [`threads::text`](crate::threads::text)`(1)`).
+/// [`threads::text`](crate::threads::text)`(1)`, from
+/// [`sonde_profile::legacy::count_text`]).
 ///
 /// # Errors
 /// [`Error::InvalidOption`] for a `debug` other than 1.
 pub fn text(debug: u8) -> Result<String, Error> {
     match debug {
-        1 => Ok(crate::threads::count_text(&profile())),
+        1 => Ok(sonde_profile::legacy::count_text(&profile(), "goroutine")),
         _ => Err(Error::InvalidOption(format!(
             "a task profile's text form is debug=1, not debug={debug} (debug=0 is the protobuf profile)"
         ))),

@@ -100,7 +100,7 @@ pub fn text(debug: u8) -> Result<String, Error> {
     let quiet = crate::alloc::quietly(|| {
         let p = per_thread()?;
         Ok::<_, Error>(if debug == 1 {
-            count_text(&merge_threads(p))
+            sonde_profile::legacy::count_text(&merge_threads(p), "goroutine")
         } else {
             text_threads(&p)
         })
@@ -242,34 +242,6 @@ fn frames_of(p: &Profile, s: &Sample) -> Vec<(u64, String, String, i64)> {
         if loc.lines.is_empty() {
             out.push((loc.address, format!("{:#x}", loc.address), String::new(), 0));
         }
-    }
-    out
-}
-
-/// `debug=1` of a `goroutine/count` profile (threads or tasks): Go's
-/// `printCountProfile` layout, `goroutine profile: total N`, then each distinct
-/// stack with its count and frames.
-pub(crate) fn count_text(p: &Profile) -> String {
-    let total: i64 = p.samples.iter().map(|s| s.values[0]).sum();
-    let mut by_stack: Vec<(&[u32], i64, &Sample)> = Vec::new();
-    for s in &p.samples {
-        match by_stack.iter_mut().find(|(l, _, _)| *l == s.locations.as_slice()) {
-            Some(e) => e.1 += s.values[0],
-            None => by_stack.push((&s.locations, s.values[0], s)),
-        }
-    }
-    by_stack.sort_by_key(|b| std::cmp::Reverse(b.1));
-    let mut out = format!("goroutine profile: total {total}\n");
-    for (locations, n, s) in by_stack {
-        let _ = write!(out, "{n} @");
-        for &l in locations {
-            let _ = write!(out, " {:#x}", p.locations[l as usize].address);
-        }
-        out.push('\n');
-        for (addr, function, file, line) in frames_of(p, s) {
-            let _ = writeln!(out, "#\t{addr:#x}\t{function}+0x0\t{file}:{line}");
-        }
-        out.push('\n');
     }
     out
 }

@@ -1,13 +1,14 @@
-//! Flame graphs as SVG, drawn by inferno from folded stacks; with a base, a
-//! differential flame graph (red grew, blue shrank).
+//! Flame graphs as SVG (feature `flame`), drawn by inferno from folded
+//! stacks; with a base, a differential flame graph (red grew, blue shrank).
+//! `sonde flame` and the `/debug/pprof/flamegraph` endpoint both draw here.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use anyhow::{Context, Result};
 use inferno::flamegraph::{self, Options};
-use sonde_profile::Profile;
-use sonde_profile::report::{self, Command, Config};
+
+use super::{Command, Config};
+use crate::{Error, Profile, Result};
 
 /// Folded stacks with the kind and unit of the value they carry.
 struct Folded {
@@ -20,7 +21,7 @@ struct Folded {
 /// The folded stacks of `p` after the filters of `cfg`, from the prepared
 /// profile every report starts from.
 fn folded(p: Profile, cfg: &Config) -> Result<Folded> {
-    let (prepared, warnings) = report::prepare(p, &Command::Folded, cfg)?;
+    let (prepared, warnings) = super::prepare(p, &Command::Folded, cfg)?;
     let st = prepared.sample_type();
     Ok(Folded {
         ty: st.ty.to_string(),
@@ -31,7 +32,13 @@ fn folded(p: Profile, cfg: &Config) -> Result<Folded> {
 }
 
 /// Writes the flame graph of `p` (or, with `base`, of the change from `base` to
-/// `p`) as SVG. Returns warnings for the user.
+/// `p`) as SVG, after the filters and sample index of `cfg`. Returns warnings
+/// for the user (stacks left out).
+///
+/// # Errors
+/// What [`prepare`](super::prepare) refuses (a sample index the profile does
+/// not have, a bad regular expression), [`Error::NoMatches`] when no sample is
+/// left to draw, and [`Error::Io`] when writing fails.
 pub fn write_flame(
     p: Profile,
     base: Option<Profile>,
@@ -82,8 +89,11 @@ pub fn write_flame(
         }
     }
     if lines.is_empty() {
-        anyhow::bail!("no samples left to draw (check --focus/--ignore and --sample-index)");
+        return Err(Error::NoMatches(
+            "no samples left to draw (check focus/ignore and the sample index)".into(),
+        ));
     }
-    flamegraph::from_lines(&mut opts, lines.iter().map(String::as_str), out).context("drawing the flame graph")?;
+    flamegraph::from_lines(&mut opts, lines.iter().map(String::as_str), out)
+        .map_err(|e| Error::Io(std::io::Error::other(format!("drawing the flame graph: {e}"))))?;
     Ok(warnings)
 }
