@@ -74,6 +74,16 @@ pub enum Error {
     /// The collector thread stopped unexpectedly.
     #[error("the profiler's collector thread stopped unexpectedly")]
     Collector,
+    /// The `/debug/pprof` server could not listen on its address.
+    #[error(
+        "the /debug/pprof server cannot listen on {addr}: {source}; choose another address (\"127.0.0.1:0\" picks a free port)"
+    )]
+    Listen {
+        /// The address as given.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
     /// Two profiles of one kind could not be subtracted (a delta profile).
     #[error("computing the delta profile failed: {0}")]
     Delta(sonde_profile::Error),

@@ -6,9 +6,11 @@
 //! The map of the crate, top floor first; each module uses only the floors
 //! below it:
 //!
+//! * `http` (feature `http`): Go's `/debug/pprof` endpoints, an axum router
+//!   and a server of its own; a sink of the registry.
 //! * [`profiles`]: the registry, a profile kind's name to how to take it (Go's
-//!   `pprof.Lookup` and `pprof.Profiles`). Sinks (endpoints, agents) go through
-//!   it, never through a collector.
+//!   `pprof.Lookup` and `pprof.Profiles`), delta profiles and text forms.
+//!   Sinks (endpoints, agents) go through it, never through a collector.
 //! * The collectors, side by side, none using another:
 //!   * [`cpu`]: the CPU profiler (`pprof.StartCPUProfile` for Rust): per-thread
 //!     CPU-time timers and a process-wide one for threads too new to have their
@@ -44,7 +46,8 @@
 //!     profile built quietly as memory of its own.
 //!   * `unwind` (internal): the one stack unwinder all collectors share, frame
 //!     pointers or the binaries' unwind tables, allocation-free and
-//!     bounds-checked, usable in signal handlers.
+//!     bounds-checked, usable in signal handlers; the table walk runs on a
+//!     stack of sonde's own (`unwind/walkstack.rs`).
 //!   * `os` (internal): threads as Linux shows them, the calling thread's id,
 //!     `/proc/self/task` listings, thread names and scheduling states.
 //!   * [`Error`] (`error.rs`): what can go wrong when a profile is started,
@@ -67,6 +70,8 @@ pub mod cpu;
 mod error;
 mod fork;
 pub mod heap;
+#[cfg(feature = "http")]
+pub mod http;
 mod os;
 #[cfg(feature = "profilers")]
 mod profile_builder;

@@ -229,3 +229,16 @@ impl<'a> ProfileBuilder<'a> {
         i
     }
 }
+
+/// The name of the function at `addr` (a runtime address; the innermost of
+/// its inlined frames), for remote symbolization (`/debug/pprof/symbol`).
+/// Call quietly: symbols are loaded on first use and cached.
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
+pub(crate) fn function_at(modules: &[LoadedModule], addr: u64) -> Option<String> {
+    let m = &modules[crate::unwind::modules::module_for(modules, addr)?];
+    if !m.has_file {
+        return None;
+    }
+    let frames = symbolize::resolve(&m.path, &m.build_id, addr.wrapping_sub(m.bias));
+    frames.first().map(|f| f.function.clone())
+}

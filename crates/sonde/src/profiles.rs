@@ -24,11 +24,16 @@
 //! `#[cfg(feature = ...)]` on the row when the collector is behind a feature);
 //! nothing else lists kinds.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use sonde_profile::{Profile, legacy};
 
 use crate::{Error, cpu, heap, sync, threads};
+
+/// How a kind collected over a duration is collected: for the duration, with
+/// the parameters, until the flag is set.
+type Collect = fn(Duration, &Params, &AtomicBool) -> Result<Profile, Error>;
 
 /// One kind of profile this build can take (Go's `*pprof.Profile`).
 #[derive(Debug)]
@@ -39,8 +44,9 @@ pub struct Kind {
     count: Option<fn() -> usize>,
     /// The profile now; `None` for kinds collected over a duration (`profile`).
     now: Option<fn() -> Result<Profile, Error>>,
-    /// Collects over a duration (`profile`); `None` for kinds taken at once.
-    over: Option<fn(Duration) -> Result<Profile, Error>>,
+    /// Collects over a duration (`profile`, `wall`) until the duration ends or
+    /// the flag is set; `None` for kinds taken at once.
+    over: Option<Collect>,
     /// The text forms (Go's `debug=N`, N > 0) this kind has.
     text: Option<fn(u8) -> Result<String, Error>>,
 }
@@ -92,14 +98,31 @@ impl Kind {
     /// another runs is [`Error::AlreadyRunning`]); [`Error::Delta`] when two
     /// profiles cannot be subtracted.
     pub fn take(&self, params: &Params) -> Result<Profile, Error> {
+        self.take_until(params, &AtomicBool::new(false))
+    }
+
+    /// [`take`](Self::take), ending early once `cancel` is set (within a few
+    /// tens of ms): a kind collected over a duration returns what it has, a
+    /// delta profile compares what it has. For sinks whose client went away.
+    ///
+    /// # Errors
+    /// As [`take`](Self::take).
+    pub fn take_until(&self, params: &Params, cancel: &AtomicBool) -> Result<Profile, Error> {
         match (self.now, self.over, params.seconds) {
             (Some(now), _, None) => now(),
             (Some(now), _, Some(d)) => {
                 let before = now()?;
-                std::thread::sleep(d);
+                let end = Instant::now() + d;
+                while !cancel.load(Ordering::Relaxed) {
+                    let left = end.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    std::thread::sleep(left.min(Duration::from_millis(20)));
+                }
                 delta(before, now()?)
             }
-            (None, Some(over), Some(d)) if !d.is_zero() => over(d),
+            (None, Some(over), Some(d)) if !d.is_zero() => over(d, params, cancel),
             _ => Err(Error::Parameter {
                 kind: self.name,
                 problem: "needs a duration above zero (seconds), how long to collect",
@@ -143,14 +166,24 @@ pub fn delta(before: Profile, after: Profile) -> Result<Profile, Error> {
 #[non_exhaustive]
 pub struct Params {
     /// How long to collect (Go: `seconds=N`). Required by `profile`, the CPU
-    /// profile; for the kinds taken at once, the span of a delta profile.
+    /// profile, and `wall`; for the kinds taken at once, the span of a delta
+    /// profile.
     pub seconds: Option<Duration>,
+    /// Samples per second of `wall` (1 to 1000; default 99). Other kinds take
+    /// no rate: `profile` samples at 100 Hz, as Go's.
+    pub hz: Option<u32>,
 }
 
 impl Params {
     /// The same parameters, collecting for `duration`.
     pub fn with_seconds(mut self, duration: Duration) -> Params {
         self.seconds = Some(duration);
+        self
+    }
+
+    /// The same parameters, sampling `hz` times a second (`wall`).
+    pub fn with_hz(mut self, hz: u32) -> Params {
+        self.hz = Some(hz);
         self
     }
 }
@@ -229,7 +262,18 @@ static KINDS: &[Kind] = &[
         cumulative: false,
         count: None,
         now: None,
-        over: Some(|d| cpu::profile_for(d, cpu::CpuOptions::default())),
+        over: Some(|d, _, cancel| cpu::profile_until(d, cpu::CpuOptions::default(), cancel)),
+        text: None,
+    },
+    Kind {
+        name: "wall",
+        description: "Wall-clock profile: every thread's stack, on and off CPU, over the duration in the \
+                      seconds parameter (hz: samples per second, default 99). Finds where time goes \
+                      waiting (sleeps, I/O, locks), which a CPU profile cannot show.",
+        cumulative: false,
+        count: None,
+        now: None,
+        over: Some(|d, p, cancel| threads::wall_profile_until(d, p.hz.unwrap_or(99), cancel)),
         text: None,
     },
 ];
@@ -280,6 +324,7 @@ mod tests {
         if cfg!(feature = "tokio") {
             want.push("tasks");
         }
+        want.push("wall");
         assert_eq!(names, want);
         for k in kinds() {
             assert!(std::ptr::eq(lookup(k.name()).expect("found"), k));

@@ -8,6 +8,8 @@
 //!   does, skips with a message when it does not, and fails instead when CI
 //!   says the program must be there (`SONDE_REQUIRE_GO=1`, set by `.ci/run`).
 //!
+//! * [`http`]: a minimal HTTP/1.1 client for tests of servers on 127.0.0.1.
+//!
 //! A gate for another program is one more constant, e.g. for the browser tests:
 //!
 //! ```
@@ -28,6 +30,8 @@
 //! ```
 
 #![deny(missing_docs)]
+
+pub mod http;
 
 use std::process::Command;
 

@@ -165,6 +165,16 @@ fn per_thread() -> Result<Profile, Error> {
 /// # Errors
 /// [`Error::InvalidOption`] for `hz` outside 1 to 1000; as [`profile`].
 pub fn wall_profile(duration: Duration, hz: u32) -> Result<Profile, Error> {
+    wall_profile_until(duration, hz, &std::sync::atomic::AtomicBool::new(false))
+}
+
+/// [`wall_profile`], ending early (with what it has) once `cancel` is set: a
+/// client of `/debug/pprof/wall` that went away.
+pub(crate) fn wall_profile_until(
+    duration: Duration,
+    hz: u32,
+    cancel: &std::sync::atomic::AtomicBool,
+) -> Result<Profile, Error> {
     if !(1..=1000).contains(&hz) {
         return Err(Error::InvalidOption(format!(
             "the wall-clock profile samples 1 to 1000 times a second, not {hz}"
@@ -175,7 +185,7 @@ pub fn wall_profile(duration: Duration, hz: u32) -> Result<Profile, Error> {
     let p = crate::alloc::quietly(|| -> Result<Profile, Error> {
         let mut counts: HashMap<(u32, Option<Vec<u64>>, &'static str), i64> = HashMap::new();
         let mut next = started;
-        while started.elapsed() < duration {
+        while started.elapsed() < duration && !cancel.load(std::sync::atomic::Ordering::Relaxed) {
             for c in capture::capture_all(period, false)? {
                 let state = os::state(c.tid).map_or("exited", ThreadState::as_str);
                 *counts.entry((c.tid, c.frames, state)).or_default() += 1;

@@ -1,0 +1,96 @@
+//! Responses as Go's `net/http/pprof` writes them: every one with
+//! `X-Content-Type-Options: nosniff`; profiles as `application/octet-stream`
+//! attachments; errors as `text/plain; charset=utf-8` with `X-Go-Pprof: 1`
+//! (`go tool pprof` shows the server's text only when that header is there)
+//! and the text plus a newline (Go's `serveError`).
+
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use sonde_profile::Profile;
+
+const NOSNIFF: (&str, &str) = ("x-content-type-options", "nosniff");
+const TEXT: &str = "text/plain; charset=utf-8";
+
+fn build(status: StatusCode, content_type: &str, body: impl Into<Body>) -> Response {
+    let mut r = Response::new(body.into());
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(NOSNIFF.0, HeaderValue::from_static(NOSNIFF.1));
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+/// Go's `serveError`: `status` with `text` and a newline.
+fn error(status: StatusCode, text: &str) -> Response {
+    let mut r = build(status, TEXT, format!("{text}\n"));
+    r.headers_mut().insert("x-go-pprof", HeaderValue::from_static("1"));
+    r
+}
+
+/// A 200 text reply (`debug=N`, `cmdline`, `symbol`).
+pub(super) fn text(body: String) -> Response {
+    build(StatusCode::OK, TEXT, body)
+}
+
+/// A 200 reply of `content_type` (the index's HTML, a flame graph's SVG).
+pub(super) fn typed(content_type: &str, body: impl Into<Body>) -> Response {
+    build(StatusCode::OK, content_type, body)
+}
+
+/// A profile as Go sends it: gzipped protobuf, an attachment named `filename`.
+pub(super) fn profile(p: &Profile, filename: &str) -> Response {
+    let mut gz = Vec::new();
+    if let Err(e) = p.write_to(&mut gz) {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("failed to encode the profile: {e}"),
+        );
+    }
+    let mut r = build(StatusCode::OK, "application/octet-stream", gz);
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    r
+}
+
+/// A request refused or failed: Go's error reply, made small to pass around.
+#[derive(Debug)]
+pub(super) struct Reject {
+    status: StatusCode,
+    text: String,
+    /// Whether to ask for a bearer token (`WWW-Authenticate: Bearer`).
+    ask_token: bool,
+}
+
+impl Reject {
+    /// `status` with `text`.
+    pub(super) fn new(status: StatusCode, text: impl Into<String>) -> Reject {
+        Reject {
+            status,
+            text: text.into(),
+            ask_token: false,
+        }
+    }
+
+    /// 401, asking for a bearer token.
+    pub(super) fn unauthorized(text: &str) -> Reject {
+        Reject {
+            ask_token: true,
+            ..Reject::new(StatusCode::UNAUTHORIZED, text)
+        }
+    }
+}
+
+impl From<Reject> for Response {
+    fn from(r: Reject) -> Response {
+        let mut resp = error(r.status, &r.text);
+        if r.ask_token {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}
