@@ -50,10 +50,11 @@ fn unsupported_format(name: &str) -> Option<String> {
         "disasm" | "weblist" => {
             format!("-{name}: disassembly is not supported; sonde list REGEX shows annotated source")
         }
-        "seconds" | "timeout" | "symbolize" | "tls_cert" | "tls_key" | "tls_ca" => {
-            format!(
-                "-{name}: fetching profiles from URLs is not built yet; download with curl -o FILE URL, then pass FILE"
-            )
+        "symbolize" => {
+            format!("-{name}: sonde symbolizes from the profile itself and needs no binary or symbol server")
+        }
+        "tls_cert" | "tls_key" | "tls_ca" => {
+            format!("-{name}: client certificates are not supported; fetch with curl --cert, then pass the file")
         }
         "tools" | "add_comment" | "call_tree" | "intel_syntax" | "tagroot" | "tagleaf" | "columns" => {
             format!("-{name} is not supported by sonde; `sonde help top` lists the flags it has")
@@ -134,6 +135,11 @@ pub fn translate(args: &[String], subcommands: &[String]) -> Result<Translated, 
             "base" | "diff_base" => {
                 out.push(format!("--{}", name.replace('_', "-")));
                 out.push(take_value("a profile")?);
+                continue;
+            }
+            "seconds" | "timeout" => {
+                out.push(format!("--{name}"));
+                out.push(take_value("a number of seconds")?);
                 continue;
             }
             "normalize" => {
@@ -305,11 +311,11 @@ mod tests {
         let e = t("-http=:8080 cpu.pb.gz").unwrap_err();
         assert!(e.contains("sonde flame"), "{e}");
         assert!(t("-svg cpu.pb.gz").unwrap_err().contains("flame"));
-        assert!(
-            t("-seconds 30 http://h/debug/pprof/profile")
-                .unwrap_err()
-                .contains("curl")
+        assert_eq!(
+            t("-top -seconds 30 http://h/debug/pprof/profile").unwrap(),
+            ["top", "--seconds", "30", "http://h/debug/pprof/profile"]
         );
+        assert!(t("-tls_cert c.pem http://h/").unwrap_err().contains("curl"));
         assert!(
             t("-top -list x cpu.pb.gz")
                 .unwrap_err()

@@ -1,11 +1,13 @@
-//! Reading profiles from disk and combining sources with bases, as `go tool pprof`
-//! does before any report: several sources are merged; bases are subtracted
-//! (`--base`) or kept for comparison (`--diff-base`).
+//! Reading profiles from disk or URLs and combining sources with bases, as `go
+//! tool pprof` does before any report: several sources are merged; bases are
+//! subtracted (`--base`) or kept for comparison (`--diff-base`).
 
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use sonde_profile::{Profile, ReadOptions, merge};
+
+use crate::fetch::{self, FetchArgs};
 
 /// Where the profiles come from and how to combine them.
 #[derive(Clone, Debug, Default)]
@@ -20,15 +22,28 @@ pub struct Sources {
     pub normalize: bool,
     /// Bound on a profile's decompressed size.
     pub max_size: u64,
+    /// How sources that are URLs are fetched.
+    pub fetch: FetchArgs,
 }
 
 /// Reads one profile file.
 pub fn read_profile(path: &str, max_size: u64) -> Result<Profile> {
-    if path.starts_with("http://") || path.starts_with("https://") {
-        bail!(
-            "{path}: fetching profiles over HTTP is not supported yet; download it first, e.g. \
-             `curl -o profile.pb.gz '{path}'`, then analyse the file"
-        );
+    read_source(path, max_size, &FetchArgs::default())
+}
+
+/// Reads one profile, from a file or a URL (fetched, then saved as pprof
+/// saves what it fetches, and the copy's path printed).
+pub fn read_source(path: &str, max_size: u64, how: &FetchArgs) -> Result<Profile> {
+    if fetch::is_url(path) {
+        let data = fetch::fetch(path, how)?;
+        let mut p = Profile::parse_with(&data, &ReadOptions { max_size })
+            .with_context(|| format!("{path}: the server's answer is not a profile"))?;
+        fetch::symbolize_remote(&mut p, path, how)?;
+        match fetch::save(&p, how.save_dir.as_deref()) {
+            Ok(saved) => eprintln!("Saved profile in {}", saved.display()),
+            Err(e) => eprintln!("sonde: could not save the fetched profile: {e:#}"),
+        }
+        return Ok(with_mapping(p));
     }
     let data = std::fs::read(Path::new(path)).with_context(|| format!("cannot read {path}"))?;
     if is_executable(&data) {
@@ -37,15 +52,20 @@ pub fn read_profile(path: &str, max_size: u64) -> Result<Profile> {
              that sonde and Go write into the profile, so no binary is needed)"
         );
     }
-    let mut p = Profile::parse_with(&data, &ReadOptions { max_size }).with_context(|| path.to_string())?;
+    let p = Profile::parse_with(&data, &ReadOptions { max_size }).with_context(|| path.to_string())?;
+    Ok(with_mapping(p))
+}
+
+/// As pprof does: one anonymous mapping when there is none, so that every
+/// location has one.
+fn with_mapping(mut p: Profile) -> Profile {
     if p.mappings.is_empty() && !p.locations.is_empty() {
-        // As pprof does: one anonymous mapping, so that every location has one.
         p.mappings.push(Default::default());
         for l in &mut p.locations {
             l.mapping = Some(0);
         }
     }
-    Ok(p)
+    p
 }
 
 /// An ELF, Mach-O or PE executable rather than a profile.
@@ -75,10 +95,10 @@ pub fn as_pprof_reads(mut p: Profile) -> Result<Profile> {
     Ok(p)
 }
 
-fn read_all(paths: &[String], max_size: u64, what: &str) -> Result<Profile> {
+fn read_all(paths: &[String], max_size: u64, how: &FetchArgs, what: &str) -> Result<Profile> {
     let profiles = paths
         .iter()
-        .map(|p| read_profile(p, max_size))
+        .map(|p| read_source(p, max_size, how))
         .collect::<Result<Vec<_>>>()?;
     // Like pprof, even a single profile goes through merge: identical stacks are
     // combined and samples without value dropped, so traces and totals agree.
@@ -89,10 +109,10 @@ impl Sources {
     /// Loads and combines the profiles.
     pub fn load(&self) -> Result<Profile> {
         if self.sources.is_empty() {
-            bail!("no profile given; pass the path of a .pb.gz file");
+            bail!("no profile given; pass the path of a .pb.gz file or a URL");
         }
         let mut sources = self.sources.as_slice();
-        if sources.len() > 1 && starts_with_executable(&sources[0]) {
+        if sources.len() > 1 && !fetch::is_url(&sources[0]) && starts_with_executable(&sources[0]) {
             // `go tool pprof ./myapp cpu.pb.gz`: the binary is for pprof's own
             // symbolization, which sonde does not need.
             eprintln!(
@@ -101,14 +121,14 @@ impl Sources {
             );
             sources = &sources[1..];
         }
-        let p = read_all(sources, self.max_size, "source")?;
+        let p = read_all(sources, self.max_size, &self.fetch, "source")?;
         let (bases, diff) = match (self.base.is_empty(), self.diff_base.is_empty()) {
             (true, true) => return as_pprof_reads(p),
             (false, true) => (&self.base, false),
             (true, false) => (&self.diff_base, true),
             (false, false) => bail!("--base and --diff-base cannot be used together; pick one"),
         };
-        let base = read_all(bases, self.max_size, "base")?;
+        let base = read_all(bases, self.max_size, &self.fetch, "base")?;
         let mut p = p;
         if self.normalize {
             normalize(&mut p, &base)?;

@@ -12,6 +12,8 @@
 //! * `gocompat`: `go tool pprof`'s own command line (`-top`, `-sample_index=…`),
 //!   rewritten into sonde's before clap reads it.
 //! * `load`: reading profiles and combining them (`--base`, `--diff-base`).
+//! * `fetch`: profiles from URLs, as `go tool pprof http://…` fetches them;
+//!   `sonde fetch`.
 //! * `shell`: the interactive `(pprof)` shell, with completion.
 //! * `bench`: `cargo bench` with a fixed code layout, and `--layout-check`.
 //! * Flame graphs are `sonde_profile::report::write_flame`'s (shared with the
@@ -21,6 +23,7 @@
 //! command line and prints.
 
 mod bench;
+mod fetch;
 mod gocompat;
 mod load;
 mod options;
@@ -91,6 +94,17 @@ enum Cmd {
         /// Profiles to merge.
         #[arg(required = true, value_name = "PROFILE")]
         profiles: Vec<String>,
+    },
+    /// Fetch a profile from a URL into a file, e.g. for a script (curl -o FILE URL).
+    Fetch {
+        /// The URL: http://host:port/debug/pprof/heap, or host:port for a CPU profile.
+        #[arg(value_name = "URL")]
+        url: String,
+        /// Where to write the profile as the server sent it.
+        #[arg(short, long, value_name = "FILE")]
+        output: String,
+        #[command(flatten)]
+        fetch: fetch::FetchArgs,
     },
     /// The change from a base profile: prints top, or writes the difference with -o (go tool pprof -base).
     Diff(ReportArgs),
@@ -206,6 +220,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             max_size,
             profiles,
         } => merge(&output, max_size, &profiles),
+        Cmd::Fetch { url, output, fetch } => fetch_to(&url, &output, &fetch),
         Cmd::Diff(a) => diff(a),
         Cmd::Flame(a) => flame(a),
         Cmd::Shell(a) => shell::run(a),
@@ -217,6 +232,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             files,
         } => benchstat(alpha, fail_on_regression, threshold, &files),
     }
+}
+
+/// `sonde fetch URL -o FILE`: the bytes as the server sent them, once they
+/// are known to be a profile.
+fn fetch_to(url: &str, output: &str, how: &fetch::FetchArgs) -> Result<ExitCode> {
+    let data = fetch::fetch(url, how)?;
+    let p =
+        sonde_profile::Profile::parse(&data).with_context(|| format!("{url}: the server's answer is not a profile"))?;
+    std::fs::write(output, &data).with_context(|| format!("cannot write {output}"))?;
+    eprintln!("wrote {output} ({} bytes, {} samples)", data.len(), p.samples.len());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `sonde merge -o OUT PROFILE...`.

@@ -5,12 +5,14 @@ use anyhow::{Result, anyhow};
 use clap::Args;
 use sonde_profile::report::{Config, Env, Kind, SETTINGS, Setting, SettingSyntax, SourceOpener};
 
+use crate::fetch::FetchArgs;
 use crate::load::Sources;
 
 /// Options shared by the analysis commands.
 #[derive(Args, Clone, Debug, Default)]
 pub struct AnalysisArgs {
-    /// Profiles to analyse (.pb.gz or raw protobuf); several are merged.
+    /// Profiles to analyse (.pb.gz or raw protobuf files, or URLs such as
+    /// http://localhost:6060/debug/pprof/heap); several are merged.
     #[arg(required = true, value_name = "PROFILE")]
     pub profiles: Vec<String>,
 
@@ -32,6 +34,10 @@ pub struct AnalysisArgs {
     /// Refuse profiles whose decompressed size exceeds this (bytes; K, M, G suffixes accepted).
     #[arg(long = "max-size", value_name = "SIZE", default_value = "1G", value_parser = parse_size)]
     pub max_size: u64,
+
+    /// How profiles given as URLs are fetched.
+    #[command(flatten)]
+    pub fetch: FetchArgs,
 }
 
 /// Parses a byte size such as `1048576`, `64M` or `1G`.
@@ -66,6 +72,7 @@ impl AnalysisArgs {
             diff_base: self.diff_base.clone(),
             normalize: self.normalize,
             max_size: self.max_size,
+            fetch: self.fetch.clone(),
         }
     }
 

@@ -107,3 +107,27 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// Runs both tools and requires byte-identical standard output.
+pub fn same(go_args: &[&str], sonde_args: &[&str]) {
+    let g = go_pprof(go_args);
+    assert!(g.status.success(), "go tool pprof {go_args:?} failed: {}", stderr(&g));
+    let s = sonde(sonde_args);
+    assert!(s.status.success(), "sonde {sonde_args:?} failed: {}", stderr(&s));
+    let (gs, ss) = (stdout(&g), stdout(&s));
+    if gs != ss {
+        let diff: Vec<String> = gs
+            .lines()
+            .zip(ss.lines())
+            .filter(|(a, b)| a != b)
+            .take(5)
+            .map(|(a, b)| format!("  go:    {a}\n  sonde: {b}"))
+            .collect();
+        panic!(
+            "sonde {sonde_args:?} differs from go tool pprof {go_args:?} ({} vs {} lines):\n{}\n--- go ---\n{gs}\n--- sonde ---\n{ss}",
+            gs.lines().count(),
+            ss.lines().count(),
+            diff.join("\n")
+        );
+    }
+}
