@@ -40,15 +40,21 @@ pub(super) fn typed(content_type: &str, body: impl Into<Body>) -> Response {
     build(StatusCode::OK, content_type, body)
 }
 
-/// A profile as Go sends it: gzipped protobuf, an attachment named `filename`.
-pub(super) fn profile(p: &Profile, filename: &str) -> Response {
+/// A profile's bytes as Go sends them: gzipped protobuf (`Err` with the
+/// reason when encoding fails).
+pub(super) fn gzip(p: Profile) -> Result<Vec<u8>, String> {
     let mut gz = Vec::new();
-    if let Err(e) = p.write_to(&mut gz) {
-        return error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &format!("failed to encode the profile: {e}"),
-        );
-    }
+    p.write_to(&mut gz)
+        .map_err(|e| format!("failed to encode the profile: {e}"))?;
+    Ok(gz)
+}
+
+/// A profile as Go sends it: [`gzip`]'s bytes, an attachment named `filename`.
+pub(super) fn profile(gz: Result<Vec<u8>, String>, filename: &str) -> Response {
+    let gz = match gz {
+        Ok(gz) => gz,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e),
+    };
     let mut r = build(StatusCode::OK, "application/octet-stream", gz);
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
         r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
