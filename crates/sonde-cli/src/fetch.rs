@@ -47,12 +47,15 @@ pub fn is_url(source: &str) -> bool {
     if Path::new(source).exists() {
         return false;
     }
-    let host_port = source.split('/').next().unwrap_or("");
+    let host_port = source.split(['/', '?', '#']).next().unwrap_or("");
     match host_port.rsplit_once(':') {
         Some((host, port)) => !host.is_empty() && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()),
         None => false,
     }
 }
+
+/// The longest duration or timeout sonde accepts: a day, in seconds.
+const MAX_SECONDS: u64 = 86_400;
 
 /// The URL to fetch and its timeout, by pprof's rules (`adjustURL`).
 pub fn adjust(source: &str, args: &FetchArgs) -> Result<(String, Duration, Option<u64>)> {
@@ -62,12 +65,22 @@ pub fn adjust(source: &str, args: &FetchArgs) -> Result<(String, Duration, Optio
         format!("http://{source}")
     };
     let (scheme, rest) = with_scheme.split_once("://").unwrap_or(("http", &with_scheme));
-    let (host, path_query) = match rest.find('/') {
+    let rest = rest.split('#').next().unwrap_or(rest);
+    // The host ends where the path or the query starts.
+    let (host, path_query) = match rest.find(['/', '?']) {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, ""),
     };
-    if host.is_empty() {
+    let host_only = host.rsplit('@').next().unwrap_or(host);
+    if host_only.is_empty() {
         bail!("{source}: no host in the URL");
+    }
+    let port = match host_only.strip_prefix('[') {
+        Some(v6) => v6.split_once("]:").map(|(_, p)| p),
+        None => host_only.rsplit_once(':').map(|(_, p)| p),
+    };
+    if let Some(port) = port.filter(|p| p.parse::<u16>().is_err()) {
+        bail!("{source}: {port:?} is not a port (a number from 1 to 65535)");
     }
     let (path, query) = path_query.split_once('?').unwrap_or((path_query, ""));
     let path = if path.is_empty() || path == "/" {
@@ -84,17 +97,24 @@ pub fn adjust(source: &str, args: &FetchArgs) -> Result<(String, Duration, Optio
         })
         .collect();
     let seconds = match args.seconds {
-        Some(n) => {
+        // As pprof: a duration of 0 leaves the URL's as it is.
+        Some(n) if n > 0 => {
             params.retain(|(k, _)| k != "seconds");
             params.push(("seconds".into(), n.to_string()));
             Some(n)
         }
-        None => params
+        _ => params
             .iter()
             .find(|(k, _)| k == "seconds")
             .and_then(|(_, v)| v.parse().ok()),
     };
-    let timeout = match (args.timeout, seconds) {
+    if let Some(s) = seconds.filter(|&s| s > MAX_SECONDS) {
+        bail!("{source}: a profile of {s} seconds is longer than sonde waits for (at most {MAX_SECONDS}, a day)");
+    }
+    if let Some(t) = args.timeout.filter(|&t| t > MAX_SECONDS) {
+        bail!("--timeout {t}: at most {MAX_SECONDS} seconds (a day)");
+    }
+    let timeout = match (args.timeout.filter(|&t| t > 0), seconds) {
         (Some(t), _) => Duration::from_secs(t),
         // pprof's 1.5 times the duration, but at least 10 s more than it: a
         // 1 s profile from a busy server takes longer than 1.5 s.
@@ -120,8 +140,13 @@ pub fn adjust(source: &str, args: &FetchArgs) -> Result<(String, Duration, Optio
 
 /// Fetches the bytes at `source` (a URL, see [`is_url`]), with a countdown on
 /// a terminal while the server collects.
-pub fn fetch(source: &str, args: &FetchArgs) -> Result<Vec<u8>> {
+pub fn fetch(source: &str, args: &FetchArgs, max_size: u64) -> Result<Vec<u8>> {
     let (url, timeout, seconds) = adjust(source, args)?;
+    if let Some(token) = &args.token {
+        if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            bail!("--token: a bearer token is printable ASCII without spaces");
+        }
+    }
     eprintln!("Fetching profile over HTTP from {url}");
     let countdown = seconds.filter(|&s| s > 0 && std::io::stderr().is_terminal()).map(|s| {
         let bar = indicatif::ProgressBar::new(s);
@@ -144,14 +169,14 @@ pub fn fetch(source: &str, args: &FetchArgs) -> Result<Vec<u8>> {
         });
         bar
     });
-    let result = get(&url, timeout, args.token.as_deref());
+    let result = get(&url, timeout, args.token.as_deref(), max_size);
     if let Some(bar) = countdown {
         bar.finish_and_clear();
     }
     result
 }
 
-fn get(url: &str, timeout: Duration, token: Option<&str>) -> Result<Vec<u8>> {
+fn get(url: &str, timeout: Duration, token: Option<&str>, max_size: u64) -> Result<Vec<u8>> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
         .http_status_as_error(false)
@@ -166,6 +191,9 @@ fn get(url: &str, timeout: Duration, token: Option<&str>) -> Result<Vec<u8>> {
             "fetching {url}: no complete answer within {}s; for a longer profile raise --timeout",
             timeout.as_secs()
         ),
+        e if url.starts_with("https://") && e.to_string().contains("InvalidContentType") => {
+            anyhow!("fetching {url}: the server does not speak TLS (https); for a plain HTTP server use http://")
+        }
         e => anyhow!("fetching {url}: {e}"),
     })?;
     let status = resp.status();
@@ -178,8 +206,14 @@ fn get(url: &str, timeout: Duration, token: Option<&str>) -> Result<Vec<u8>> {
     let mut body = Vec::new();
     resp.body_mut()
         .as_reader()
+        .take(max_size.saturating_add(1))
         .read_to_end(&mut body)
         .with_context(|| format!("fetching {url}: reading the answer"))?;
+    if body.len() as u64 > max_size {
+        bail!(
+            "fetching {url}: the server sent more than {max_size} bytes, the limit; raise it with --max-size if the profile is genuinely this large"
+        );
+    }
     if !status.is_success() {
         let reason = status.canonical_reason().unwrap_or("");
         let status = format!("{} {reason}", status.as_u16());
@@ -273,6 +307,9 @@ pub fn save(p: &Profile, dir: Option<&Path>) -> Result<PathBuf> {
         Some(d) => d.to_path_buf(),
         None => default_dir(),
     };
+    if dir.exists() && !dir.is_dir() {
+        bail!("--save-dir {}: not a directory", dir.display());
+    }
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut prefix = String::from("pprof.");
     if let Some(file) = p.main_binary().filter(|f| !f.is_empty()) {
@@ -335,6 +372,37 @@ mod tests {
         let (url, timeout, _) = adjust("http://h:1/debug/pprof/profile?seconds=30&debug=0", &five).unwrap();
         assert_eq!(url, "http://h:1/debug/pprof/profile?debug=0&seconds=5");
         assert_eq!(timeout, Duration::from_secs(15));
+        // A query without a path; a fragment.
+        let (url, _, seconds) = adjust("http://h:1?seconds=2#top", &none).unwrap();
+        assert_eq!(
+            (url.as_str(), seconds),
+            ("http://h:1/debug/pprof/profile?seconds=2", Some(2))
+        );
+        // As pprof: 0 leaves the URL's duration, and a timeout of 0 is the default.
+        let zero = FetchArgs {
+            seconds: Some(0),
+            timeout: Some(0),
+            ..FetchArgs::default()
+        };
+        let (url, timeout, _) = adjust("h:1/debug/pprof/heap", &zero).unwrap();
+        assert_eq!(
+            (url.as_str(), timeout),
+            ("http://h:1/debug/pprof/heap", Duration::from_secs(60))
+        );
+        // Refused with one line each.
+        let huge = FetchArgs {
+            seconds: Some(u64::MAX),
+            ..FetchArgs::default()
+        };
+        assert!(adjust("h:1", &huge).unwrap_err().to_string().contains("a day"));
+        assert!(adjust("h:1/debug/pprof/profile?seconds=9223372036854775807", &none).is_err());
+        assert!(
+            adjust("http://h:abc/x", &none)
+                .unwrap_err()
+                .to_string()
+                .contains("not a port")
+        );
+        assert!(adjust("http://[::1]:6060/debug/pprof/heap", &none).is_ok());
     }
 
     #[test]
@@ -343,6 +411,7 @@ mod tests {
         assert!(is_url("https://x"));
         assert!(is_url("localhost:6060"));
         assert!(is_url("10.0.0.1:8080/debug/pprof/heap"));
+        assert!(is_url("127.0.0.1:6060?seconds=5"));
         assert!(!is_url("cpu.pb.gz"));
         assert!(!is_url("dir/cpu.pb.gz"));
         assert!(!is_url("C:profile"));

@@ -35,7 +35,7 @@ pub fn read_profile(path: &str, max_size: u64) -> Result<Profile> {
 /// saves what it fetches, and the copy's path printed).
 pub fn read_source(path: &str, max_size: u64, how: &FetchArgs) -> Result<Profile> {
     if fetch::is_url(path) {
-        let data = fetch::fetch(path, how)?;
+        let data = fetch::fetch(path, how, max_size)?;
         let mut p = Profile::parse_with(&data, &ReadOptions { max_size })
             .with_context(|| format!("{path}: the server's answer is not a profile"))?;
         fetch::symbolize_remote(&mut p, path, how)?;

@@ -103,6 +103,9 @@ enum Cmd {
         /// Where to write the profile as the server sent it.
         #[arg(short, long, value_name = "FILE")]
         output: String,
+        /// Refuse answers larger than this (bytes; K, M, G suffixes accepted).
+        #[arg(long = "max-size", value_name = "SIZE", default_value = "1G", value_parser = options::parse_size)]
+        max_size: u64,
         #[command(flatten)]
         fetch: fetch::FetchArgs,
     },
@@ -220,7 +223,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             max_size,
             profiles,
         } => merge(&output, max_size, &profiles),
-        Cmd::Fetch { url, output, fetch } => fetch_to(&url, &output, &fetch),
+        Cmd::Fetch {
+            url,
+            output,
+            max_size,
+            fetch,
+        } => fetch_to(&url, &output, max_size, &fetch),
         Cmd::Diff(a) => diff(a),
         Cmd::Flame(a) => flame(a),
         Cmd::Shell(a) => shell::run(a),
@@ -236,8 +244,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
 
 /// `sonde fetch URL -o FILE`: the bytes as the server sent them, once they
 /// are known to be a profile.
-fn fetch_to(url: &str, output: &str, how: &fetch::FetchArgs) -> Result<ExitCode> {
-    let data = fetch::fetch(url, how)?;
+fn fetch_to(url: &str, output: &str, max_size: u64, how: &fetch::FetchArgs) -> Result<ExitCode> {
+    let data = fetch::fetch(url, how, max_size)?;
     let p =
         sonde_profile::Profile::parse(&data).with_context(|| format!("{url}: the server's answer is not a profile"))?;
     std::fs::write(output, &data).with_context(|| format!("cannot write {output}"))?;

@@ -42,6 +42,8 @@ pub struct Kind {
     description: &'static str,
     cumulative: bool,
     count: Option<fn() -> usize>,
+    /// The names of its sample types, in order.
+    sample_types: &'static [&'static str],
     /// The profile now; `None` for kinds collected over a duration (`profile`).
     now: Option<fn() -> Result<Profile, Error>>,
     /// Collects over a duration (`profile`, `wall`) until the duration ends or
@@ -68,6 +70,13 @@ impl Kind {
     /// kinds that record nothing until they are taken (`profile`, the CPU).
     pub fn count(&self) -> Option<usize> {
         self.count.map(|count| count())
+    }
+
+    /// The names of the profile's sample types, in order (`alloc_objects`,
+    /// `alloc_space`, `inuse_objects`, `inuse_space` for `heap`), known before
+    /// it is taken: a sink checks a requested sample index with them.
+    pub fn sample_types(&self) -> &'static [&'static str] {
+        self.sample_types
     }
 
     /// Whether the profile adds up everything since the program started
@@ -196,6 +205,7 @@ static KINDS: &[Kind] = &[
         description: "A sampling of all past memory allocations",
         cumulative: true,
         count: Some(heap::record_count),
+        sample_types: &["alloc_objects", "alloc_space", "inuse_objects", "inuse_space"],
         now: Some(|| Ok(heap::allocs_profile())),
         over: None,
         text: Some(|debug| text_of("allocs", debug, heap::allocs_profile(), legacy::heap_text)),
@@ -205,6 +215,7 @@ static KINDS: &[Kind] = &[
         description: "Stack traces that led to blocking on synchronization primitives",
         cumulative: true,
         count: Some(sync::block_count),
+        sample_types: &["contentions", "delay"],
         now: Some(|| Ok(sync::block_profile())),
         over: None,
         text: Some(|debug| {
@@ -219,6 +230,7 @@ static KINDS: &[Kind] = &[
                       parameter to list every thread with its state and stack.",
         cumulative: false,
         count: Some(threads::count),
+        sample_types: &["goroutine"],
         now: Some(threads::profile),
         over: None,
         text: Some(threads::text),
@@ -228,6 +240,7 @@ static KINDS: &[Kind] = &[
         description: "A sampling of memory allocations of live objects",
         cumulative: false,
         count: Some(heap::record_count),
+        sample_types: &["alloc_objects", "alloc_space", "inuse_objects", "inuse_space"],
         now: Some(|| Ok(heap::profile())),
         over: None,
         text: Some(|debug| text_of("heap", debug, heap::profile(), legacy::heap_text)),
@@ -237,6 +250,7 @@ static KINDS: &[Kind] = &[
         description: "Stack traces of holders of contended mutexes",
         cumulative: true,
         count: Some(sync::mutex_count),
+        sample_types: &["contentions", "delay"],
         now: Some(|| Ok(sync::mutex_profile())),
         over: None,
         text: Some(|debug| {
@@ -251,6 +265,7 @@ static KINDS: &[Kind] = &[
         description: "Live async tasks (tokio) spawned through sonde::tasks, by spawn site",
         cumulative: false,
         count: Some(crate::tasks::count),
+        sample_types: &["goroutine", "polls", "poll_time", "idle_time"],
         now: Some(|| Ok(crate::tasks::profile())),
         over: None,
         text: Some(crate::tasks::text),
@@ -261,6 +276,7 @@ static KINDS: &[Kind] = &[
                       profile file, use the sonde top command (or go tool pprof) to investigate the profile.",
         cumulative: false,
         count: None,
+        sample_types: &["samples", "cpu"],
         now: None,
         over: Some(|d, _, cancel| cpu::profile_until(d, cpu::CpuOptions::default(), cancel)),
         text: None,
@@ -272,6 +288,7 @@ static KINDS: &[Kind] = &[
                       waiting (sleeps, I/O, locks), which a CPU profile cannot show.",
         cumulative: false,
         count: None,
+        sample_types: &["samples", "wall"],
         now: None,
         over: Some(|d, p, cancel| threads::wall_profile_until(d, p.hz.unwrap_or(99), cancel)),
         text: None,
@@ -283,7 +300,7 @@ fn text_of(kind: &str, debug: u8, p: Profile, write: fn(&Profile) -> String) -> 
     match debug {
         1 => Ok(write(&p)),
         _ => Err(Error::InvalidOption(format!(
-            "a {kind} profile's text form is debug=1, not debug={debug} (debug=0 is the protobuf profile)"
+            "the {kind} profile's text form is debug=1, not debug={debug} (debug=0 is the protobuf profile)"
         ))),
     }
 }
@@ -348,6 +365,12 @@ mod tests {
         assert!(k("heap").count().is_some());
         assert_eq!(k("heap").count(), k("allocs").count(), "one record for both views");
         assert_eq!(k("profile").count(), None);
+        // The sample types each kind declares are those its profiles have.
+        for kind in kinds().filter(|k| k.supports_delta()) {
+            let p = kind.take(&Params::default()).expect("a profile");
+            let types: Vec<&str> = p.sample_types.iter().map(|t| &*t.ty).collect();
+            assert_eq!(types, kind.sample_types(), "{}", kind.name());
+        }
     }
 
     #[test]

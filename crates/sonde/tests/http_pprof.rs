@@ -204,9 +204,38 @@ fn bad_requests_get_go_errors_and_cpu_profiles_take_turns() {
     assert_eq!(req("/debug/pprof/trace").status, 501);
     let r = req("/debug/pprof/heap?debug=x");
     assert_eq!(r.status, 400, "{}", r.text());
-    let r = req("/debug/pprof");
-    assert!(matches!(r.status, 301 | 308), "{}", r.status);
-    assert_eq!(r.header("location"), Some("/debug/pprof/"));
+    let r = req("/debug/pprof?debug=1");
+    assert_eq!(r.status, 301);
+    assert_eq!(r.header("location"), Some("/debug/pprof/?debug=1"));
+    for path in ["heap/", "heap/x", "a/b/c"] {
+        assert_go_error(&req(&format!("/debug/pprof/{path}")), 404, "Unknown profile");
+    }
+    // Values are decoded as Go's FormValue decodes them; empty is absent.
+    assert!(req("/debug/pprof/heap?debug=%31").text().starts_with("heap profile: "));
+    assert_profile(&req("/debug/pprof/heap?seconds="), "heap");
+    assert_profile(&req("/debug/pprof/heap?hz=abc"), "heap");
+    // A flame graph checks its sample index before collecting, and draws an
+    // empty profile as such.
+    let start = Instant::now();
+    let r = req("/debug/pprof/flamegraph?seconds=20&si=nope");
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("samples, cpu"), "{}", r.text());
+    assert!(start.elapsed() < Duration::from_secs(10), "refused before collecting");
+    let r = req("/debug/pprof/flamegraph?profile=block");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("no samples"), "{}", r.text());
+
+    // A wall-clock profile while thread profiles are taken: it skips the
+    // periods they hold, and says so, rather than failing.
+    let wall = std::thread::spawn(move || must(get(addr, "/debug/pprof/wall?seconds=2", &[], T), "wall"));
+    std::thread::sleep(Duration::from_millis(300));
+    let goroutines: Vec<_> = (0..5)
+        .map(|_| std::thread::spawn(move || must(get(addr, "/debug/pprof/goroutine?debug=1", &[], T), "goroutine")))
+        .collect();
+    for g in goroutines {
+        assert_eq!(g.join().expect("goroutine").status, 200);
+    }
+    assert_profile(&wall.join().expect("wall"), "wall");
 
     // Three CPU profiles at once: one is collected, two get Go's error.
     let replies: Vec<Reply> = (0..3)

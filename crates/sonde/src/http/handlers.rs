@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
-use axum::response::{Redirect, Response};
+use axum::response::Response;
 use sonde_profile::Profile;
 use sonde_profile::report::Config as ReportConfig;
 
@@ -20,9 +20,24 @@ use crate::profiles::{self, Kind, Params};
 
 type Shared = State<Arc<Config>>;
 
-/// `/debug/pprof` → `/debug/pprof/`, as Go's `ServeMux` redirects.
-pub(super) async fn to_index() -> Redirect {
-    Redirect::permanent("/debug/pprof/")
+/// `/debug/pprof` → `/debug/pprof/` (301, query kept, any method), as Go's
+/// `ServeMux` redirects.
+pub(super) async fn to_index(RawQuery(query): RawQuery) -> Response {
+    let to = match query {
+        Some(q) if !q.is_empty() => format!("/debug/pprof/?{q}"),
+        _ => "/debug/pprof/".to_string(),
+    };
+    let mut r = Response::new(axum::body::Body::empty());
+    *r.status_mut() = StatusCode::MOVED_PERMANENTLY;
+    if let Ok(v) = axum::http::HeaderValue::from_str(&to) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}
+
+/// Paths below an endpoint (`/debug/pprof/heap/x`): Go's 404.
+pub(super) async fn unknown() -> Response {
+    Reject::new(StatusCode::NOT_FOUND, "Unknown profile").into()
 }
 
 /// `/debug/pprof/`.
@@ -30,7 +45,8 @@ pub(super) async fn index(State(config): Shared, headers: HeaderMap) -> Response
     if let Err(denied) = authorize(&config, &headers) {
         return denied.into();
     }
-    reply::typed("text/html; charset=utf-8", index::page(&config))
+    let page = crate::alloc::quietly(|| index::page(&config).into_bytes());
+    reply::typed("text/html; charset=utf-8", page)
 }
 
 /// `/debug/pprof/{name}`.
@@ -97,30 +113,68 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     std::hint::black_box(diff) == 0
 }
 
-/// The query parameters, first value of each, as Go's `FormValue`.
-struct Query<'a> {
-    pairs: Vec<(&'a str, &'a str)>,
+/// The query parameters, decoded (`%31` is `1`, `+` a space), first value
+/// of each, as Go's `FormValue`.
+struct Query {
+    pairs: Vec<(String, String)>,
 }
 
-impl<'a> Query<'a> {
-    fn parse(raw: &'a str) -> Query<'a> {
+/// Decodes a query component as Go's `url.QueryUnescape` does; a malformed
+/// escape is kept as it is.
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                match std::str::from_utf8(&b[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                {
+                    Some(v) => {
+                        out.push(v);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl Query {
+    fn parse(raw: &str) -> Query {
         let pairs = raw
             .split('&')
             .filter(|p| !p.is_empty())
-            .map(|p| p.split_once('=').unwrap_or((p, "")))
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (unescape(k), unescape(v))
+            })
             .collect();
         Query { pairs }
     }
 
-    fn get(&self, key: &str) -> Option<&'a str> {
-        self.pairs.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+    /// The first value of `key`; an empty value is no value, as Go's
+    /// handlers take it.
+    fn get(&self, key: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
     }
 
     /// `debug`: 0 when absent; 400 when it is not a small number (Go takes
     /// anything unparsable as 0).
     fn debug(&self) -> Result<u8, Reject> {
         match self.get("debug") {
-            None | Some("") => Ok(0),
+            None => Ok(0),
             Some(v) => v.parse::<u8>().map_err(|_| {
                 Reject::new(
                     StatusCode::BAD_REQUEST,
@@ -170,17 +224,15 @@ const NICE: libc::c_int = 10;
 
 /// Runs blocking work (collecting, symbolizing, encoding) on a thread of its
 /// own at a lower priority ([`NICE`]), off the runtime's threads, so that
-/// scrapes yield the CPU to the program's own work on a busy machine.
+/// scrapes yield the CPU to the program's own work on a busy machine. The
+/// thread is quiet: what `f` allocates is sonde's memory, out of the
+/// program's heap profiles.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Reject> {
     let (tx, rx) = tokio::sync::oneshot::channel();
-    // What the thread allocates is freed by the caller's (the reply): it is
-    // sonde's own memory when the caller's is (sonde's own server), else the
-    // program's, so that the two threads count it on the same side.
-    let quiet = crate::alloc::with_local(|l| l.quiet());
     let spawned = std::thread::Builder::new().name("sonde-pprof".into()).spawn(move || {
-        if quiet {
-            crate::alloc::quiet_thread();
-        }
+        // Its work is sonde's, not the program's: the replies it builds are
+        // freed quietly too (`reply::quiet`).
+        crate::alloc::quiet_thread();
         // SAFETY: getpriority and setpriority on the calling thread (a tid is
         // a PRIO_PROCESS id on Linux); failure leaves the priority as it was.
         unsafe {
@@ -249,7 +301,7 @@ async fn take_then<T: Send + 'static>(
 
 /// The parameters of a kind's request: `seconds` (a delta profile for kinds
 /// taken at once; the duration, default 30 s, for the others) and `hz`.
-fn params(config: &Config, kind: &Kind, q: &Query<'_>) -> Result<Params, Reject> {
+fn params(config: &Config, kind: &Kind, q: &Query) -> Result<Params, Reject> {
     let seconds = match q.seconds(config)? {
         Some(d) => Some(d),
         None if kind.supports_delta() => None,
@@ -268,7 +320,8 @@ fn params(config: &Config, kind: &Kind, q: &Query<'_>) -> Result<Params, Reject>
         seconds,
         ..Params::default()
     };
-    if let Some(v) = q.get("hz") {
+    // Only the wall-clock profile takes a rate (Go's endpoints take none).
+    if let Some(v) = q.get("hz").filter(|_| kind.name() == "wall") {
         params = params.with_hz(v.parse::<u32>().map_err(|_| {
             Reject::new(
                 StatusCode::BAD_REQUEST,
@@ -281,7 +334,7 @@ fn params(config: &Config, kind: &Kind, q: &Query<'_>) -> Result<Params, Reject>
 
 /// Every kind of the registry: `profile` (CPU), `wall`, `heap`, `allocs`,
 /// `goroutine`, `block`, `mutex`, `tasks`.
-async fn named(config: &Config, kind: &'static Kind, q: &Query<'_>) -> Result<Response, Reject> {
+async fn named(config: &Config, kind: &'static Kind, q: &Query) -> Result<Response, Reject> {
     let debug = q.debug()?;
     let params = params(config, kind, q)?;
     if !kind.supports_delta() {
@@ -318,24 +371,59 @@ async fn named(config: &Config, kind: &'static Kind, q: &Query<'_>) -> Result<Re
 
 /// `flamegraph?seconds=N` (CPU) or `flamegraph?profile=NAME[&si=TYPE]`
 /// (`seconds` then makes a delta profile).
-async fn flamegraph(config: &Config, q: &Query<'_>) -> Result<Response, Reject> {
+async fn flamegraph(config: &Config, q: &Query) -> Result<Response, Reject> {
     let name = q.get("profile").unwrap_or("profile");
     let Some(kind) = profiles::lookup(name) else {
         return Err(Reject::new(StatusCode::NOT_FOUND, "Unknown profile"));
     };
-    let mut cfg = ReportConfig::default();
+    // A sample index is checked before anything is collected.
     if let Some(si) = q.get("si") {
-        cfg.sample_index = Some(si.to_string());
+        let types = kind.sample_types();
+        if !types.contains(&si) && si.parse::<usize>().map_or(true, |i| i >= types.len()) {
+            return Err(Reject::new(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "unknown sample index {si:?}: the {name} profile has {}",
+                    types.join(", ")
+                ),
+            ));
+        }
     }
-    let title = name.to_string();
-    let draw = move |p| {
+    // Made quietly: the worker that draws frees them quietly.
+    let (cfg, title) = crate::alloc::quietly(|| {
+        let cfg = ReportConfig {
+            sample_index: q.get("si").map(str::to_string),
+            ..ReportConfig::default()
+        };
+        (cfg, name.to_string())
+    });
+    let draw = move |p: Profile| {
         let mut svg = Vec::new();
-        sonde_profile::report::write_flame(p, None, &cfg, &title, &mut svg).map(|_| svg)
+        match sonde_profile::report::write_flame(p, None, &cfg, &title, &mut svg) {
+            Ok(_) => Ok(svg),
+            // Nothing was recorded (no contention yet, nothing in use): an
+            // image that says so, not an error.
+            Err(sonde_profile::Error::NoMatches(_)) => Ok(empty_svg(&title)),
+            Err(e) => Err(e),
+        }
     };
     let svg = take_then(kind, params(config, kind, q)?, draw)
         .await?
         .map_err(|e| Reject::new(StatusCode::BAD_REQUEST, format!("cannot draw the flame graph: {e}")))?;
     Ok(reply::typed("image/svg+xml", svg))
+}
+
+/// A flame graph of a profile with no samples: its title and a line saying so.
+fn empty_svg(title: &str) -> Vec<u8> {
+    let title = title.replace('&', "&amp;").replace('<', "&lt;");
+    format!(
+        "<?xml version=\"1.0\" standalone=\"no\"?>\n<svg version=\"1.1\" width=\"1200\" height=\"60\" \
+         xmlns=\"http://www.w3.org/2000/svg\"><text x=\"600\" y=\"24\" text-anchor=\"middle\" \
+         font-family=\"Verdana\" font-size=\"17\">{title}</text><text x=\"600\" y=\"48\" \
+         text-anchor=\"middle\" font-family=\"Verdana\" font-size=\"12\">no samples: nothing was \
+         recorded in this profile</text></svg>\n"
+    )
+    .into_bytes()
 }
 
 /// `cmdline`: the arguments joined by NUL bytes, as Go's.
@@ -351,28 +439,38 @@ async fn symbol(method: &Method, query: &str, body: &[u8]) -> Response {
     } else {
         query.to_string()
     };
+    // Words as Go's strconv.ParseUint(word, 0, 64): 0x hex, 0 octal.
     let addrs: Vec<u64> = input
         .split(|c: char| c == '+' || c.is_whitespace())
         .filter_map(|w| {
             let w = w.trim();
-            match w.strip_prefix("0x").or_else(|| w.strip_prefix("0X")) {
-                Some(hex) => u64::from_str_radix(hex, 16).ok(),
-                None => w.parse().ok(),
+            if let Some(hex) = w.strip_prefix("0x").or_else(|| w.strip_prefix("0X")) {
+                u64::from_str_radix(hex, 16).ok()
+            } else if w.len() > 1 && w.starts_with('0') {
+                u64::from_str_radix(&w[1..], 8).ok()
+            } else {
+                w.parse().ok()
             }
         })
         .collect();
-    let names = tokio::task::spawn_blocking(move || {
+    let answer = blocking(move || {
         let modules = crate::unwind::modules::loaded_modules();
-        addrs
-            .into_iter()
-            .filter_map(|a| crate::profile_builder::function_at(&modules, a).map(|n| (a, n)))
-            .collect::<Vec<_>>()
+        let mut out = String::from("num_symbols: 1\n");
+        for &a in &addrs {
+            if let Some(name) = crate::profile_builder::function_at(&modules, a) {
+                out.push_str(&format!("{a:#x} {name}\n"));
+            }
+        }
+        // The addresses go back to be freed where they were allocated.
+        (out, addrs)
     })
     .await
-    .unwrap_or_default();
-    let mut out = String::from("num_symbols: 1\n");
-    for (a, name) in names {
-        out.push_str(&format!("{a:#x} {name}\n"));
+    .map(|(out, addrs)| {
+        drop(addrs);
+        out
+    });
+    match answer {
+        Ok(text) => reply::text(text),
+        Err(r) => r.into(),
     }
-    reply::text(out)
 }

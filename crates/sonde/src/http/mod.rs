@@ -51,7 +51,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::{any, get};
+use axum::routing::any;
 
 use crate::Error;
 
@@ -124,9 +124,14 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
 /// The `/debug/pprof` endpoints with `config`.
 pub fn router_with<S: Clone + Send + Sync + 'static>(config: Config) -> Router<S> {
     Router::new()
-        .route("/debug/pprof", get(handlers::to_index))
+        .route("/debug/pprof", any(handlers::to_index))
         .route("/debug/pprof/", any(handlers::index))
         .route("/debug/pprof/{name}", any(handlers::endpoint))
+        .route("/debug/pprof/{name}/", any(handlers::unknown))
+        .route("/debug/pprof/{name}/{*rest}", any(handlers::unknown))
+        // Symbolization requests of up to 16 MiB of addresses (axum's default
+        // is 2 MiB; Go sets no limit).
+        .layer(axum::extract::DefaultBodyLimit::max(16 << 20))
         .with_state(Arc::new(config))
 }
 

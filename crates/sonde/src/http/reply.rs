@@ -30,18 +30,43 @@ fn error(status: StatusCode, text: &str) -> Response {
     r
 }
 
-/// A 200 text reply (`debug=N`, `cmdline`, `symbol`).
-pub(super) fn text(body: String) -> Response {
-    build(StatusCode::OK, TEXT, body)
+/// A body built in sonde's own memory (quietly, on a profile worker): freed
+/// quietly too, on whichever thread the server drops it, so that it counts
+/// neither as the program's allocation nor as its free.
+struct Quiet(Vec<u8>);
+
+impl AsRef<[u8]> for Quiet {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
 }
 
-/// A 200 reply of `content_type` (the index's HTML, a flame graph's SVG).
-pub(super) fn typed(content_type: &str, body: impl Into<Body>) -> Response {
-    build(StatusCode::OK, content_type, body)
+impl Drop for Quiet {
+    fn drop(&mut self) {
+        let bytes = std::mem::take(&mut self.0);
+        crate::alloc::quietly(|| drop(bytes));
+    }
+}
+
+/// A body of bytes allocated quietly.
+pub(super) fn quiet(bytes: Vec<u8>) -> Body {
+    Body::from(axum::body::Bytes::from_owner(Quiet(bytes)))
+}
+
+/// A 200 text reply (`debug=N`, `cmdline`, `symbol`) of text allocated
+/// quietly.
+pub(super) fn text(body: String) -> Response {
+    build(StatusCode::OK, TEXT, quiet(body.into_bytes()))
+}
+
+/// A 200 reply of `content_type` (the index's HTML, a flame graph's SVG) of
+/// bytes allocated quietly.
+pub(super) fn typed(content_type: &str, body: Vec<u8>) -> Response {
+    build(StatusCode::OK, content_type, quiet(body))
 }
 
 /// A profile's bytes as Go sends them: gzipped protobuf (`Err` with the
-/// reason when encoding fails).
+/// reason when encoding fails). Call quietly (on a profile worker).
 pub(super) fn gzip(p: Profile) -> Result<Vec<u8>, String> {
     let mut gz = Vec::new();
     p.write_to(&mut gz)
@@ -55,7 +80,7 @@ pub(super) fn profile(gz: Result<Vec<u8>, String>, filename: &str) -> Response {
         Ok(gz) => gz,
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e),
     };
-    let mut r = build(StatusCode::OK, "application/octet-stream", gz);
+    let mut r = build(StatusCode::OK, "application/octet-stream", quiet(gz));
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
         r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }

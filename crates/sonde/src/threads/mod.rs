@@ -160,7 +160,10 @@ fn per_thread() -> Result<Profile, Error> {
 /// `wall/nanoseconds` (a sample stands for one period, `1e9 / hz` ns, of one
 /// thread), labelled `thread` and `state`; the sampling thread itself (the
 /// caller) is left out. A thread that does not answer within a period counts
-/// under [`NO_ANSWER_FRAME`]. Cost: one signal per thread per period.
+/// under [`NO_ANSWER_FRAME`]. A period in which another capture of every
+/// thread (a [`profile`] called elsewhere) holds the threads is skipped, and
+/// the profile's comments say how many were. Cost: one signal per thread per
+/// period.
 ///
 /// # Errors
 /// [`Error::InvalidOption`] for `hz` outside 1 to 1000; as [`profile`].
@@ -185,10 +188,21 @@ pub(crate) fn wall_profile_until(
     let p = crate::alloc::quietly(|| -> Result<Profile, Error> {
         let mut counts: HashMap<(u32, Option<Vec<u64>>, &'static str), i64> = HashMap::new();
         let mut next = started;
+        let (mut ticks, mut skipped) = (0u64, 0u64);
         while started.elapsed() < duration && !cancel.load(std::sync::atomic::Ordering::Relaxed) {
-            for c in capture::capture_all(period, false)? {
-                let state = os::state(c.tid).map_or("exited", ThreadState::as_str);
-                *counts.entry((c.tid, c.frames, state)).or_default() += 1;
+            ticks += 1;
+            match capture::capture_all(period, false) {
+                Ok(captured) => {
+                    for c in captured {
+                        let state = os::state(c.tid).map_or("exited", ThreadState::as_str);
+                        *counts.entry((c.tid, c.frames, state)).or_default() += 1;
+                    }
+                }
+                // Another capture (a thread profile, another wall profile)
+                // holds the threads this period: this tick is skipped, not
+                // the whole profile.
+                Err(Error::CaptureBusy { .. }) => skipped += 1,
+                Err(e) => return Err(e),
             }
             next += period;
             if let Some(wait) = next.checked_duration_since(std::time::Instant::now()) {
@@ -208,6 +222,15 @@ pub(crate) fn wall_profile_until(
             ..Default::default()
         };
         let mut t = crate::profile_builder::ProfileBuilder::new(p, &modules, &[], OWN_FRAMES);
+        if skipped > 0 {
+            t.p.comments.push(
+                format!(
+                    "{skipped} of {ticks} periods were skipped: other captures of every thread's stack \
+                     (thread profiles) ran then"
+                )
+                .into(),
+            );
+        }
         let mut names: HashMap<u32, String> = HashMap::new();
         for ((tid, frames, state), n) in counts {
             let locations = match &frames {
