@@ -7,7 +7,8 @@
 //! below it:
 //!
 //! * `http` (feature `http`): Go's `/debug/pprof` endpoints, an axum router
-//!   and a server of its own; a sink of the registry.
+//!   and a server of its own; a sink of the registry (and, for
+//!   `/debug/pprof/symbol`, of the symbolizer).
 //! * [`profiles`]: the registry, a profile kind's name to how to take it (Go's
 //!   `pprof.Lookup` and `pprof.Profiles`), delta profiles and text forms.
 //!   Sinks (endpoints, agents) go through it, never through a collector.
