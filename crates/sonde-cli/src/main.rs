@@ -249,7 +249,7 @@ fn fetch_to(url: &str, output: &str, max_size: u64, how: &fetch::FetchArgs) -> R
     let p =
         sonde_profile::Profile::parse(&data).with_context(|| format!("{url}: the server's answer is not a profile"))?;
     std::fs::write(output, &data).with_context(|| format!("cannot write {output}"))?;
-    eprintln!("wrote {output} ({} bytes, {} samples)", data.len(), p.samples.len());
+    eprintln!("wrote {output} ({} bytes, {} stacks)", data.len(), p.samples.len());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -262,7 +262,7 @@ fn merge(output: &str, max_size: u64, profiles: &[String]) -> Result<ExitCode> {
     let merged = load::as_pprof_reads(sonde_profile::merge(loaded).context("merging")?)?;
     write_profile(&merged, output)?;
     eprintln!(
-        "merged {} profiles into {output} ({} samples)",
+        "merged {} profiles into {output} ({} stacks)",
         profiles.len(),
         merged.samples.len()
     );
@@ -278,7 +278,7 @@ fn diff(a: ReportArgs) -> Result<ExitCode> {
         Some(out) => {
             let p = a.analysis.sources().load()?;
             write_profile(&p, out)?;
-            eprintln!("wrote the difference to {out} ({} samples)", p.samples.len());
+            eprintln!("wrote the difference to {out} ({} stacks)", p.samples.len());
             Ok(ExitCode::SUCCESS)
         }
         None => text_report(&Command::Top, a),

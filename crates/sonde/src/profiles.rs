@@ -219,9 +219,11 @@ static KINDS: &[Kind] = &[
         now: Some(|| Ok(sync::block_profile())),
         over: None,
         text: Some(|debug| {
+            let rate = format!("block profile rate {} ns (0: off)", sync::block_profile_rate());
             text_of("block", debug, sync::block_profile(), |p| {
                 legacy::contention_text(p, false)
             })
+            .map(|t| noted(t, &rate))
         }),
     },
     Kind {
@@ -254,9 +256,11 @@ static KINDS: &[Kind] = &[
         now: Some(|| Ok(sync::mutex_profile())),
         over: None,
         text: Some(|debug| {
+            let fraction = format!("mutex profile fraction {} (0: off)", sync::mutex_profile_fraction());
             text_of("mutex", debug, sync::mutex_profile(), |p| {
                 legacy::contention_text(p, true)
             })
+            .map(|t| noted(t, &fraction))
         }),
     },
     #[cfg(feature = "tokio")]
@@ -294,6 +298,14 @@ static KINDS: &[Kind] = &[
         text: None,
     },
 ];
+
+/// A contention text with a comment after its first line saying how the
+/// profile is set (`setting`), and that its values are scaled already (which
+/// is why it says `sampling period=1`). Readers skip `#` lines.
+fn noted(text: String, setting: &str) -> String {
+    let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
+    format!("{first}\n# sonde: {setting}; the values are scaled already\n{rest}")
+}
 
 /// The `debug=1` text of a profile in one of pprof's legacy formats.
 fn text_of(kind: &str, debug: u8, p: Profile, write: fn(&Profile) -> String) -> Result<String, Error> {
@@ -412,7 +424,8 @@ mod tests {
         let heap = text("heap", 1).expect("a text form").expect("heap text");
         assert!(heap.starts_with("heap profile: "), "{heap}");
         let mutex = text("mutex", 1).expect("a text form").expect("mutex text");
-        assert!(mutex.starts_with("--- mutex:\n"), "{mutex}");
+        assert!(mutex.starts_with("--- mutex:\n# sonde: mutex profile fraction "), "{mutex}");
+        Profile::parse(mutex.as_bytes()).expect("the note is a comment to readers");
         let block = text("block", 1).expect("a text form").expect("block text");
         assert!(block.starts_with("--- contention:\n"), "{block}");
         let e = text("heap", 2).expect("a text form").expect_err("no debug=2");

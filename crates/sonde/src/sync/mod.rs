@@ -109,6 +109,11 @@ pub fn set_mutex_profile_fraction(n: u64) -> u64 {
     MUTEX_FRACTION.swap(n, Relaxed)
 }
 
+/// The mutex profile fraction now (Go: `runtime.SetMutexProfileFraction(-1)`).
+pub fn mutex_profile_fraction() -> u64 {
+    MUTEX_FRACTION.load(Relaxed)
+}
+
 /// Whether either contention profile is on.
 pub(crate) fn profiling() -> bool {
     BLOCK_RATE.load(Relaxed) > 0 || MUTEX_FRACTION.load(Relaxed) > 0
