@@ -424,7 +424,10 @@ mod tests {
         let heap = text("heap", 1).expect("a text form").expect("heap text");
         assert!(heap.starts_with("heap profile: "), "{heap}");
         let mutex = text("mutex", 1).expect("a text form").expect("mutex text");
-        assert!(mutex.starts_with("--- mutex:\n# sonde: mutex profile fraction "), "{mutex}");
+        assert!(
+            mutex.starts_with("--- mutex:\n# sonde: mutex profile fraction "),
+            "{mutex}"
+        );
         Profile::parse(mutex.as_bytes()).expect("the note is a comment to readers");
         let block = text("block", 1).expect("a text form").expect("block text");
         assert!(block.starts_with("--- contention:\n"), "{block}");
