@@ -222,24 +222,30 @@ impl Query {
 /// program's own requests.
 const NICE: libc::c_int = 10;
 
+/// Lowers the calling thread's priority by [`NICE`], so that profile work
+/// (building, symbolizing, encoding) yields the CPU to the program's own work
+/// on a busy machine. Not for collections over a duration (`profile`,
+/// `wall`), whose sampling must keep pace with the program (and whose
+/// threads, such as the CPU profile's collector, would inherit it).
+fn lower_priority() {
+    // SAFETY: getpriority and setpriority on the calling thread (a tid is a
+    // PRIO_PROCESS id on Linux); failure leaves the priority as it was.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        let now = libc::getpriority(libc::PRIO_PROCESS, tid);
+        libc::setpriority(libc::PRIO_PROCESS, tid, (now + NICE).min(19));
+    }
+}
+
 /// Runs blocking work (collecting, symbolizing, encoding) on a thread of its
-/// own at a lower priority ([`NICE`]), off the runtime's threads, so that
-/// scrapes yield the CPU to the program's own work on a busy machine. The
-/// thread is quiet: what `f` allocates is sonde's memory, out of the
-/// program's heap profiles.
+/// own, off the runtime's threads. The thread is quiet: what `f` allocates is
+/// sonde's memory, out of the program's heap profiles.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Reject> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let spawned = std::thread::Builder::new().name("sonde-pprof".into()).spawn(move || {
         // Its work is sonde's, not the program's: the replies it builds are
         // freed quietly too (`reply::quiet`).
         crate::alloc::quiet_thread();
-        // SAFETY: getpriority and setpriority on the calling thread (a tid is
-        // a PRIO_PROCESS id on Linux); failure leaves the priority as it was.
-        unsafe {
-            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-            let nice = libc::getpriority(libc::PRIO_PROCESS, tid);
-            libc::setpriority(libc::PRIO_PROCESS, tid, (nice + NICE).min(19));
-        }
         let _ = tx.send(f());
     });
     let failed = |e: &dyn std::fmt::Display| {
@@ -275,7 +281,20 @@ async fn take_then<T: Send + 'static>(
 ) -> Result<T, Reject> {
     let cancel = Cancel(Arc::new(AtomicBool::new(false)));
     let flag = cancel.0.clone();
-    let taken = blocking(move || kind.take_until(&params, &flag).map(then)).await?;
+    let taken = blocking(move || {
+        // A profile taken at once is all building; one over a duration
+        // samples first, at the program's priority, then builds.
+        let at_once = kind.supports_delta();
+        if at_once {
+            lower_priority();
+        }
+        let taken = kind.take_until(&params, &flag);
+        if !at_once {
+            lower_priority();
+        }
+        taken.map(then)
+    })
+    .await?;
     drop(cancel);
     taken.map_err(|e| match e {
         // Go's text for a second CPU profile.
@@ -355,7 +374,12 @@ async fn named(config: &Config, kind: &'static Kind, q: &Query) -> Result<Respon
             let gz = take_then(kind, params, reply::gzip).await?;
             Ok(reply::profile(gz, kind.name()))
         }
-        (false, d) => match blocking(move || kind.text(d)).await? {
+        (false, d) => match blocking(move || {
+            lower_priority();
+            kind.text(d)
+        })
+        .await?
+        {
             Some(Ok(text)) => Ok(reply::text(text)),
             Some(Err(e)) => Err(Reject::new(StatusCode::BAD_REQUEST, e.to_string())),
             None => Err(Reject::new(
@@ -454,6 +478,7 @@ async fn symbol(method: &Method, query: &str, body: &[u8]) -> Response {
         })
         .collect();
     let answer = blocking(move || {
+        lower_priority();
         let modules = crate::unwind::modules::loaded_modules();
         let mut out = String::from("num_symbols: 1\n");
         for &a in &addrs {
