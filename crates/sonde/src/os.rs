@@ -333,3 +333,17 @@ mod tests {
         assert_eq!(state_of_stat(b""), None);
     }
 }
+
+/// Sleeps for `duration`, or until `cancel` is set (checked every 20 ms):
+/// the wait of a collection a sink may call off.
+#[cfg(feature = "profilers")]
+pub(crate) fn sleep_unless(duration: std::time::Duration, cancel: &std::sync::atomic::AtomicBool) {
+    let end = std::time::Instant::now() + duration;
+    while !cancel.load(std::sync::atomic::Ordering::Relaxed) {
+        let left = end.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        std::thread::sleep(left.min(std::time::Duration::from_millis(20)));
+    }
+}

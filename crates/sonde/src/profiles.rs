@@ -24,8 +24,8 @@
 //! `#[cfg(feature = ...)]` on the row when the collector is behind a feature);
 //! nothing else lists kinds.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use sonde_profile::{Profile, legacy};
 
@@ -121,14 +121,7 @@ impl Kind {
             (Some(now), _, None) => now(),
             (Some(now), _, Some(d)) => {
                 let before = now()?;
-                let end = Instant::now() + d;
-                while !cancel.load(Ordering::Relaxed) {
-                    let left = end.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        break;
-                    }
-                    std::thread::sleep(left.min(Duration::from_millis(20)));
-                }
+                crate::os::sleep_unless(d, cancel);
                 delta(before, now()?)
             }
             (None, Some(over), Some(d)) if !d.is_zero() => over(d, params, cancel),

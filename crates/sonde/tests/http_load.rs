@@ -4,42 +4,19 @@
 //! latency is reported (bench/http.sh measures it against no scraping).
 //! Its own process, so that the heap profile is this test's alone.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use sonde_test_support::http::{Reply, get};
+use sonde_test_support::http::get;
+
+mod http_app;
+use http_app::{must, start_app};
 
 #[global_allocator]
 static ALLOC: sonde::heap::Sampled<std::alloc::System> = sonde::heap::Sampled::new(std::alloc::System);
 
 const T: Duration = Duration::from_secs(30);
-
-fn must(r: std::io::Result<Reply>, what: &str) -> Reply {
-    r.unwrap_or_else(|e| panic!("{what}: {e}"))
-}
-
-/// An app with `/fast` and sonde's router, on a runtime of its own.
-fn start_app() -> SocketAddr {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let app = axum::Router::new()
-                .route("/fast", axum::routing::get(|| async { "ok" }))
-                .merge(sonde::http::router());
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-            tx.send(listener.local_addr().expect("addr")).expect("send");
-            axum::serve(listener, app).await.expect("serve");
-        });
-    });
-    rx.recv().expect("the app's address")
-}
 
 #[test]
 fn a_thousand_scrapes_from_eight_clients_while_the_app_serves() {

@@ -7,13 +7,14 @@
 //! allow-lists, delta profiles and the text forms, all over real HTTP.
 
 mod common;
+mod http_app;
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
+use http_app::*;
 use sonde::http::{self, Config};
 use sonde_test_support::http::{Reply, get, post};
 
@@ -24,43 +25,6 @@ static ALLOC: sonde::heap::Sampled<std::alloc::System> = sonde::heap::Sampled::n
 static CPU: Mutex<()> = Mutex::new(());
 
 const T: Duration = Duration::from_secs(30);
-
-/// The seed's `/slow` handler: sums to 10 million.
-#[inline(never)]
-fn slow_handler() -> String {
-    let mut sum = 0u64;
-    for i in 0..10_000_000u64 {
-        sum = sum.wrapping_add(std::hint::black_box(i));
-    }
-    format!("{sum}")
-}
-
-/// The seed's service with sonde's router merged in, on a runtime of its own;
-/// returns its address. It lives as long as the test process.
-fn start_app() -> SocketAddr {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let app = axum::Router::new()
-                .route("/slow", axum::routing::get(|| async { slow_handler() }))
-                .route("/fast", axum::routing::get(|| async { "ok" }))
-                .merge(http::router());
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-            tx.send(listener.local_addr().expect("addr")).expect("send");
-            axum::serve(listener, app).await.expect("serve");
-        });
-    });
-    rx.recv().expect("the app's address")
-}
-
-fn must(r: std::io::Result<Reply>, what: &str) -> Reply {
-    r.unwrap_or_else(|e| panic!("{what}: {e}"))
-}
 
 /// Asserts a reply is Go's error: `status`, text/plain, `X-Go-Pprof: 1`,
 /// `text` and a newline.
@@ -145,7 +109,7 @@ fn go_tool_pprof_finds_the_slow_handler_and_reads_every_profile() {
         // flat time; its cumulative share is the slow endpoint's.
         let row = top
             .lines()
-            .find(|l| l.trim_end().ends_with("http_pprof::slow_handler"))
+            .find(|l| l.trim_end().ends_with("http_pprof::http_app::slow_handler"))
             .unwrap_or_else(|| panic!("no row for the slow handler:\n{top}"));
         let cum: f64 = row
             .split_whitespace()
@@ -421,7 +385,8 @@ fn index_text_forms_cmdline_and_symbols() {
     )
     .text();
     assert!(
-        symbols.starts_with("num_symbols: 1\n") && symbols.contains(&format!("{pc:#x} http_pprof::slow_handler\n")),
+        symbols.starts_with("num_symbols: 1\n")
+            && symbols.contains(&format!("{pc:#x} http_pprof::http_app::slow_handler\n")),
         "{symbols}"
     );
 

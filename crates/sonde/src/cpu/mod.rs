@@ -187,14 +187,7 @@ pub fn profile_for(duration: Duration, opts: CpuOptions) -> Result<Profile, Erro
 /// 20 ms: a client of `/debug/pprof/profile` that went away.
 pub(crate) fn profile_until(duration: Duration, opts: CpuOptions, cancel: &AtomicBool) -> Result<Profile, Error> {
     let p = start(opts)?;
-    let end = std::time::Instant::now() + duration;
-    while !cancel.load(Ordering::Relaxed) {
-        let left = end.saturating_duration_since(std::time::Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        std::thread::sleep(left.min(Duration::from_millis(20)));
-    }
+    crate::os::sleep_unless(duration, cancel);
     p.stop()
 }
 
