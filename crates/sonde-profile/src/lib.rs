@@ -26,6 +26,9 @@
 //!   reports as rows ([`report::Top`], [`report::Tree`], [`report::Traces`],
 //!   [`report::Listing`]) and their one text renderer; `raw`, `tags`, folded
 //!   stacks and Speedscope; flame graphs as SVG (feature `flame`).
+//! * [`store`]: the local profile store a sonde agent writes (Go-style file
+//!   names, an index of kinds, times, labels and totals, atomic writes,
+//!   retention) and its time windows, read by `sonde store ls` and `--store`.
 //! * [`units`]: how values and percentages print, digit for digit as pprof prints them.
 //!
 //! ```
@@ -56,6 +59,7 @@ pub mod names;
 pub mod proto;
 pub mod prune;
 pub mod report;
+pub mod store;
 pub mod units;
 pub mod user_code;
 mod wire;

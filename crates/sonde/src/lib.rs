@@ -6,6 +6,9 @@
 //! The map of the crate, top floor first; each module uses only the floors
 //! below it:
 //!
+//! * `agent` (feature `agent`): continuous profiling, the registry's kinds on
+//!   a schedule into sinks (the local store; Pyroscope with feature
+//!   `pyroscope`); a sink of the registry.
 //! * `http` (feature `http`): Go's `/debug/pprof` endpoints, an axum router
 //!   and a server of its own; a sink of the registry (and, for
 //!   `/debug/pprof/symbol`, of the symbolizer).
@@ -64,6 +67,8 @@
 
 #![deny(missing_docs)]
 
+#[cfg(feature = "agent")]
+pub mod agent;
 mod alloc;
 #[cfg(feature = "profilers")]
 pub mod cpu;

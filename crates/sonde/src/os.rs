@@ -132,6 +132,17 @@ fn parse_dirents(mut buf: &[u8], out: &mut Vec<u32>) {
     }
 }
 
+/// The machine's host name (`/proc/sys/kernel/hostname`), `unknown` when it
+/// cannot be read.
+#[cfg(feature = "agent")]
+pub(crate) fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// A thread's name (its `comm`, at most 15 bytes, as `std::thread::Builder::name`
 /// or `prctl(PR_SET_NAME)` set it); empty when the thread is gone.
 pub(crate) fn thread_name(tid: u32) -> String {

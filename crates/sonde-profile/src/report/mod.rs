@@ -19,6 +19,8 @@
 //! * `labels`: the header lines and the shell's [`greeting`].
 //! * `text`: the one text renderer of the rows, as pprof prints them.
 //! * `source` (for `list`), `raw`, `export` (folded stacks, Speedscope).
+//! * `growth`: [`growth`], the sites that grow steadily over a series of
+//!   snapshots (`sonde growth`), fitted from the same prepared profiles.
 //! * `flame` (feature `flame`): [`write_flame`], flame graphs as SVG.
 
 mod config;
@@ -26,6 +28,7 @@ mod export;
 mod filters;
 #[cfg(feature = "flame")]
 mod flame;
+mod growth;
 mod labels;
 mod prepared;
 mod raw;
@@ -39,6 +42,7 @@ pub use export::{folded_stacks, speedscope_json};
 pub use filters::apply_filters;
 #[cfg(feature = "flame")]
 pub use flame::write_flame;
+pub use growth::{Growth, GrowthRow, STEADY_R2, growth};
 pub use labels::{civil_from_days, format_time_utc, greeting};
 pub use prepared::{Prepared, resolve_sample_index};
 pub use raw::profile_string;
