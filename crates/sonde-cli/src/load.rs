@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use sonde_profile::{Profile, ReadOptions, merge};
 
 use crate::fetch::{self, FetchArgs};
+use crate::store::StoreArgs;
 
 /// Where the profiles come from and how to combine them.
 #[derive(Clone, Debug, Default)]
@@ -24,6 +25,8 @@ pub struct Sources {
     pub max_size: u64,
     /// How sources that are URLs are fetched.
     pub fetch: FetchArgs,
+    /// A window of a store instead of sources (and a base window instead of bases).
+    pub store: StoreArgs,
 }
 
 /// Reads one profile file.
@@ -108,6 +111,40 @@ fn read_all(paths: &[String], max_size: u64, how: &FetchArgs, what: &str) -> Res
 impl Sources {
     /// Loads and combines the profiles.
     pub fn load(&self) -> Result<Profile> {
+        let (p, base) = if self.store.store.is_some() {
+            self.load_store()?
+        } else {
+            self.load_files()?
+        };
+        let Some((base, diff)) = base else {
+            return as_pprof_reads(p);
+        };
+        let mut p = p;
+        if self.normalize {
+            normalize(&mut p, &base)?;
+        }
+        let combined = if diff { p.diff_against(base) } else { p.subtract(base) };
+        as_pprof_reads(combined.context("combining the profile with its base")?)
+    }
+
+    /// A store's window, and its base window (subtracted) or base files.
+    fn load_store(&self) -> Result<(Profile, Option<(Profile, bool)>)> {
+        if !self.sources.is_empty() {
+            bail!("give either profiles ({}) or --store, not both", self.sources.join(" "));
+        }
+        let (p, base_window) = self.store.load(self.max_size)?;
+        let files = self.load_bases()?;
+        match (base_window, files) {
+            (Some(_), Some(_)) => {
+                bail!("--base-from/--base-to and --base/--diff-base cannot be used together; pick one")
+            }
+            (Some(b), None) => Ok((p, Some((b, false)))),
+            (None, files) => Ok((p, files)),
+        }
+    }
+
+    /// The sources and their bases, from files or URLs.
+    fn load_files(&self) -> Result<(Profile, Option<(Profile, bool)>)> {
         if self.sources.is_empty() {
             bail!("no profile given; pass the path of a .pb.gz file or a URL");
         }
@@ -122,19 +159,18 @@ impl Sources {
             sources = &sources[1..];
         }
         let p = read_all(sources, self.max_size, &self.fetch, "source")?;
+        Ok((p, self.load_bases()?))
+    }
+
+    /// The `--base` (subtracted, `false`) or `--diff-base` (`true`) profiles, if any.
+    fn load_bases(&self) -> Result<Option<(Profile, bool)>> {
         let (bases, diff) = match (self.base.is_empty(), self.diff_base.is_empty()) {
-            (true, true) => return as_pprof_reads(p),
+            (true, true) => return Ok(None),
             (false, true) => (&self.base, false),
             (true, false) => (&self.diff_base, true),
             (false, false) => bail!("--base and --diff-base cannot be used together; pick one"),
         };
-        let base = read_all(bases, self.max_size, &self.fetch, "base")?;
-        let mut p = p;
-        if self.normalize {
-            normalize(&mut p, &base)?;
-        }
-        let combined = if diff { p.diff_against(base) } else { p.subtract(base) };
-        as_pprof_reads(combined.context("combining the profile with its base")?)
+        Ok(Some((read_all(bases, self.max_size, &self.fetch, "base")?, diff)))
     }
 }
 

@@ -14,6 +14,8 @@
 //! * `load`: reading profiles and combining them (`--base`, `--diff-base`).
 //! * `fetch`: profiles from URLs, as `go tool pprof http://…` fetches them;
 //!   `sonde fetch`.
+//! * `store`: a sonde agent's profile store: `sonde store ls`, its time
+//!   windows as input (`--store DIR --kind K --from T`), `sonde growth`.
 //! * `shell`: the interactive `(pprof)` shell, with completion.
 //! * `bench`: `cargo bench` with a fixed code layout, and `--layout-check`.
 //! * Flame graphs are `sonde_profile::report::write_flame`'s (shared with the
@@ -28,6 +30,7 @@ mod gocompat;
 mod load;
 mod options;
 mod shell;
+mod store;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -113,6 +116,16 @@ enum Cmd {
     Diff(ReportArgs),
     /// A flame graph as SVG; with --base, a differential one.
     Flame(ReportArgs),
+    /// A sonde agent's profile store: `sonde store ls DIR` lists its kinds, time range and sizes.
+    Store {
+        #[command(subcommand)]
+        cmd: StoreCmd,
+    },
+    /// The sites whose values grow steadily over a store's snapshots: leaks (heap), piling threads or tasks.
+    ///
+    /// Fits each site's in-use value over time (least squares) and lists the steady growers, most suspicious
+    /// first: sonde growth --store ./profiles --kind heap --from -24h
+    Growth(store::GrowthArgs),
     /// Interactive shell with the report commands (go tool pprof PROFILE).
     Shell(AnalysisArgs),
     /// Run `cargo bench` with a fixed code layout (functions aligned to 64 bytes), in a target directory of its own.
@@ -143,6 +156,12 @@ enum Cmd {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<String>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum StoreCmd {
+    /// Kinds, time range and sizes of a store (-l: every profile).
+    Ls(store::LsArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -231,6 +250,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => fetch_to(&url, &output, max_size, &fetch),
         Cmd::Diff(a) => diff(a),
         Cmd::Flame(a) => flame(a),
+        Cmd::Store { cmd: StoreCmd::Ls(a) } => {
+            emit(&store::ls(&a)?, None)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Growth(a) => {
+            emit(&store::growth(&a)?, None)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Shell(a) => shell::run(a),
         Cmd::Bench { layout_check, args } => bench::run(layout_check, &args),
         Cmd::Benchstat {
@@ -271,8 +298,11 @@ fn merge(output: &str, max_size: u64, profiles: &[String]) -> Result<ExitCode> {
 
 /// `sonde diff --base OLD NEW`: `top` of the change, or the change written with `-o`.
 fn diff(a: ReportArgs) -> Result<ExitCode> {
-    if a.analysis.base.is_empty() && a.analysis.diff_base.is_empty() {
-        bail!("diff needs a base: sonde diff --base OLD.pb.gz NEW.pb.gz");
+    let store_base = a.analysis.store.base_from.is_some() || a.analysis.store.base_to.is_some();
+    if a.analysis.base.is_empty() && a.analysis.diff_base.is_empty() && !store_base {
+        bail!(
+            "diff needs a base: sonde diff --base OLD.pb.gz NEW.pb.gz, or sonde diff --store DIR --kind heap --base-to -23h --from -1h"
+        );
     }
     match &a.output {
         Some(out) => {
@@ -290,6 +320,12 @@ fn flame(a: ReportArgs) -> Result<ExitCode> {
     let out = a.output.clone().unwrap_or_else(|| "flame.svg".into());
     let cfg = a.analysis.config()?;
     let mut src = a.analysis.sources();
+    if src.store.store.is_some() && src.base.is_empty() && src.diff_base.is_empty() {
+        // A store's window, and its base window for a differential graph.
+        let (p, base) = src.store.load(src.max_size)?;
+        let base = base.map(load::as_pprof_reads).transpose()?;
+        return write_flame_file(load::as_pprof_reads(p)?, base, &cfg, &out);
+    }
     let base = if src.base.is_empty() && src.diff_base.is_empty() {
         None
     } else {
@@ -300,12 +336,20 @@ fn flame(a: ReportArgs) -> Result<ExitCode> {
         src.diff_base.clear();
         Some(b.load()?)
     };
-    let p = src.load()?;
+    write_flame_file(src.load()?, base, &cfg, &out)
+}
+
+fn write_flame_file(
+    p: sonde_profile::Profile,
+    base: Option<sonde_profile::Profile>,
+    cfg: &report::Config,
+    out: &str,
+) -> Result<ExitCode> {
     let title = p.main_binary().unwrap_or("sonde").to_string();
     let mut svg = Vec::new();
-    let warnings = sonde_profile::report::write_flame(p, base, &cfg, &title, &mut svg)?;
+    let warnings = sonde_profile::report::write_flame(p, base, cfg, &title, &mut svg)?;
     print_warnings(&warnings);
-    std::fs::write(&out, svg).with_context(|| format!("cannot write {out}"))?;
+    std::fs::write(out, svg).with_context(|| format!("cannot write {out}"))?;
     eprintln!("wrote {out}");
     Ok(ExitCode::SUCCESS)
 }

@@ -7,14 +7,19 @@ use sonde_profile::report::{Config, Env, Kind, SETTINGS, Setting, SettingSyntax,
 
 use crate::fetch::FetchArgs;
 use crate::load::Sources;
+use crate::store::StoreArgs;
 
 /// Options shared by the analysis commands.
 #[derive(Args, Clone, Debug, Default)]
 pub struct AnalysisArgs {
     /// Profiles to analyse (.pb.gz or raw protobuf files, or URLs such as
     /// http://localhost:6060/debug/pprof/heap); several are merged.
-    #[arg(required = true, value_name = "PROFILE")]
+    #[arg(required_unless_present = "store", value_name = "PROFILE")]
     pub profiles: Vec<String>,
+
+    /// A time window of a sonde agent's store instead of files (--store DIR --kind heap --from -1h).
+    #[command(flatten)]
+    pub store: StoreArgs,
 
     /// Subtract this profile (e.g. an earlier heap profile) before reporting; repeatable.
     #[arg(long, value_name = "PROFILE", help_heading = "Comparison")]
@@ -73,6 +78,7 @@ impl AnalysisArgs {
             normalize: self.normalize,
             max_size: self.max_size,
             fetch: self.fetch.clone(),
+            store: self.store.clone(),
         }
     }
 

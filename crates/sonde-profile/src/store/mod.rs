@@ -55,14 +55,14 @@ pub const INDEX: &str = "index.jsonl";
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A file operation failed.
-    #[error("{what} {}: {source}", path.display())]
+    #[error("{what} {}: {error}", path.display())]
     Io {
         /// What was being done (`writing`, `renaming`, …).
         what: &'static str,
         /// The file or directory.
         path: PathBuf,
         /// The system's error.
-        source: io::Error,
+        error: io::Error,
     },
     /// The directory has no index: not a store (or not written yet).
     #[error(
@@ -88,10 +88,10 @@ pub enum StoreError {
 }
 
 fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StoreError + 'a {
-    move |source| StoreError::Io {
+    move |error| StoreError::Io {
         what,
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 
