@@ -45,7 +45,9 @@ fn unsupported_format(name: &str) -> Option<String> {
         ),
         "svg" | "png" | "pdf" | "gif" | "ps" | "dot" | "eog" | "evince" | "gv" => format!("-{name}: {graph}"),
         "callgrind" | "kcachegrind" => {
-            format!("-{name}: callgrind output is not supported; sonde convert --to folded|speedscope|pprof exports")
+            format!(
+                "-{name}: callgrind output is not supported; sonde convert --format folded|speedscope|pprof exports"
+            )
         }
         "disasm" | "weblist" => {
             format!("-{name}: disassembly is not supported; sonde list REGEX shows annotated source")
@@ -180,7 +182,7 @@ pub fn translate(args: &[String], subcommands: &[String]) -> Result<Translated, 
         let mut head = vec![cmd.to_string()];
         head.extend(regex);
         if cmd == "convert" {
-            head.extend(["--to".to_string(), "pprof".to_string()]);
+            head.extend(["--format".to_string(), "pprof".to_string()]);
             if !output_given {
                 head.extend(["-o".to_string(), "-".to_string()]);
             }
@@ -266,11 +268,11 @@ mod tests {
         assert_eq!(t("-raw cpu.pb.gz").unwrap(), s("raw cpu.pb.gz"));
         assert_eq!(
             t("-proto a.pb.gz b.pb.gz").unwrap(),
-            s("convert --to pprof -o - a.pb.gz b.pb.gz")
+            s("convert --format pprof -o - a.pb.gz b.pb.gz")
         );
         assert_eq!(
             t("-proto -output m.pb.gz a.pb.gz").unwrap(),
-            s("convert --to pprof -o m.pb.gz a.pb.gz")
+            s("convert --format pprof -o m.pb.gz a.pb.gz")
         );
         assert_eq!(
             t("-top -nodecount 5 -cum -lines -noinlines cpu.pb.gz").unwrap(),

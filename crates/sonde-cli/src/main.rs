@@ -82,7 +82,7 @@ enum Cmd {
     Convert {
         /// Output format.
         #[arg(long, value_enum)]
-        to: Format,
+        format: Format,
         #[command(flatten)]
         args: ReportArgs,
     },
@@ -236,7 +236,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Tree(a) => text_report(&Command::Tree, a),
         Cmd::Raw(a) => text_report(&Command::Raw, a),
         Cmd::Tags(a) => text_report(&Command::Tags, a),
-        Cmd::Convert { to, args } => convert(to, args),
+        Cmd::Convert { format, args } => convert(format, args),
         Cmd::Merge {
             output,
             max_size,

@@ -403,7 +403,7 @@ fn flame_graphs_and_exports_are_well_formed() {
         "diff svg"
     );
 
-    let o = sonde(&["convert", "--to", "speedscope", &data("heap.pb.gz")]);
+    let o = sonde(&["convert", "--format", "speedscope", &data("heap.pb.gz")]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("valid JSON");
     assert_eq!(v["profiles"].as_array().map(|a| a.len()), Some(4));
@@ -416,7 +416,7 @@ fn flame_graphs_and_exports_are_well_formed() {
 
     let o = sonde(&[
         "convert",
-        "--to",
+        "--format",
         "folded",
         "--sample-index",
         "inuse_space",

@@ -7,52 +7,7 @@
 
 mod common;
 
-use std::io::BufRead;
-use std::process::{Child, Command, Stdio};
-
 use common::*;
-
-/// The Go server, stopped (its standard input closed, then killed) on drop.
-struct GoServer {
-    child: Child,
-    addr: String,
-}
-
-impl GoServer {
-    fn start(dir: &TempDir) -> GoServer {
-        let bin = dir.path("pprofserver");
-        let build = Command::new("go")
-            .args(["build", "-trimpath", "-o", &bin, "./pprofserver"])
-            .env("GOFLAGS", "-mod=mod")
-            .current_dir(root().join("tests/go"))
-            .output()
-            .expect("run go build");
-        assert!(build.status.success(), "go build: {}", stderr(&build));
-        let mut child = Command::new(&bin)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the Go server");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("its address");
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
-        GoServer { child, addr }
-    }
-}
-
-impl Drop for GoServer {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The only file in `dir` (the saved copy).
 fn saved_copy(dir: &TempDir) -> String {
@@ -70,7 +25,7 @@ fn a_go_server_is_read_from_its_urls() {
         return;
     }
     let dir = TempDir::new("fetch");
-    let server = GoServer::start(&dir);
+    let server = GoServer::start(&dir, "pprofserver", &[]);
     let url = |path: &str| format!("http://{}/debug/pprof/{path}", server.addr);
 
     // The heap, saved as pprof saves it, and read as go tool pprof reads it.

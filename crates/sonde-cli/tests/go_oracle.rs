@@ -232,10 +232,19 @@ fn go_reads_what_sonde_writes() {
     assert!(got.status.success(), "go cannot read sonde's diff: {}", stderr(&got));
     assert_eq!(stdout(&got), want);
 
-    // convert --to pprof after a filter: the same entries as Go's focused report,
+    // convert --format pprof after a filter: the same entries as Go's focused report,
     // and totals equal to the focused samples.
     let conv = dir.path("focused.pb.gz");
-    let o = sonde(&["convert", "--to", "pprof", "--focus", "fibonacci", "-o", &conv, &cpu]);
+    let o = sonde(&[
+        "convert",
+        "--format",
+        "pprof",
+        "--focus",
+        "fibonacci",
+        "-o",
+        &conv,
+        &cpu,
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let got = go_pprof(&["-top", &conv]);
     assert!(
@@ -252,7 +261,7 @@ fn go_reads_what_sonde_writes() {
     // Unfiltered conversion keeps every sample.
     let full = dir.path("full.pb.gz");
     assert!(
-        sonde(&["convert", "--to", "pprof", "-o", &full, &heap])
+        sonde(&["convert", "--format", "pprof", "-o", &full, &heap])
             .status
             .success()
     );

@@ -449,8 +449,9 @@ impl Profile {
             for (v, &r) in s.values.iter_mut().zip(ratios) {
                 if r != 1.0 {
                     *v = (*v as f64 * r).round() as i64;
-                    keep |= *v != 0;
                 }
+                // As pprof's ScaleN: a sample goes only when every value is zero.
+                keep |= *v != 0;
             }
             keep
         });
@@ -494,6 +495,29 @@ pub fn base_name(path: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scaling_some_values_to_zero_keeps_samples_with_others() {
+        let mut p = Profile::default();
+        p.sample_types = vec![
+            ValueType::new("alloc_space", "bytes"),
+            ValueType::new("inuse_space", "bytes"),
+        ];
+        p.samples.push(Sample {
+            values: vec![5, 7],
+            ..Default::default()
+        });
+        p.samples.push(Sample {
+            values: vec![0, 7],
+            ..Default::default()
+        });
+        p.scale_each(&[1.0, 0.0]);
+        // As pprof's ScaleN: only a sample whose every value is zero goes.
+        assert_eq!(
+            p.samples.iter().map(|s| s.values.clone()).collect::<Vec<_>>(),
+            [vec![5, 0]]
+        );
+    }
 
     #[test]
     fn a_detached_copy_is_equal_and_shares_nothing() {

@@ -131,3 +131,51 @@ pub fn same(go_args: &[&str], sonde_args: &[&str]) {
         );
     }
 }
+
+/// A Go program of `tests/go` serving on 127.0.0.1 (it prints `listening on
+/// ADDR` first), stopped (its standard input closed, then killed) on drop.
+pub struct GoServer {
+    child: std::process::Child,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+}
+
+impl GoServer {
+    /// Builds `tests/go/PACKAGE` into `dir` and starts it with `args`.
+    pub fn start(dir: &TempDir, package: &str, args: &[&str]) -> GoServer {
+        use std::io::BufRead;
+        use std::process::Stdio;
+        let bin = dir.path(package);
+        let build = Command::new("go")
+            .args(["build", "-trimpath", "-o", &bin, &format!("./{package}")])
+            .env("GOFLAGS", "-mod=mod")
+            .current_dir(root().join("tests/go"))
+            .output()
+            .expect("run go build");
+        assert!(build.status.success(), "go build: {}", stderr(&build));
+        let mut child = Command::new(&bin)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the Go server");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("its address");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        GoServer { child, addr }
+    }
+}
+
+impl Drop for GoServer {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -90,13 +90,16 @@ pub fn builder(service_name: &str) -> Builder {
     }
 }
 
+/// Makes a sink's outlet (its queue) once the delivery policy is known.
+type MakeOutlet = Box<dyn FnOnce(Delivery) -> Box<dyn sink::Outlet> + Send>;
+
 /// Describes an agent: what to collect, how often, with which labels, into
 /// which sinks. Made by [`builder`]; [`Builder::start`] checks it all.
 pub struct Builder {
     service_name: String,
     labels: BTreeMap<String, String>,
     jobs: Vec<(String, Duration, Option<Duration>)>,
-    sinks: Vec<Box<dyn FnOnce(Delivery) -> Box<dyn sink::Outlet> + Send>>,
+    sinks: Vec<MakeOutlet>,
     delivery: Delivery,
     flush_timeout: Duration,
     problems: Vec<String>,

@@ -208,8 +208,13 @@ impl Sink for Pyroscope {
                 let now = (*c.profile).clone();
                 let mut before = self.last_heap.replace(now.clone()).unwrap_or_else(|| now.clone());
                 before.scale_each(&[1.0, 1.0, 0.0, 0.0]);
-                now.subtract(before)
-                    .map_err(|e| SinkError::fatal(format!("heap delta: {e}")))?
+                let (time, duration) = (now.time_nanos, now.duration_nanos);
+                let mut d = now
+                    .subtract(before)
+                    .map_err(|e| SinkError::fatal(format!("heap delta: {e}")))?;
+                // Timed as the snapshot (a merge keeps the earlier time).
+                (d.time_nanos, d.duration_nanos) = (time, duration);
+                d
             }
             // A delta of all four: the in-use columns of a delta mean nothing.
             "allocs" => keep_columns((*c.profile).clone(), &[0, 1]),

@@ -27,6 +27,8 @@ pub(super) struct State {
     labels: Arc<BTreeMap<String, String>>,
     shared: Arc<Shared>,
     flush_timeout: Duration,
+    /// Collections that failed.
+    errors: u64,
 }
 
 impl State {
@@ -52,6 +54,7 @@ impl State {
             labels,
             shared,
             flush_timeout,
+            errors: 0,
         }
     }
 
@@ -59,7 +62,9 @@ impl State {
         self.shared.stop.load(Ordering::SeqCst)
     }
 
-    /// Collects job `i`'s kind, or logs why it could not.
+    /// Collects job `i`'s kind, or logs (and counts) why it could not.
+    /// `None` also for a cumulative kind's first collection when its baseline
+    /// could not be taken: it becomes the baseline.
     fn collect(&mut self, i: usize) -> Option<Collected> {
         let s = &mut self.jobs[i];
         let kind = s.job.kind;
@@ -73,21 +78,22 @@ impl State {
             Ok(Ok(p)) => p,
             Ok(Err(e)) => {
                 tracing::warn!(kind = kind.name(), error = %e, "sonde agent: collection failed; skipped");
+                self.errors += 1;
                 return None;
             }
             Err(_) => {
                 tracing::error!(kind = kind.name(), "sonde agent: collection panicked; skipped");
+                self.errors += 1;
                 return None;
             }
         };
         let profile = if kind.cumulative() {
-            let Some(before) = s.before.replace(profile.clone()) else {
-                return None;
-            };
+            let before = s.before.replace(profile.clone())?;
             match profiles::delta(before, profile) {
                 Ok(d) => d,
                 Err(e) => {
                     tracing::warn!(kind = kind.name(), error = %e, "sonde agent: delta failed; skipped");
+                    self.errors += 1;
                     return None;
                 }
             }
@@ -116,10 +122,10 @@ impl State {
         }
     }
 
-    fn publish(&self, collected: &BTreeMap<&'static str, u64>, errors: u64) {
+    fn publish(&self, collected: &BTreeMap<&'static str, u64>) {
         let mut stats = self.shared.stats.lock().unwrap_or_else(|e| e.into_inner());
         stats.collected.clone_from(collected);
-        stats.collect_errors = errors;
+        stats.collect_errors = self.errors;
         stats.sinks = self.outlets.iter().map(|o| o.stats()).collect();
     }
 
@@ -145,8 +151,7 @@ pub(super) fn run(mut st: State) {
     crate::alloc::quiet_thread();
     st.baselines();
     let mut collected: BTreeMap<&'static str, u64> = BTreeMap::new();
-    let mut errors = 0u64;
-    st.publish(&collected, errors);
+    st.publish(&collected);
     while !st.stopping() {
         let now = Instant::now();
         // Snapshots first: they take milliseconds, a window takes its length.
@@ -156,18 +161,12 @@ pub(super) fn run(mut st: State) {
             if st.stopping() && st.jobs[i].job.window.is_some() {
                 break;
             }
-            match st.collect(i) {
-                Some(c) => {
-                    *collected.entry(c.kind).or_default() += 1;
-                    let at = Instant::now();
-                    for o in &mut st.outlets {
-                        o.enqueue(&c, at);
-                    }
+            if let Some(c) = st.collect(i) {
+                *collected.entry(c.kind).or_default() += 1;
+                let at = Instant::now();
+                for o in &mut st.outlets {
+                    o.enqueue(&c, at);
                 }
-                None if st.jobs[i].job.kind.cumulative() && collected.get(st.jobs[i].job.kind.name()).is_none() => {
-                    // A first delta without a baseline is not an error.
-                }
-                None => errors += 1,
             }
             let s = &mut st.jobs[i];
             s.due += s.job.every;
@@ -187,7 +186,7 @@ pub(super) fn run(mut st: State) {
         for o in &mut st.outlets {
             o.deliver(Instant::now(), deadline);
         }
-        st.publish(&collected, errors);
+        st.publish(&collected);
         let next_retry = st.outlets.iter().filter_map(|o| o.next_due()).min();
         let until = next_retry.map_or(next_job, |r| r.min(next_job));
         st.wait(until);
@@ -198,5 +197,5 @@ pub(super) fn run(mut st: State) {
     for o in &mut st.outlets {
         o.deliver(far, deadline);
     }
-    st.publish(&collected, errors);
+    st.publish(&collected);
 }
