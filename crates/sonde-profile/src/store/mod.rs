@@ -413,6 +413,16 @@ pub fn now_nanos() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
+/// `nanos` (ns since the epoch) in RFC 3339, UTC, to the second
+/// (`2026-11-30T14:00:05Z`): how the CLI prints a store's times, so that they
+/// can be pasted back into `--from`.
+pub fn rfc3339(nanos: i64) -> String {
+    let secs = nanos.div_euclid(1_000_000_000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
 /// Go's `time.Now().Format("20060102_150405")` of `nanos` (ns since the
 /// epoch), in UTC.
 pub fn go_time_stamp(nanos: i64) -> String {
@@ -453,6 +463,7 @@ mod tests {
     fn go_style_names() {
         // The seed's example time, 2006-01-02 15:04:05 UTC.
         assert_eq!(go_time_stamp(1_136_214_245_000_000_000), "20060102_150405");
+        assert_eq!(rfc3339(1_136_214_245_999_000_000), "2006-01-02T15:04:05Z");
     }
 
     #[test]

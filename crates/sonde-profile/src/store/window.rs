@@ -3,10 +3,9 @@
 
 use std::path::Path;
 
-use super::{Entry, StoreError};
+use super::{Entry, StoreError, rfc3339};
 use crate::decode::ReadOptions;
 use crate::model::Profile;
-use crate::report::format_time_utc;
 
 /// The profiles of one kind that ended between two moments.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -26,7 +25,7 @@ impl Window {
     }
 
     fn describe(&self) -> String {
-        let t = |n: Option<i64>, open: &str| n.map_or(open.to_string(), format_time_utc);
+        let t = |n: Option<i64>, open: &str| n.map_or(open.to_string(), rfc3339);
         format!("from {} to {}", t(self.from, "the first"), t(self.to, "the last"))
     }
 }
@@ -99,14 +98,14 @@ fn empty_window_message(dir: &Path, entries: &[Entry], window: &Window) -> Strin
     match (of_kind.first(), of_kind.last()) {
         _ if entries.is_empty() => format!("the store {} holds no profiles yet", dir.display()),
         (Some(first), Some(last)) => format!(
-            "no {} profile in {} {}; its {} {} profiles span {} to {} (UTC); widen --from/--to",
+            "no {} profile in {} {}; its {} {} profiles span {} to {}; widen --from/--to",
             window.kind,
             dir.display(),
             window.describe(),
             of_kind.len(),
             window.kind,
-            format_time_utc(first.end_nanos),
-            format_time_utc(last.end_nanos)
+            rfc3339(first.end_nanos),
+            rfc3339(last.end_nanos)
         ),
         _ => format!(
             "the store {} has no {} profiles; it has: {} (choose one with --kind)",
