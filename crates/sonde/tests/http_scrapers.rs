@@ -62,7 +62,10 @@ fn alloy_and_parca_scrape_every_url_they_request() {
     let mut first = std::collections::HashMap::new();
     for round in 0..2 {
         for (path, want) in [
-            ("/debug/pprof/allocs", "alloc_objects/count alloc_space/bytes inuse_objects/count inuse_space/bytes"),
+            (
+                "/debug/pprof/allocs",
+                "alloc_objects/count alloc_space/bytes inuse_objects/count inuse_space/bytes",
+            ),
             ("/debug/pprof/block", "contentions/count delay/nanoseconds"),
             ("/debug/pprof/goroutine", "goroutine/count"),
             ("/debug/pprof/mutex", "contentions/count delay/nanoseconds"),
@@ -76,7 +79,9 @@ fn alloy_and_parca_scrape_every_url_they_request() {
                 let before = by_stack(&first[path]);
                 let after = by_stack(&p);
                 for (stack, v) in &before {
-                    let now = after.get(stack).unwrap_or_else(|| panic!("{path}: a stack vanished: {stack:?}"));
+                    let now = after
+                        .get(stack)
+                        .unwrap_or_else(|| panic!("{path}: a stack vanished: {stack:?}"));
                     // inuse_* of allocs is a moment, not cumulative.
                     let n = if path.ends_with("allocs") { 2 } else { v.len() };
                     for i in 0..n {
@@ -98,7 +103,10 @@ fn alloy_and_parca_scrape_every_url_they_request() {
             }
         });
     }
-    for (who, path, secs) in [("alloy", &alloy_cpu, INTERVAL_SECS - 1), ("parca", &parca_cpu, INTERVAL_SECS)] {
+    for (who, path, secs) in [
+        ("alloy", &alloy_cpu, INTERVAL_SECS - 1),
+        ("parca", &parca_cpu, INTERVAL_SECS),
+    ] {
         let p = scrape(addr, path);
         assert_eq!(types(&p), ["samples/count", "cpu/nanoseconds"], "{who}");
         let d = p.duration_nanos as f64 / 1e9;

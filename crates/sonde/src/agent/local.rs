@@ -1,7 +1,7 @@
 //! The local store sink: profiles into a directory with an index, through
 //! `sonde_profile::store` (which the CLI reads).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sonde_profile::store::{Retention, Store};
@@ -15,11 +15,17 @@ use super::sink::{Collected, Sink, SinkError};
 /// temporary file, synced, renamed); retention is applied after every write.
 /// An unwritable directory or a full disk fails the write, which the agent
 /// retries with backoff; nothing partial is left behind.
+///
+/// One process writes a directory at a time: the sink holds a lock on
+/// `DIR/.lock` (`flock`) from its first write, and a second process's sink
+/// finds it held, logs that it needs a directory of its own, and drops its
+/// profiles.
 #[derive(Debug)]
 pub struct LocalStore {
     dir: PathBuf,
     retention: Retention,
     store: Option<Store>,
+    lock: Option<std::fs::File>,
 }
 
 impl LocalStore {
@@ -30,6 +36,7 @@ impl LocalStore {
             dir: dir.into(),
             retention: Retention::default(),
             store: None,
+            lock: None,
         }
     }
 
@@ -64,6 +71,9 @@ impl Sink for LocalStore {
     }
 
     fn send(&mut self, c: &Collected) -> Result<(), SinkError> {
+        if self.lock.is_none() {
+            self.lock = Some(lock_dir(&self.dir)?);
+        }
         let store = match &mut self.store {
             Some(s) => s,
             // Opened (and repaired) at the first write, and again after a failure.
@@ -82,5 +92,51 @@ impl Sink for LocalStore {
                 Err(SinkError::retry(e.to_string()))
             }
         }
+    }
+}
+
+/// Takes the directory's writer lock (`DIR/.lock`, created if needed).
+fn lock_dir(dir: &Path) -> Result<std::fs::File, SinkError> {
+    use std::os::fd::AsRawFd;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| SinkError::retry(format!("creating the store directory {}: {e}", dir.display())))?;
+    let path = dir.join(".lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| SinkError::retry(format!("opening {}: {e}", path.display())))?;
+    // SAFETY: flock on a descriptor this function owns; no memory is involved.
+    let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if r != 0 {
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            return Err(SinkError::fatal(format!(
+                "another process writes to the store {} (it holds {}); give each process a directory of its own, \
+                 such as profiles/<service>-<pid>",
+                dir.display(),
+                path.display()
+            )));
+        }
+        return Err(SinkError::retry(format!("locking {}: {e}", path.display())));
+    }
+    Ok(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_writer_per_directory() {
+        let dir = std::env::temp_dir().join(format!("sonde-local-lock-{}", std::process::id()));
+        let first = lock_dir(&dir).expect("the first takes the lock");
+        let e = lock_dir(&dir).expect_err("the second finds it held");
+        assert!(!e.retryable);
+        assert!(e.message.contains("give each process a directory of its own"), "{e}");
+        drop(first);
+        lock_dir(&dir).expect("free again");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -96,6 +96,9 @@ pub struct Pyroscope {
     /// The previous `heap` profile, whose `alloc_*` this one's are pushed net of.
     last_heap: Option<Profile>,
     ids: u64,
+    /// The HTTP client, made at the first push and kept (its connections and
+    /// TLS configuration are reused).
+    client: Option<ureq::Agent>,
 }
 
 impl std::fmt::Debug for Pyroscope {
@@ -122,6 +125,7 @@ impl Pyroscope {
             headers: Vec::new(),
             last_heap: None,
             ids: 0,
+            client: None,
         }
     }
 
@@ -252,13 +256,16 @@ impl Sink for Pyroscope {
     }
 
     fn send(&mut self, body: &Vec<u8>) -> Result<(), SinkError> {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(self.timeout))
-            .http_status_as_error(false)
-            .user_agent(concat!("sonde-agent/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
-        let url = self.url();
+        let timeout = self.timeout;
+        let agent = self.client.get_or_insert_with(|| {
+            ureq::Agent::config_builder()
+                .timeout_global(Some(timeout))
+                .http_status_as_error(false)
+                .user_agent(concat!("sonde-agent/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .into()
+        });
+        let url = format!("{}/push.v1.PusherService/Push", self.base);
         let mut req = agent
             .post(&url)
             .header("Content-Type", "application/proto")
