@@ -30,7 +30,7 @@ pub struct StoreArgs {
         help_heading = "Store"
     )]
     pub from: Option<String>,
-    /// The window's end, as --from; default: now.
+    /// The window's end, as --from; default: the last.
     #[arg(
         long,
         value_name = "TIME",

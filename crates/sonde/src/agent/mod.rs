@@ -43,6 +43,9 @@
 //! * **Stop**: [`AgentHandle::stop`] (or dropping the handle) cuts a running
 //!   CPU window short and delivers it, tries once more to deliver what is
 //!   queued (for at most [`Builder::flush_timeout`]), and joins the thread.
+//! * **fork()**: the agent stays in the parent. In a child the handle does
+//!   nothing (dropping it neither waits nor touches a lock); start an agent of
+//!   its own there, with a store directory of its own.
 //!
 //! The map of the module: `sink.rs` ([`Sink`], the queue and its retries),
 //! `local.rs` ([`LocalStore`], over `sonde_profile::store`), `pyroscope.rs`
@@ -265,6 +268,7 @@ impl Builder {
         Ok(AgentHandle {
             shared,
             thread: Some(thread),
+            pid: std::process::id(),
         })
     }
 }
@@ -303,6 +307,9 @@ pub struct AgentStats {
 pub struct AgentHandle {
     shared: Arc<Shared>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// The process that started the agent: a child of `fork()` has the
+    /// handle but not the thread.
+    pid: u32,
 }
 
 impl std::fmt::Debug for Shared {
@@ -314,9 +321,22 @@ impl std::fmt::Debug for Shared {
 }
 
 impl AgentHandle {
-    /// What the agent did so far.
+    /// What the agent did so far (in a child of `fork()`, what it had done
+    /// when the process forked, if that can be read without waiting).
     pub fn stats(&self) -> AgentStats {
+        if self.forked() {
+            return match self.shared.stats.try_lock() {
+                Ok(s) => s.clone(),
+                Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner().clone(),
+                Err(std::sync::TryLockError::WouldBlock) => AgentStats::default(),
+            };
+        }
         self.shared.stats.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Whether this is a child of `fork()`, where the agent's thread does not exist.
+    fn forked(&self) -> bool {
+        std::process::id() != self.pid
     }
 
     /// Stops the agent: a CPU window in progress ends now and is delivered,
@@ -328,6 +348,13 @@ impl AgentHandle {
     }
 
     fn stop_and_join(&mut self) {
+        if self.forked() {
+            // The thread stayed in the parent: nothing to stop, and joining a
+            // thread this process does not have would wait forever. Its locks
+            // may have been held at the fork: not touched.
+            std::mem::forget(self.thread.take());
+            return;
+        }
         self.shared.request_stop();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
