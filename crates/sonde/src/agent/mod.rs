@@ -79,6 +79,16 @@ struct Job {
     window: Option<Duration>,
 }
 
+/// The shortest interval between two collections of a kind: below it an
+/// agent would do little but profile.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The longest interval: a year.
+const MAX_INTERVAL: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// The shortest window of a kind collected over a duration.
+pub const MIN_WINDOW: Duration = Duration::from_millis(10);
+
 /// Starts describing an agent for the service named `service_name` (the
 /// `service_name` label every profile carries, as Pyroscope requires).
 pub fn builder(service_name: &str) -> Builder {
@@ -198,9 +208,9 @@ impl Builder {
     /// # Errors
     /// [`Error::UnknownKind`] for a kind this build lacks;
     /// [`Error::InvalidOption`] for an empty service name, an invalid label
-    /// name, no kinds to collect, an interval of zero, a window on a kind
+    /// name, no kinds to collect, an interval outside [`MIN_INTERVAL`] to a year, a window on a kind
     /// taken at once (or none on a kind collected over a duration), a window
-    /// not shorter than its interval, a kind scheduled twice; [`Error::Io`]
+    /// under [`MIN_WINDOW`] or not shorter than its interval, a kind scheduled twice; [`Error::Io`]
     /// when the thread cannot be started.
     pub fn start(mut self) -> Result<AgentHandle, Error> {
         if let Some(p) = self.problems.first() {
@@ -223,9 +233,9 @@ impl Builder {
                 name: name.clone(),
                 known: profiles::kinds().map(Kind::name).collect::<Vec<_>>().join(", "),
             })?;
-            if every.is_zero() {
+            if every < MIN_INTERVAL || every > MAX_INTERVAL {
                 return Err(Error::InvalidOption(format!(
-                    "the {name} interval is zero; give how often to collect"
+                    "the {name} interval ({every:?}) must be between {MIN_INTERVAL:?} and a year; the seed's are minutes"
                 )));
             }
             match (kind.supports_delta(), window) {
@@ -239,9 +249,9 @@ impl Builder {
                         "{name} is collected over a duration; use .window(\"{name}\", length, interval) (or .cpu)"
                     )));
                 }
-                (false, Some(w)) if w.is_zero() || w >= every => {
+                (false, Some(w)) if w < MIN_WINDOW || w >= every => {
                     return Err(Error::InvalidOption(format!(
-                        "the {name} window ({w:?}) must be above zero and shorter than its interval ({every:?})"
+                        "the {name} window ({w:?}) must be at least {MIN_WINDOW:?} and shorter than its interval ({every:?})"
                     )));
                 }
                 _ => {}
@@ -385,7 +395,10 @@ mod tests {
         assert!(err(builder("svc").every("profile", s)).contains(".window(\"profile\""));
         assert!(err(builder("svc").window("heap", s, s * 2)).contains(".every(\"heap\""));
         assert!(err(builder("svc").cpu(s, s)).contains("shorter than its interval"));
-        assert!(err(builder("svc").every("heap", Duration::ZERO)).contains("interval is zero"));
+        assert!(err(builder("svc").every("heap", Duration::ZERO)).contains("must be between 100ms and a year"));
+        assert!(err(builder("svc").every("heap", Duration::from_nanos(1))).contains("between"));
+        assert!(err(builder("svc").every("heap", Duration::MAX)).contains("between"));
+        assert!(err(builder("svc").cpu(Duration::from_nanos(1), s)).contains("at least 10ms"));
         assert!(err(builder("svc").every("heap", s).every("heap", s)).contains("twice"));
         assert!(err(builder("svc").tag("1x", "v").every("heap", s)).contains("label name \"1x\""));
         assert!(err(builder("svc").tag("__name__", "v").every("heap", s)).contains("not valid"));

@@ -69,7 +69,8 @@ impl std::fmt::Display for SinkError {
 /// A destination for the agent's profiles: [`LocalStore`](super::LocalStore),
 /// [`Pyroscope`](super::Pyroscope) (feature `pyroscope`), or one of the
 /// user's (an OTLP exporter, a bucket). The agent calls it from its own
-/// thread only.
+/// thread only. A panic in either method is caught and counts as a failure
+/// that is not retried.
 ///
 /// Delivery is in two steps so that a retry resends the same thing:
 /// [`prepare`](Sink::prepare) turns each collected profile into the sink's
@@ -201,7 +202,10 @@ impl<S: Sink> Queue<S> {
 
 impl<S: Sink> Outlet for Queue<S> {
     fn enqueue(&mut self, c: &Collected, now: Instant) {
-        match self.sink.prepare(c) {
+        let sink = &mut self.sink;
+        let prepared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink.prepare(c)))
+            .unwrap_or_else(|_| Err(SinkError::fatal("the sink panicked preparing a profile")));
+        match prepared {
             Ok(Some(payload)) => {
                 if self.pending.len() >= self.policy.queue.max(1) {
                     self.pending.pop_front();
@@ -234,7 +238,11 @@ impl<S: Sink> Outlet for Queue<S> {
             }
             first.attempts += 1;
             let attempts = first.attempts;
-            match self.sink.send(&first.payload) {
+            let sink = &mut self.sink;
+            let payload = &first.payload;
+            let sent = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink.send(payload)))
+                .unwrap_or_else(|_| Err(SinkError::fatal("the sink panicked sending a profile")));
+            match sent {
                 Ok(()) => {
                     self.pending.pop_front();
                     self.stats.delivered += 1;
@@ -358,5 +366,35 @@ mod tests {
         assert_eq!(q.stats().queued, 0);
         assert_eq!(q.stats().dropped, 3);
         assert_eq!(q.stats().last_error.as_deref(), Some("down"));
+    }
+
+    struct Panics;
+
+    impl Sink for Panics {
+        type Payload = ();
+        fn name(&self) -> String {
+            "panics".into()
+        }
+        fn prepare(&mut self, c: &Collected) -> Result<Option<()>, SinkError> {
+            if c.profile.samples.len() == 7 {
+                panic!("prepare");
+            }
+            Ok(Some(()))
+        }
+        fn send(&mut self, _: &()) -> Result<(), SinkError> {
+            panic!("send")
+        }
+    }
+
+    #[test]
+    fn a_panicking_sink_is_a_dropped_profile_not_a_dead_agent() {
+        let mut q = Queue::new(Panics, Delivery::default());
+        let t = Instant::now();
+        q.enqueue(&collected(7), t);
+        q.enqueue(&collected(1), t);
+        q.deliver(t, t + Duration::from_secs(1));
+        let s = q.stats();
+        assert_eq!((s.delivered, s.failures, s.dropped, s.queued), (0, 1, 2, 0));
+        assert_eq!(s.last_error.as_deref(), Some("the sink panicked sending a profile"));
     }
 }
