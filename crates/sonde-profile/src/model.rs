@@ -498,11 +498,13 @@ mod tests {
 
     #[test]
     fn scaling_some_values_to_zero_keeps_samples_with_others() {
-        let mut p = Profile::default();
-        p.sample_types = vec![
-            ValueType::new("alloc_space", "bytes"),
-            ValueType::new("inuse_space", "bytes"),
-        ];
+        let mut p = Profile {
+            sample_types: vec![
+                ValueType::new("alloc_space", "bytes"),
+                ValueType::new("inuse_space", "bytes"),
+            ],
+            ..Default::default()
+        };
         p.samples.push(Sample {
             values: vec![5, 7],
             ..Default::default()
