@@ -68,8 +68,9 @@ pub fn parse_time(s: &str, now: i64) -> Result<i64> {
         return Ok(now);
     }
     if let Some(rel) = t.strip_prefix('-').or_else(|| t.strip_prefix('+')) {
-        let nanos = relative_nanos(rel)
-            .ok_or_else(|| anyhow!("{s:?} is not a time; relative times look like -2h, -90m, -1h30m or -1d"))?;
+        let nanos = relative_nanos(rel).ok_or_else(|| {
+            anyhow!("{s:?} is not a time (or too far); relative times look like -2h, -90m, -1h30m or -1d")
+        })?;
         return Ok(if t.starts_with('-') {
             now.saturating_sub(nanos)
         } else {
@@ -77,17 +78,22 @@ pub fn parse_time(s: &str, now: i64) -> Result<i64> {
         });
     }
     if let Ok(ts) = t.parse::<jiff::Timestamp>() {
-        return Ok(i64::try_from(ts.as_nanosecond()).unwrap_or(i64::MAX));
+        return in_range(ts.as_nanosecond(), s);
     }
     if let Ok(dt) = t.parse::<jiff::civil::DateTime>() {
         let z = dt
             .to_zoned_datetime(jiff::tz::TimeZone::system())
             .with_context(|| format!("{s:?} does not exist in the local time zone"))?;
-        return Ok(i64::try_from(z.timestamp().as_nanosecond()).unwrap_or(i64::MAX));
+        return in_range(z.timestamp().as_nanosecond(), s);
     }
     bail!(
         "{s:?} is not a time; use RFC 3339 (2026-11-30T14:00:00Z), a local time (2026-11-30 14:00), or relative (-2h)"
     )
+}
+
+/// A time in ns since the epoch, if a profile can have it (1677 to 2262).
+fn in_range(nanos: i128, s: &str) -> Result<i64> {
+    i64::try_from(nanos).map_err(|_| anyhow!("{s:?} is outside the times profiles hold (years 1678 to 2261)"))
 }
 
 /// `1h30m`, `90s`, `1d`, `250ms` in ns; `None` when it is not such a span.
@@ -157,31 +163,58 @@ impl StoreArgs {
                 return Ok(None);
             }
             let base_to = time(&self.base_to, "base-to")?.or(from.map(|f| f - 1));
+            let base_from = time(&self.base_from, "base-from")?;
+            if base_from.zip(base_to).is_some_and(|(f, t)| f > t) {
+                let (f, t) = (base_from.unwrap_or_default(), base_to.unwrap_or_default());
+                bail!(
+                    "the base window starts ({}) after it ends ({}); check --base-from, --base-to and --from",
+                    rfc3339(f),
+                    rfc3339(t)
+                );
+            }
             return Ok(Some(Window {
                 kind,
-                from: time(&self.base_from, "base-from")?,
+                from: base_from,
                 to: base_to,
             }));
         }
-        Ok(Some(Window {
-            kind,
-            from,
-            to: time(&self.to, "to")?,
-        }))
+        let to = time(&self.to, "to")?;
+        if let (Some(f), Some(t)) = (from, to) {
+            if f > t {
+                bail!("--from ({}) is after --to ({}); swap them", rfc3339(f), rfc3339(t));
+            }
+        }
+        Ok(Some(Window { kind, from, to }))
     }
 
     /// The window's profile and, when a base window was asked for, the
     /// base's. Notes on what was read go to standard error.
     pub fn load(&self, max_size: u64) -> Result<(Profile, Option<Profile>)> {
         let dir = self.store.as_deref().ok_or_else(|| anyhow!("no --store given"))?;
-        let entries = store::list(dir)?;
+        let entries = list(dir)?;
         let opts = ReadOptions { max_size };
         let window = self.window(&entries, false)?.expect("a window");
         let (p, note) = store::load_window(dir, &entries, &window, &opts)?;
         eprintln!("sonde: {note}");
         let base = match self.window(&entries, true)? {
             Some(w) => {
-                let (b, note) = store::load_window(dir, &entries, &w, &opts).context("the base window")?;
+                let files = |w: &Window| {
+                    let chosen = store::select(&entries, w);
+                    match chosen.last() {
+                        Some(last) if last.snapshot => vec![last.file.clone()],
+                        _ => chosen.iter().map(|e| e.file.clone()).collect(),
+                    }
+                };
+                if files(&w) == files(&window) {
+                    bail!(
+                        "the base window and the window read the same profile(s) ({}); end the base earlier (--base-to) \
+                         or start the window later (--from)",
+                        files(&w).join(", ")
+                    );
+                }
+                let (b, note) = store::load_window(dir, &entries, &w, &opts).context(
+                    "the base window (--base-from/--base-to; it ends where --from starts unless --base-to is given)",
+                )?;
                 eprintln!("sonde: base: {note}");
                 Some(b)
             }
@@ -206,12 +239,35 @@ pub struct LsArgs {
     /// Only profiles that ended at or before this time.
     #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub to: Option<String>,
-    /// One line per profile (time, kind, size, first sample type's total, labels) instead of one per kind.
+    /// One line per profile (time, kind, size, its last sample type's total, labels) instead of one per kind.
     #[arg(short, long)]
     pub long: bool,
     /// The index entries as JSON, one object per line.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The store's entries; what a reader should know about the store (index
+/// lines that could not be read, files it does not name) goes to standard
+/// error.
+fn list(dir: &Path) -> Result<Vec<Entry>> {
+    let (entries, warnings) = store::list_checked(dir)?;
+    for w in warnings {
+        eprintln!("sonde: warning: {w}");
+    }
+    Ok(entries)
+}
+
+/// A label's value for a one-line table: control characters (newlines,
+/// tabs, bidirectional overrides) escaped.
+fn escaped(s: &str) -> String {
+    if s.chars()
+        .any(|c| c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c) || ('\u{2066}'..='\u{2069}').contains(&c))
+    {
+        s.escape_default().to_string()
+    } else {
+        s.to_string()
+    }
 }
 
 /// `sonde store ls DIR`.
@@ -229,8 +285,9 @@ pub fn ls(a: &LsArgs) -> Result<String> {
             .transpose()
             .context("--to")?;
     let kind = a.kind.as_deref().map(store_kind);
-    let entries: Vec<Entry> = store::list(&a.dir)?
-        .into_iter()
+    let all = list(&a.dir)?;
+    let entries: Vec<&Entry> = all
+        .iter()
         .filter(|e| kind.is_none_or(|k| e.kind == k))
         .filter(|e| from.is_none_or(|f| e.end_nanos >= f) && to.is_none_or(|t| e.end_nanos <= t))
         .collect();
@@ -251,15 +308,20 @@ pub fn ls(a: &LsArgs) -> Result<String> {
         return Ok(out);
     }
     if entries.is_empty() {
-        out.push_str(&format!(
-            "{}: no profiles{}\n",
-            a.dir.display(),
-            if kind.is_some() || from.is_some() || to.is_some() {
-                " match"
-            } else {
-                ""
-            }
-        ));
+        let mut kinds: Vec<&str> = all.iter().map(|e| e.kind.as_str()).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        out.push_str(&match kinds.is_empty() {
+            true => format!("{}: no profiles\n", a.dir.display()),
+            false => format!(
+                "{}: no profiles match; it holds {} profiles of kinds {}, {} to {}\n",
+                a.dir.display(),
+                all.len(),
+                kinds.join(", "),
+                rfc3339(all[0].end_nanos),
+                rfc3339(all[all.len() - 1].end_nanos)
+            ),
+        });
         return Ok(out);
     }
     if a.long {
@@ -272,12 +334,16 @@ pub fn ls(a: &LsArgs) -> Result<String> {
                 .totals
                 .last()
                 .map_or(String::new(), |(t, u, v)| format!("{} {t}", units::label(*v, u)));
-            let labels: Vec<String> = e.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let labels: Vec<String> = e
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{}={}", escaped(k), escaped(v)))
+                .collect();
             out.push_str(&format!(
                 "{:<20} {:<10} {:>9} {:>12}  {:<32} {}\n",
                 rfc3339(e.end_nanos),
                 e.kind,
-                units::label(e.bytes as i64, "bytes"),
+                units::label(i64::try_from(e.bytes).unwrap_or(i64::MAX), "bytes"),
                 total,
                 e.file,
                 labels.join(",")
@@ -294,7 +360,7 @@ pub fn ls(a: &LsArgs) -> Result<String> {
     ));
     let (mut n, mut bytes) = (0, 0u64);
     for k in kinds {
-        let of: Vec<&Entry> = entries.iter().filter(|e| e.kind == k).collect();
+        let of: Vec<&Entry> = entries.iter().copied().filter(|e| e.kind == k).collect();
         let size: u64 = of.iter().map(|e| e.bytes).sum();
         n += of.len();
         bytes += size;
@@ -304,7 +370,7 @@ pub fn ls(a: &LsArgs) -> Result<String> {
             of.len(),
             rfc3339(of[0].end_nanos),
             rfc3339(of[of.len() - 1].end_nanos),
-            units::label(size as i64, "bytes")
+            units::label(i64::try_from(size).unwrap_or(i64::MAX), "bytes")
         ));
     }
     out.push_str(&format!(
@@ -312,7 +378,7 @@ pub fn ls(a: &LsArgs) -> Result<String> {
         "total",
         n,
         "",
-        units::label(bytes as i64, "bytes")
+        units::label(i64::try_from(bytes).unwrap_or(i64::MAX), "bytes")
     ));
     Ok(out)
 }
@@ -342,7 +408,7 @@ pub fn growth(a: &GrowthArgs) -> Result<String> {
     if a.store.base_from.is_some() || a.store.base_to.is_some() {
         bail!("growth fits every snapshot of the window; --base-from/--base-to are for top, list, peek and flame");
     }
-    let entries = store::list(dir)?;
+    let entries = list(dir)?;
     let mut args = a.store.clone();
     args.kind.get_or_insert_with(|| "heap".into());
     let window = args.window(&entries, false)?.expect("a window");

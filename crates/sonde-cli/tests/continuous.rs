@@ -257,4 +257,93 @@ fn store_errors_say_what_to_do() {
         "yesterday",
     ]);
     assert!(stderr(&o).contains("RFC 3339"), "{}", stderr(&o));
+
+    // A small store of two heap snapshots, then what users get wrong.
+    let small = dir.path("small");
+    let mut st = store::Store::open(&small).expect("store");
+    for (i, bytes) in [1000i64, 5000].into_iter().enumerate() {
+        let mut p = sonde_profile::Profile::default();
+        for t in ["alloc_objects", "alloc_space", "inuse_objects", "inuse_space"] {
+            p.sample_types.push(sonde_profile::ValueType::new(
+                t,
+                if t.ends_with("space") { "bytes" } else { "count" },
+            ));
+        }
+        p.functions.push(sonde_profile::Function {
+            name: "app::grow".into(),
+            ..Default::default()
+        });
+        p.locations.push(sonde_profile::Location {
+            lines: vec![sonde_profile::Line {
+                function: 0,
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        p.samples.push(sonde_profile::Sample {
+            locations: vec![0],
+            values: vec![1, bytes, 1, bytes],
+            ..Default::default()
+        });
+        p.time_nanos = 1_764_500_000_000_000_000 + i as i64 * 60_000_000_000;
+        st.write("heap", &p, true, &Default::default(), &store::Retention::default())
+            .expect("write");
+    }
+    let err = |args: &[&str]| {
+        let o = sonde(args);
+        assert!(!o.status.success(), "{args:?} succeeded");
+        stderr(&o)
+    };
+    let e = err(&["top", "--store", &small, "--kind", "heap", "--base-from", "-1000d"]);
+    assert!(e.contains("read the same profile"), "{e}");
+    let e = err(&[
+        "top", "--store", &small, "--kind", "heap", "--from", "-1s", "--to", "-1h",
+    ]);
+    assert!(e.contains("is after --to"), "{e}");
+    let e = err(&["growth", "--store", &small, "--sample-index", "alloc_space"]);
+    assert!(e.contains("only ever grows"), "{e}");
+    let e = err(&[
+        "top",
+        "--store",
+        &small,
+        "--kind",
+        "heap",
+        "--to",
+        "1600-01-01T00:00:00Z",
+    ]);
+    assert!(e.contains("outside the times profiles hold"), "{e}");
+    let o = sonde(&["store", "ls", &small, "--kind", "cpu"]);
+    assert!(
+        stdout(&o).contains("no profiles match; it holds 2 profiles of kinds heap"),
+        "{}",
+        stdout(&o)
+    );
+    let o = sonde(&[
+        "top",
+        "--store",
+        &small,
+        "--kind",
+        "heap",
+        "--base-to",
+        "2025-11-30T10:54:00Z",
+        "--unit",
+        "B",
+    ]);
+    assert!(
+        stdout(&o).contains("4000B"),
+        "the growth between the two: {}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    // Junk in the index: what is readable is listed, and the reader is told.
+    let index = std::path::Path::new(&small).join("index.jsonl");
+    let text = std::fs::read_to_string(&index).expect("index");
+    std::fs::write(&index, format!("\u{1}junk\n{text}")).expect("junk");
+    let o = sonde(&["store", "ls", &small]);
+    assert!(stdout(&o).contains("heap"), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("1 line(s) of its index could not be read"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -82,15 +82,23 @@ pub fn growth(mut snapshots: Vec<(i64, Profile)>, cfg: &Config) -> Result<Growth
         ..cfg.clone()
     };
     let t0 = snapshots[0].0;
-    let span_nanos = snapshots.last().map_or(0, |s| s.0 - t0);
+    let span_nanos = snapshots.last().map_or(0, |s| s.0.saturating_sub(t0));
     let n = snapshots.len();
     let mut sites: std::collections::HashMap<String, Vec<i64>> = Default::default();
     let (mut sample_type, mut unit) = (String::new(), String::new());
     let mut totals = vec![0i64; n];
     let mut hours = Vec::with_capacity(n);
     for (i, (t, p)) in snapshots.into_iter().enumerate() {
-        hours.push((t - t0) as f64 / 3.6e12);
+        hours.push(t.saturating_sub(t0) as f64 / 3.6e12);
         let (rpt, _) = prepare(p, &Command::Top, &cfg)?;
+        if rpt.sample_type.starts_with("alloc_") {
+            return Err(crate::Error::BadOption(format!(
+                "{} counts every allocation since the program started, so it only ever grows; growth fits what \
+                 is in use (inuse_space, the default, or inuse_objects). For where allocations go, read a window \
+                 of allocs deltas: sonde top --store DIR --kind allocs --from -1h",
+                rpt.sample_type
+            )));
+        }
         sample_type.clone_from(&rpt.sample_type);
         unit.clone_from(&rpt.sample_unit);
         totals[i] = rpt.total;
@@ -288,6 +296,14 @@ mod tests {
         assert!(text.contains("976.56kB/h"), "{text}");
         let json: serde_json::Value = serde_json::from_str(&g.json()).expect("json");
         assert_eq!(json["rows"][0]["site"], "leaky");
+    }
+
+    #[test]
+    fn cumulative_sample_types_are_refused() {
+        let mut snap = snapshot(1, 0);
+        snap.sample_types[0] = ValueType::new("alloc_space", "bytes");
+        let e = growth(vec![(0, snap.clone()), (1, snap)], &Config::default()).expect_err("alloc_space");
+        assert!(e.to_string().contains("inuse_space"), "{e}");
     }
 
     #[test]

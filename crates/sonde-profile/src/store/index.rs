@@ -159,32 +159,36 @@ pub(super) fn is_profile_name(name: &str) -> bool {
     name.ends_with(".pb.gz") && !name.starts_with('.') && !name.contains('/') && !name.contains('\\')
 }
 
-/// The entries an index's text lists, in the order they were written, and
-/// whether it needs repair (a line cut short, or a line that is not ours).
-pub(super) fn read(text: &str) -> (Vec<Entry>, bool) {
-    let mut entries: Vec<Entry> = Vec::new();
-    let mut removed: Vec<String> = Vec::new();
-    let mut damaged = !text.is_empty() && !text.ends_with('\n');
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+/// The entries an index's text lists, and how many of its lines could not be
+/// read (a last line cut short by a crash counts too). Lines apply in order: a
+/// removal drops the file's entry written before it, and a file written
+/// again after its removal (retention freed its name) is listed; a file
+/// written twice counts once, as its last line says.
+pub(super) fn read(text: &str) -> (Vec<Entry>, usize) {
+    let mut entries: Vec<Option<Entry>> = Vec::new();
+    let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let torn = !text.is_empty() && !text.ends_with('\n');
+    let mut bad = usize::from(torn);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    for (i, line) in lines.iter().enumerate() {
         match parse_line(line) {
-            Some(Line::Added(e)) => entries.push(e),
-            Some(Line::Removed(f)) => removed.push(f),
-            None => damaged = true,
+            Some(Line::Added(e)) => {
+                if let Some(old) = at.insert(e.file.clone(), entries.len()) {
+                    entries[old] = None;
+                }
+                entries.push(Some(e));
+            }
+            Some(Line::Removed(f)) => {
+                if let Some(old) = at.remove(&f) {
+                    entries[old] = None;
+                }
+            }
+            // The torn last line is counted above already.
+            None if i + 1 == lines.len() && torn => {}
+            None => bad += 1,
         }
     }
-    if !removed.is_empty() {
-        let gone: std::collections::HashSet<&str> = removed.iter().map(String::as_str).collect();
-        entries.retain(|e| !gone.contains(e.file.as_str()));
-    }
-    // A file written twice (a repair that re-added it) counts once: the last line wins.
-    let mut seen = std::collections::HashSet::new();
-    let mut unique: Vec<Entry> = entries
-        .into_iter()
-        .rev()
-        .filter(|e| seen.insert(e.file.clone()))
-        .collect();
-    unique.reverse();
-    (unique, damaged)
+    (entries.into_iter().flatten().collect(), bad)
 }
 
 #[cfg(test)]
@@ -219,14 +223,17 @@ mod tests {
         let a = entry("a.pb.gz").to_line();
         let b = entry("b.pb.gz").to_line();
         let text = format!("{a}\n{b}\n{}", &a[..a.len() / 2]);
-        let (entries, damaged) = read(&text);
+        let (entries, bad) = read(&text);
         assert_eq!(entries.len(), 2);
-        assert!(damaged);
-        let (entries, damaged) = read(&format!("{a}\n{}\n{b}\n", removed_line("a.pb.gz")));
+        assert_eq!(bad, 1);
+        let (entries, bad) = read(&format!("{a}\n{}\n{b}\n", removed_line("a.pb.gz")));
         assert_eq!(entries.iter().map(|e| e.file.as_str()).collect::<Vec<_>>(), ["b.pb.gz"]);
-        assert!(!damaged);
-        let (_, damaged) = read(&format!("{a}\nnot json\n"));
-        assert!(damaged);
+        assert_eq!(bad, 0);
+        let (_, bad) = read(&format!("{a}\nnot json\n\u{1}junk\n"));
+        assert_eq!(bad, 2);
+        // Removed, then written again under the same name: listed.
+        let (entries, _) = read(&format!("{a}\n{}\n{a}\n", removed_line("a.pb.gz")));
+        assert_eq!(entries.len(), 1);
         // A file name that would leave the directory is not an entry.
         let evil = entry("../../etc/passwd.pb.gz").to_line();
         assert!(parse_line(&evil).is_none());

@@ -50,6 +50,11 @@ use crate::report::civil_from_days;
 /// The index file's name inside a store.
 pub const INDEX: &str = "index.jsonl";
 
+/// The largest file (bytes, compressed) a repair reads back into the index;
+/// it is decompressed to at most 4 times this. Larger files, and files that
+/// are not profiles, are left where they are, unindexed.
+const MAX_REPAIR_BYTES: u64 = 16 << 20;
+
 /// What can go wrong with a store. Each message names the directory or file
 /// and what to do.
 #[derive(Debug, thiserror::Error)]
@@ -66,8 +71,8 @@ pub enum StoreError {
     },
     /// The directory has no index: not a store (or not written yet).
     #[error(
-        "{} is not a sonde profile store (it has no {INDEX}); pass the directory a sonde agent \
-         writes to (its LocalStore sink), or start an agent writing there first",
+        "{} is not a sonde profile store (it is not a directory with an {INDEX}); pass the directory \
+         a sonde agent writes to (its LocalStore sink), or start an agent writing there first",
         dir.display()
     )]
     NotAStore {
@@ -78,12 +83,12 @@ pub enum StoreError {
     #[error("{0}")]
     Empty(String),
     /// A stored profile could not be read.
-    #[error("{file}: {source}")]
+    #[error("{}: {error}", file.display())]
     Profile {
         /// The file.
         file: PathBuf,
         /// Why.
-        source: crate::Error,
+        error: crate::Error,
     },
 }
 
@@ -147,6 +152,9 @@ impl Store {
     /// [`StoreError::Io`] when the directory cannot be created, read or written.
     pub fn open(dir: impl AsRef<Path>) -> Result<Store, StoreError> {
         let dir = dir.as_ref().to_path_buf();
+        if dir.exists() && !dir.is_dir() {
+            return Err(StoreError::NotAStore { dir });
+        }
         fs::create_dir_all(&dir).map_err(io_err("creating the store directory", &dir))?;
         let index_path = dir.join(INDEX);
         let text = match fs::read(&index_path) {
@@ -154,7 +162,8 @@ impl Store {
             Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(io_err("reading", &index_path)(e)),
         };
-        let (mut entries, mut damaged) = index::read(&text);
+        let (mut entries, bad_lines) = index::read(&text);
+        let mut damaged = bad_lines > 0;
         let mut on_disk = std::collections::HashSet::new();
         for f in fs::read_dir(&dir).map_err(io_err("listing", &dir))? {
             let f = f.map_err(io_err("listing", &dir))?;
@@ -162,7 +171,8 @@ impl Store {
             if name.starts_with('.') && name.ends_with(".tmp") {
                 // A write that never finished.
                 let _ = fs::remove_file(f.path());
-            } else if index::is_profile_name(&name) {
+            } else if index::is_profile_name(&name) && f.file_type().is_ok_and(|t| t.is_file()) {
+                // Regular files only: reading a FIFO would block for ever.
                 on_disk.insert(name);
             }
         }
@@ -176,8 +186,16 @@ impl Store {
             // A complete profile (it was renamed into place only once synced)
             // whose index line a crash prevented.
             let path = dir.join(name);
+            if fs::metadata(&path).map_or(true, |m| m.len() > MAX_REPAIR_BYTES) {
+                continue;
+            }
             let Ok(data) = fs::read(&path) else { continue };
-            let Ok(p) = Profile::parse(&data) else { continue };
+            let bounded = crate::ReadOptions {
+                max_size: MAX_REPAIR_BYTES * 4,
+            };
+            let Ok(p) = Profile::parse_with(&data, &bounded) else {
+                continue;
+            };
             let kind = name.split('_').next().unwrap_or("unknown");
             let snapshot = p.duration_nanos == 0;
             entries.push(Entry::describe(
@@ -385,10 +403,24 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 /// a last line cut short is skipped, as are entries whose file is gone.
 ///
 /// # Errors
-/// [`StoreError::NotAStore`] when `dir` has no index; [`StoreError::Io`]
-/// when it cannot be read.
+/// [`StoreError::NotAStore`] when `dir` has no index (or is a file);
+/// [`StoreError::Io`] when it cannot be read.
 pub fn list(dir: impl AsRef<Path>) -> Result<Vec<Entry>, StoreError> {
+    list_checked(dir).map(|(entries, _)| entries)
+}
+
+/// [`list`], and what a reader should be told about the store: index lines
+/// that could not be read (beyond a last line cut short by a crash), and
+/// profile files the index does not name (a writer adds them back when it
+/// next opens the store).
+///
+/// # Errors
+/// As [`list`].
+pub fn list_checked(dir: impl AsRef<Path>) -> Result<(Vec<Entry>, Vec<String>), StoreError> {
     let dir = dir.as_ref();
+    if dir.exists() && !dir.is_dir() {
+        return Err(StoreError::NotAStore { dir: dir.to_path_buf() });
+    }
     let path = dir.join(INDEX);
     let data = match fs::read(&path) {
         Ok(d) => d,
@@ -400,10 +432,38 @@ pub fn list(dir: impl AsRef<Path>) -> Result<Vec<Entry>, StoreError> {
         }
         Err(e) => return Err(io_err("reading", &path)(e)),
     };
-    let (mut entries, _) = index::read(&String::from_utf8_lossy(&data));
+    let text = String::from_utf8_lossy(&data);
+    let (mut entries, bad) = index::read(&text);
     entries.retain(|e| dir.join(&e.file).is_file());
     entries.sort_by_key(|e| e.end_nanos);
-    Ok(entries)
+    let mut warnings = Vec::new();
+    let torn = usize::from(!text.is_empty() && !text.ends_with('\n'));
+    if bad > torn {
+        warnings.push(format!(
+            "{}: {} line(s) of its index could not be read; the profiles they named are not listed \
+             (an agent writing to the store repairs the index when it starts)",
+            dir.display(),
+            bad - torn
+        ));
+    }
+    let named: std::collections::HashSet<&str> = entries.iter().map(|e| e.file.as_str()).collect();
+    let unindexed = fs::read_dir(dir)
+        .map_err(io_err("listing", dir))?
+        .flatten()
+        .filter(|f| {
+            let name = f.file_name();
+            let name = name.to_string_lossy();
+            index::is_profile_name(&name) && !named.contains(&*name)
+        })
+        .count();
+    if unindexed > 0 {
+        warnings.push(format!(
+            "{}: {unindexed} profile file(s) are not in its index and not listed (an agent writing to the \
+             store adds them back when it starts)",
+            dir.display()
+        ));
+    }
+    Ok((entries, warnings))
 }
 
 /// ns since the Unix epoch, now.
@@ -526,6 +586,11 @@ mod tests {
         // A temporary file, a torn index line, an unindexed complete profile,
         // and an entry whose file is gone.
         fs::write(dir.join(".cpu_x.pb.gz.tmp"), b"half").expect("tmp");
+        // A FIFO with a profile's name is not read (it would block for ever).
+        let fifo = std::process::Command::new("mkfifo")
+            .arg(dir.join("heap_fifo.pb.gz"))
+            .status();
+        assert!(fifo.is_ok_and(|s| s.success()), "mkfifo");
         heap(2_000_000_000, 9)
             .write_file(dir.join("heap_19700101_000002.pb.gz"))
             .expect("orphan");
@@ -545,7 +610,7 @@ mod tests {
         assert!(!dir.join(".cpu_x.pb.gz.tmp").exists());
         let text = fs::read_to_string(dir.join(INDEX)).expect("index");
         assert_eq!(index::read(&text).0, s.entries(), "{text}");
-        assert!(!index::read(&text).1, "rewritten whole");
+        assert_eq!(index::read(&text).1, 0, "rewritten whole");
         fs::remove_dir_all(&dir).ok();
     }
 

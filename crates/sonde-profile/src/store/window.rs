@@ -61,7 +61,7 @@ pub fn load_window(
     let read = |e: &Entry| -> Result<Profile, StoreError> {
         let path = dir.join(&e.file);
         let data = std::fs::read(&path).map_err(super::io_err("reading", &path))?;
-        Profile::parse_with(&data, opts).map_err(|source| StoreError::Profile { file: path, source })
+        Profile::parse_with(&data, opts).map_err(|error| StoreError::Profile { file: path, error })
     };
     if last.snapshot {
         let note = format!(
@@ -75,9 +75,20 @@ pub fn load_window(
         return Ok((read(last)?, note));
     }
     let profiles = chosen.iter().map(|e| read(e)).collect::<Result<Vec<_>, _>>()?;
-    let merged = crate::merge(profiles).map_err(|source| StoreError::Profile {
+    // Name the file that does not fit, rather than the whole window.
+    let types = |p: &Profile| p.sample_type_names();
+    if let Some(i) = profiles.iter().position(|p| types(p) != types(&profiles[0])) {
+        return Err(StoreError::Empty(format!(
+            "{} has sample types {} but {} has {}: not one kind; narrow the window to leave one out",
+            dir.join(&chosen[i].file).display(),
+            types(&profiles[i]).join(", "),
+            chosen[0].file,
+            types(&profiles[0]).join(", ")
+        )));
+    }
+    let merged = crate::merge(profiles).map_err(|error| StoreError::Profile {
         file: dir.to_path_buf(),
-        source,
+        error,
     })?;
     let note = format!(
         "{}: {} {} profile(s) {} merged",
@@ -98,7 +109,7 @@ fn empty_window_message(dir: &Path, entries: &[Entry], window: &Window) -> Strin
     match (of_kind.first(), of_kind.last()) {
         _ if entries.is_empty() => format!("the store {} holds no profiles yet", dir.display()),
         (Some(first), Some(last)) => format!(
-            "no {} profile in {} {}; its {} {} profiles span {} to {}; widen --from/--to",
+            "no {} profile in {} {}; its {} {} profiles span {} to {}; widen the window",
             window.kind,
             dir.display(),
             window.describe(),

@@ -66,6 +66,22 @@ impl Sink for LocalStore {
         format!("local store {}", self.dir.display())
     }
 
+    fn check(&self) -> Result<(), String> {
+        if self.dir.exists() && !self.dir.is_dir() {
+            return Err(format!("{} is a file; give LocalStore a directory", self.dir.display()));
+        }
+        let r = &self.retention;
+        if r.max_count == Some(0)
+            || r.max_age.is_some_and(|a| a < Duration::from_secs(1))
+            || r.max_bytes.is_some_and(|b| b < 64 * 1024)
+        {
+            return Err(format!(
+                "this retention keeps nothing ({r:?}): keep at least one profile, a second, and 64 KiB"
+            ));
+        }
+        Ok(())
+    }
+
     fn prepare(&mut self, c: &Collected) -> Result<Option<Collected>, SinkError> {
         Ok(Some(c.clone()))
     }
@@ -113,8 +129,8 @@ fn lock_dir(dir: &Path) -> Result<std::fs::File, SinkError> {
         let e = std::io::Error::last_os_error();
         if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
             return Err(SinkError::fatal(format!(
-                "another process writes to the store {} (it holds {}); give each process a directory of its own, \
-                 such as profiles/<service>-<pid>",
+                "another writer (an agent in this process or another) writes to the store {} (it holds {}); \
+                 give each agent a directory of its own, such as profiles/<service>-<pid>",
                 dir.display(),
                 path.display()
             )));
@@ -134,7 +150,7 @@ mod tests {
         let first = lock_dir(&dir).expect("the first takes the lock");
         let e = lock_dir(&dir).expect_err("the second finds it held");
         assert!(!e.retryable);
-        assert!(e.message.contains("give each process a directory of its own"), "{e}");
+        assert!(e.message.contains("give each agent a directory of its own"), "{e}");
         drop(first);
         lock_dir(&dir).expect("free again");
         let _ = std::fs::remove_dir_all(&dir);

@@ -153,7 +153,10 @@ impl Builder {
     /// Prometheus's rule (`[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`);
     /// [`start`](Builder::start) refuses others.
     pub fn tag(mut self, name: &str, value: &str) -> Builder {
-        if !valid_label_name(name) {
+        if name == "service_name" {
+            self.problems
+                .push("service_name is the builder's argument: agent::builder(\"name\")".into());
+        } else if !valid_label_name(name) {
             self.problems.push(format!(
                 "label name {name:?} is not valid: use letters, digits and '_', not starting with a digit or \"__\""
             ));
@@ -184,6 +187,9 @@ impl Builder {
 
     /// One more sink. Without any, the agent writes to `LocalStore::new("profiles")`.
     pub fn sink<S: Sink>(mut self, sink: S) -> Builder {
+        if let Err(problem) = sink.check() {
+            self.problems.push(format!("{}: {problem}", sink.name()));
+        }
         self.sinks.push(Box::new(move |d| {
             Box::new(sink::Queue::new(sink, d)) as Box<dyn sink::Outlet>
         }));
@@ -197,7 +203,8 @@ impl Builder {
     }
 
     /// How long [`AgentHandle::stop`] spends delivering what is queued
-    /// (default 10 s).
+    /// (default 10 s, at most an hour). A delivery already under way when
+    /// the stop comes ends first (within its sink's own timeout).
     pub fn flush_timeout(mut self, timeout: Duration) -> Builder {
         self.flush_timeout = timeout;
         self
@@ -215,6 +222,15 @@ impl Builder {
     pub fn start(mut self) -> Result<AgentHandle, Error> {
         if let Some(p) = self.problems.first() {
             return Err(Error::InvalidOption(p.clone()));
+        }
+        if let Some(p) = self.delivery.problem() {
+            return Err(Error::InvalidOption(p));
+        }
+        if self.flush_timeout > Duration::from_secs(3600) {
+            return Err(Error::InvalidOption(format!(
+                "the flush timeout ({:?}) is at most an hour: stop() waits that long",
+                self.flush_timeout
+            )));
         }
         if self.service_name.trim().is_empty() {
             return Err(Error::InvalidOption(
@@ -351,7 +367,9 @@ impl AgentHandle {
 
     /// Stops the agent: a CPU window in progress ends now and is delivered,
     /// queued profiles get one more attempt (within the flush timeout), and
-    /// the thread is joined. Returns the final [`AgentStats`].
+    /// the thread is joined. Returns the final [`AgentStats`]. Takes at most
+    /// the flush timeout, plus the sink's timeout when a delivery is under way
+    /// as the stop comes.
     pub fn stop(mut self) -> AgentStats {
         self.stop_and_join();
         self.stats()
@@ -402,5 +420,19 @@ mod tests {
         assert!(err(builder("svc").every("heap", s).every("heap", s)).contains("twice"));
         assert!(err(builder("svc").tag("1x", "v").every("heap", s)).contains("label name \"1x\""));
         assert!(err(builder("svc").tag("__name__", "v").every("heap", s)).contains("not valid"));
+        assert!(err(builder("svc").tag("service_name", "v").every("heap", s)).contains("builder's argument"));
+        let huge = Delivery {
+            backoff: Duration::MAX,
+            max_backoff: Duration::MAX,
+            ..Delivery::default()
+        };
+        assert!(err(builder("svc").every("heap", s).delivery(huge)).contains("at most a day"));
+        let none = Delivery {
+            queue: 0,
+            ..Delivery::default()
+        };
+        assert!(err(builder("svc").every("heap", s).delivery(none)).contains("queue of at least 1"));
+        assert!(err(builder("svc").every("heap", s).flush_timeout(Duration::MAX)).contains("at most an hour"));
+        assert!(err(builder("svc").every("heap", s).sink(LocalStore::new("x").max_count(0))).contains("keeps nothing"));
     }
 }

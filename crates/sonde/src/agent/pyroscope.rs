@@ -99,6 +99,8 @@ pub struct Pyroscope {
     /// The HTTP client, made at the first push and kept (its connections and
     /// TLS configuration are reused).
     client: Option<ureq::Agent>,
+    /// When sends must end (the agent's stop), if set.
+    deadline: Option<std::time::Instant>,
 }
 
 impl std::fmt::Debug for Pyroscope {
@@ -126,6 +128,7 @@ impl Pyroscope {
             last_heap: None,
             ids: 0,
             client: None,
+            deadline: None,
         }
     }
 
@@ -143,7 +146,8 @@ impl Pyroscope {
         self
     }
 
-    /// Each push's timeout, connection to answer (default 10 s).
+    /// Each push's timeout, connection to answer (default 10 s; 100 ms to
+    /// 10 min, else [`Builder::start`](super::Builder::start) refuses it).
     pub fn timeout(mut self, timeout: Duration) -> Pyroscope {
         self.timeout = timeout;
         self
@@ -255,11 +259,58 @@ impl Sink for Pyroscope {
             .map_err(|e| SinkError::fatal(format!("compressing the push: {e}")))
     }
 
+    fn check(&self) -> Result<(), String> {
+        let rest = self
+            .base
+            .strip_prefix("http://")
+            .or_else(|| self.base.strip_prefix("https://"));
+        if rest.is_none_or(|r| r.is_empty() || r.starts_with('/') || r.contains(char::is_whitespace)) {
+            return Err(format!(
+                "{:?} is not a server's base URL; give one like http://pyroscope:4040 or https://profiles-prod-001.grafana.net",
+                self.base
+            ));
+        }
+        if self.timeout < Duration::from_millis(100) || self.timeout > Duration::from_secs(600) {
+            return Err(format!(
+                "the push timeout ({:?}) must be between 100 ms and 10 min",
+                self.timeout
+            ));
+        }
+        for (k, v) in &self.headers {
+            let token = !k.is_empty()
+                && k.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+            if !token || v.chars().any(|c| c.is_control() && c != '\t') {
+                return Err(format!(
+                    "the header {k:?}: {v:?} is not a valid HTTP header (a name of token characters, a value without control characters)"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn set_deadline(&mut self, deadline: Option<std::time::Instant>) {
+        self.deadline = deadline;
+    }
+
     fn send(&mut self, body: &Vec<u8>) -> Result<(), SinkError> {
-        let timeout = self.timeout;
+        // Within the stop's deadline, if the agent is stopping.
+        let timeout = match self.deadline {
+            Some(d) => {
+                let left = d.saturating_duration_since(std::time::Instant::now());
+                if left < Duration::from_millis(10) {
+                    return Err(SinkError::fatal(
+                        "the agent stopped before this profile could be pushed",
+                    ));
+                }
+                left.min(self.timeout)
+            }
+            None => self.timeout,
+        };
+        let agent_timeout = self.timeout;
         let agent = self.client.get_or_insert_with(|| {
             ureq::Agent::config_builder()
-                .timeout_global(Some(timeout))
+                .timeout_global(Some(agent_timeout))
                 .http_status_as_error(false)
                 .user_agent(concat!("sonde-agent/", env!("CARGO_PKG_VERSION")))
                 .build()
@@ -268,6 +319,9 @@ impl Sink for Pyroscope {
         let url = format!("{}/push.v1.PusherService/Push", self.base);
         let mut req = agent
             .post(&url)
+            .config()
+            .timeout_global(Some(timeout))
+            .build()
             .header("Content-Type", "application/proto")
             .header("Content-Encoding", "gzip")
             .header("Connect-Protocol-Version", "1");
@@ -281,9 +335,7 @@ impl Sink for Pyroscope {
             req = req.header(k, v);
         }
         let mut resp = req.send(&body[..]).map_err(|e| match e {
-            ureq::Error::Timeout(_) => {
-                SinkError::retry(format!("pushing to {url}: no answer within {:?}", self.timeout))
-            }
+            ureq::Error::Timeout(_) => SinkError::retry(format!("pushing to {url}: no answer within {timeout:?}")),
             e => SinkError::retry(format!("pushing to {url}: {e}")),
         })?;
         let status = resp.status().as_u16();
@@ -328,6 +380,24 @@ mod tests {
         assert_eq!(a.len(), 36);
         assert_eq!(&a[14..15], "4", "{a}");
         assert!("89ab".contains(&a[19..20]), "{a}");
+    }
+
+    #[test]
+    fn bad_settings_are_refused_at_start() {
+        for bad in ["not a url", "ftp://x", "", "http://", "http:///x"] {
+            let e = Pyroscope::new(bad).check().expect_err(bad);
+            assert!(e.contains("http://pyroscope:4040"), "{e}");
+        }
+        assert!(Pyroscope::new("http://x").timeout(Duration::MAX).check().is_err());
+        assert!(Pyroscope::new("http://x").timeout(Duration::ZERO).check().is_err());
+        assert!(
+            Pyroscope::new("http://x")
+                .header("X-Key", "a\nb")
+                .check()
+                .expect_err("newline")
+                .contains("X-Key")
+        );
+        assert!(Pyroscope::new("https://x:4040/").header("X-Key", "v").check().is_ok());
     }
 
     #[test]

@@ -195,6 +195,7 @@ pub(super) fn run(mut st: State) {
     let deadline = Instant::now() + st.flush_timeout;
     let far = Instant::now() + Duration::from_secs(365 * 24 * 3600);
     for o in &mut st.outlets {
+        o.set_deadline(deadline);
         o.deliver(far, deadline);
     }
     st.publish(&collected);

@@ -91,11 +91,27 @@ pub trait Sink: Send + 'static {
     /// A profile the sink cannot take (logged; it is dropped).
     fn prepare(&mut self, c: &Collected) -> Result<Option<Self::Payload>, SinkError>;
 
-    /// Delivers `payload`. Must return within the sink's own timeout.
+    /// Delivers `payload`. Must return within the sink's own timeout, and
+    /// by the deadline of [`set_deadline`](Sink::set_deadline) when one is set.
     ///
     /// # Errors
     /// A [`SinkError`]: retried with backoff when retryable, else dropped.
     fn send(&mut self, payload: &Self::Payload) -> Result<(), SinkError>;
+
+    /// Checks the sink's settings when the agent starts: a message saying
+    /// what to change makes [`Builder::start`](super::Builder::start) fail.
+    /// The default accepts everything.
+    ///
+    /// # Errors
+    /// The problem, in a sentence that says what to do.
+    fn check(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Sets the moment by which sends must end (the agent's stop, with its
+    /// flush timeout), or none. A sink with a network timeout shortens it to
+    /// fit. The default ignores it.
+    fn set_deadline(&mut self, _deadline: Option<Instant>) {}
 }
 
 /// How the agent retries and queues for each sink.
@@ -111,6 +127,23 @@ pub struct Delivery {
     pub backoff: Duration,
     /// The longest wait between two attempts.
     pub max_backoff: Duration,
+}
+
+impl Delivery {
+    /// What is wrong with these settings, if anything.
+    pub(super) fn problem(&self) -> Option<String> {
+        let day = Duration::from_secs(24 * 3600);
+        if self.queue == 0 || self.attempts == 0 {
+            return Some("Delivery needs a queue of at least 1 and at least 1 attempt".into());
+        }
+        if self.backoff.is_zero() || self.backoff > day || self.max_backoff < self.backoff || self.max_backoff > day {
+            return Some(format!(
+                "Delivery's backoff ({:?}) and max_backoff ({:?}) must be above zero, in order, and at most a day",
+                self.backoff, self.max_backoff
+            ));
+        }
+        None
+    }
 }
 
 impl Default for Delivery {
@@ -146,6 +179,8 @@ pub struct SinkStats {
 /// One sink with its queue, as the agent's loop drives it.
 pub(super) trait Outlet: Send {
     fn enqueue(&mut self, c: &Collected, now: Instant);
+    /// Passes the stop's deadline to the sink.
+    fn set_deadline(&mut self, deadline: Instant);
     /// Sends what is due at `now`, oldest first, until one fails or `deadline`.
     fn deliver(&mut self, now: Instant, deadline: Instant);
     /// When the next queued profile is due, if any.
@@ -195,12 +230,16 @@ impl<S: Sink> Queue<S> {
         self.jitter ^= self.jitter << 13;
         self.jitter ^= self.jitter >> 7;
         self.jitter ^= self.jitter << 17;
-        let cut = (self.jitter % 1000) as u32;
-        full - full / 2 * cut / 1000
+        let cut = (self.jitter % 1000) as f64 / 1000.0;
+        full.mul_f64(1.0 - cut / 2.0)
     }
 }
 
 impl<S: Sink> Outlet for Queue<S> {
+    fn set_deadline(&mut self, deadline: Instant) {
+        self.sink.set_deadline(Some(deadline));
+    }
+
     fn enqueue(&mut self, c: &Collected, now: Instant) {
         let sink = &mut self.sink;
         let prepared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink.prepare(c)))
