@@ -12,7 +12,7 @@ use sonde::agent::{self, LocalStore};
 fn a_forked_child_drops_the_handle_without_waiting() {
     let dir = std::env::temp_dir().join(format!("sonde-agent-fork-{}", std::process::id()));
     let agent = agent::builder("fork-test")
-        .every("goroutine", Duration::from_millis(50))
+        .every("goroutine", Duration::from_millis(100))
         .sink(LocalStore::new(&dir))
         .start()
         .expect("start");
