@@ -21,7 +21,7 @@ pub struct StoreArgs {
     /// The kind to read from the store: cpu, heap, allocs, goroutine, tasks, mutex, block, wall.
     #[arg(long, value_name = "KIND", requires = "store", help_heading = "Store")]
     pub kind: Option<String>,
-    /// The window's start: RFC 3339 (2026-11-30T14:00:00Z), a local time (2026-11-30 14:00), or relative to now (-2h, -90m, -1d); default: the first.
+    /// The window's start: RFC 3339 (2026-11-30T14:00:00Z), a local time (2026-11-30 14:00), or relative to now (-2h, -90m, -30s, -1d); default: the first.
     #[arg(
         long,
         value_name = "TIME",
@@ -87,7 +87,8 @@ pub fn parse_time(s: &str, now: i64) -> Result<i64> {
         return in_range(z.timestamp().as_nanosecond(), s);
     }
     bail!(
-        "{s:?} is not a time; use RFC 3339 (2026-11-30T14:00:00Z), a local time (2026-11-30 14:00), or relative (-2h)"
+        "{s:?} is not a time; use RFC 3339 (2026-11-30T14:00:00Z), a local date and time (2026-11-30 14:00), or a \
+         time relative to now (-2h, -90m, -30s, -1d)"
     )
 }
 
@@ -326,7 +327,7 @@ pub fn ls(a: &LsArgs) -> Result<String> {
     }
     if a.long {
         out.push_str(&format!(
-            "{:<20} {:<10} {:>9} {:>12}  {:<32} labels\n",
+            "{:<20} {:<10} {:>9} {:>24}  {:<32} labels\n",
             "end (UTC)", "kind", "size", "total", "file"
         ));
         for e in &entries {
@@ -340,7 +341,7 @@ pub fn ls(a: &LsArgs) -> Result<String> {
                 .map(|(k, v)| format!("{}={}", escaped(k), escaped(v)))
                 .collect();
             out.push_str(&format!(
-                "{:<20} {:<10} {:>9} {:>12}  {:<32} {}\n",
+                "{:<20} {:<10} {:>9} {:>24}  {:<32} {}\n",
                 rfc3339(e.end_nanos),
                 e.kind,
                 units::label(i64::try_from(e.bytes).unwrap_or(i64::MAX), "bytes"),
@@ -422,6 +423,24 @@ pub fn growth(a: &GrowthArgs) -> Result<String> {
             "{} profiles are periods (CPU windows, deltas), not snapshots; growth fits snapshots: heap, goroutine, tasks",
             window.kind
         );
+    }
+    // One run of the program: a restart empties the heap, and a fit across
+    // it finds nothing. The agent's store labels each profile with its
+    // process; the last run in the window is fitted.
+    let mut chosen = chosen;
+    if let Some(run) = chosen.last().and_then(|e| e.labels.get("process")).cloned() {
+        let all = chosen.len();
+        chosen.retain(|e| e.labels.get("process") == Some(&run));
+        if chosen.len() < all {
+            eprintln!(
+                "sonde: growth: the program restarted at {}; fitting its last run ({} snapshots), not the {} before \
+                 (--to {} fits an earlier run)",
+                rfc3339(chosen[0].end_nanos),
+                chosen.len(),
+                all - chosen.len(),
+                rfc3339(chosen[0].end_nanos - 1_000_000_000)
+            );
+        }
     }
     let opts = ReadOptions { max_size: a.max_size };
     let snapshots = chosen

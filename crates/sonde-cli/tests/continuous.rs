@@ -346,4 +346,51 @@ fn store_errors_say_what_to_do() {
         "{}",
         stderr(&o)
     );
+
+    // Two runs of a leaking program: growth fits the last run, and says so.
+    let runs = dir.path("runs");
+    let mut st = store::Store::open(&runs).expect("store");
+    for (i, (run, bytes)) in [
+        ("1@a", 1_000_000i64),
+        ("1@a", 2_000_000),
+        ("1@a", 3_000_000),
+        ("2@b", 100_000),
+        ("2@b", 1_100_000),
+        ("2@b", 2_100_000),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut p = sonde_profile::Profile::default();
+        p.sample_types
+            .push(sonde_profile::ValueType::new("inuse_space", "bytes"));
+        p.functions.push(sonde_profile::Function {
+            name: "app::leak".into(),
+            ..Default::default()
+        });
+        p.locations.push(sonde_profile::Location {
+            lines: vec![sonde_profile::Line {
+                function: 0,
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        p.samples.push(sonde_profile::Sample {
+            locations: vec![0],
+            values: vec![bytes],
+            ..Default::default()
+        });
+        p.time_nanos = 1_764_500_000_000_000_000 + i as i64 * 60_000_000_000;
+        let labels = std::collections::BTreeMap::from([("process".to_string(), run.to_string())]);
+        st.write("heap", &p, true, &labels, &store::Retention::default())
+            .expect("write");
+    }
+    let o = sonde(&["growth", "--store", &runs]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("the program restarted at"), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("3 snapshots") && stdout(&o).contains("app::leak"),
+        "{}",
+        stdout(&o)
+    );
 }

@@ -9,7 +9,8 @@
 //! function, and its value in a snapshot is its flat value there (0 where it
 //! is absent). Each site's values are fitted with a least-squares line over
 //! time; a site **grows steadily** when the line rises, explains most of the
-//! variation (r² ≥ [`STEADY_R2`]), and its last value exceeds its first.
+//! variation (r² ≥ [`STEADY_R2`]), its last value exceeds its first, and its
+//! fitted rise is at least [`MIN_SHARE_OF_RISE`] of the total's.
 //! Sites are ranked by the growth the fit explains: (fitted rise over the
 //! span) × r², most suspicious first.
 
@@ -22,6 +23,11 @@ use crate::units;
 
 /// The fit quality (r²) from which a rising site counts as steady.
 pub const STEADY_R2: f64 = 0.5;
+
+/// The smallest fitted rise listed, as a share of the total's rise: 0.5%.
+/// Smaller risers are noise of the sampling (a sampled site's estimate
+/// scales with the exact totals it is calibrated to).
+pub const MIN_SHARE_OF_RISE: f64 = 0.005;
 
 /// One site's trend.
 #[derive(Clone, Debug, PartialEq)]
@@ -112,12 +118,15 @@ pub fn growth(mut snapshots: Vec<(i64, Profile)>, cfg: &Config) -> Result<Growth
         }
     }
     let span_hours = hours[n - 1].max(f64::MIN_POSITIVE);
+    // A site whose rise is a sliver of the whole heap's is noise: sampled
+    // sites' estimates scale with the totals they are calibrated to.
+    let min_rise = MIN_SHARE_OF_RISE * (totals[n - 1] - totals[0]).max(0) as f64;
     let mut rows: Vec<GrowthRow> = sites
         .into_iter()
         .filter_map(|(name, values)| {
             let (slope, r2) = fit(&hours, &values);
             let (first, last) = (values[0], values[n - 1]);
-            let steady = slope > 0.0 && r2 >= STEADY_R2 && last > first;
+            let steady = slope > 0.0 && r2 >= STEADY_R2 && last > first && slope * span_hours >= min_rise;
             steady.then(|| GrowthRow {
                 name,
                 first,
@@ -178,7 +187,9 @@ impl Growth {
         );
         if self.rows.is_empty() {
             out.push_str(&format!(
-                "No site grows steadily (a rising least-squares line with r² >= {STEADY_R2}).\n"
+                "No site grows steadily (a rising least-squares line with r² >= {STEADY_R2}, rising by at least \
+                 {}% of the total's rise).\n",
+                MIN_SHARE_OF_RISE * 100.0
             ));
             return out;
         }

@@ -42,7 +42,7 @@ pub use export::{folded_stacks, speedscope_json};
 pub use filters::apply_filters;
 #[cfg(feature = "flame")]
 pub use flame::write_flame;
-pub use growth::{Growth, GrowthRow, STEADY_R2, growth};
+pub use growth::{Growth, GrowthRow, MIN_SHARE_OF_RISE, STEADY_R2, growth};
 pub use labels::{civil_from_days, format_time_utc, greeting};
 pub use prepared::{Prepared, resolve_sample_index};
 pub use raw::profile_string;

@@ -83,7 +83,15 @@ impl Sink for LocalStore {
     }
 
     fn prepare(&mut self, c: &Collected) -> Result<Option<Collected>, SinkError> {
-        Ok(Some(c.clone()))
+        // In the store only (not a label for a fleet's series): which run of
+        // the program wrote it, so that `sonde growth` does not fit across a
+        // restart.
+        let mut labels = (*c.labels).clone();
+        labels.insert("process".into(), process_label().to_string());
+        Ok(Some(Collected {
+            labels: std::sync::Arc::new(labels),
+            ..c.clone()
+        }))
     }
 
     fn send(&mut self, c: &Collected) -> Result<(), SinkError> {
@@ -138,6 +146,19 @@ fn lock_dir(dir: &Path) -> Result<std::fs::File, SinkError> {
         return Err(SinkError::retry(format!("locking {}: {e}", path.display())));
     }
     Ok(f)
+}
+
+/// `PID@START`: this process, told apart from earlier runs of the program
+/// (START is when its first store write was prepared, RFC 3339).
+fn process_label() -> &'static str {
+    static LABEL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    LABEL.get_or_init(|| {
+        format!(
+            "{}@{}",
+            std::process::id(),
+            sonde_profile::store::rfc3339(sonde_profile::store::now_nanos())
+        )
+    })
 }
 
 #[cfg(test)]

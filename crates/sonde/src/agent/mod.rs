@@ -277,6 +277,14 @@ impl Builder {
             }
             jobs.push(Job { kind, every, window });
         }
+        if jobs.iter().any(|j| matches!(j.kind.name(), "heap" | "allocs")) && crate::heap::process_stats().allocs == 0 {
+            return Err(Error::InvalidOption(
+                "the heap and allocs profiles need sonde's allocator, which this program does not use (its \
+                 profiles would be empty): add `#[global_allocator] static ALLOC: sonde::heap::Sampled<std::alloc::System> \
+                 = sonde::heap::Sampled::new(std::alloc::System);`"
+                    .into(),
+            ));
+        }
         let mut labels = std::mem::take(&mut self.labels);
         labels.insert("service_name".into(), self.service_name.clone());
         labels.entry("hostname".into()).or_insert_with(crate::os::hostname);
@@ -434,5 +442,8 @@ mod tests {
         assert!(err(builder("svc").every("heap", s).delivery(none)).contains("queue of at least 1"));
         assert!(err(builder("svc").every("heap", s).flush_timeout(Duration::MAX)).contains("at most an hour"));
         assert!(err(builder("svc").every("heap", s).sink(LocalStore::new("x").max_count(0))).contains("keeps nothing"));
+        // This test binary does not use sonde's allocator.
+        assert_eq!(crate::heap::process_stats().allocs, 0);
+        assert!(err(builder("svc").every("heap", s)).contains("#[global_allocator]"));
     }
 }
