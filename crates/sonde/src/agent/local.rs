@@ -16,10 +16,14 @@ use super::sink::{Collected, Sink, SinkError};
 /// An unwritable directory or a full disk fails the write, which the agent
 /// retries with backoff; nothing partial is left behind.
 ///
-/// One process writes a directory at a time: the sink holds a lock on
-/// `DIR/.lock` (`flock`) from its first write, and a second process's sink
-/// finds it held, logs that it needs a directory of its own, and drops its
-/// profiles.
+/// One agent writes a directory at a time: the sink holds a lock on
+/// `DIR/.lock` (`flock`) from its first write, and a second agent's sink (in
+/// this process or another) finds it held, logs that it needs a directory of
+/// its own, and drops its profiles.
+///
+/// Each stored profile carries, besides the agent's labels, `process`
+/// (`PID@START`), which tells runs of the program apart: `sonde growth` fits
+/// the last run in its window.
 #[derive(Debug)]
 pub struct LocalStore {
     dir: PathBuf,

@@ -7,6 +7,10 @@
 //! use std::time::Duration;
 //! use sonde::agent::{self, LocalStore};
 //!
+//! // The heap profile needs sonde's allocator (start() refuses "heap" without it).
+//! #[global_allocator]
+//! static ALLOC: sonde::heap::Sampled<std::alloc::System> = sonde::heap::Sampled::new(std::alloc::System);
+//!
 //! # fn main() -> Result<(), sonde::Error> {
 //! let min = Duration::from_secs(60);
 //! let agent = agent::builder("checkout")           // service_name
