@@ -79,7 +79,17 @@ fn profiles_reach_pyroscope_with_its_labels_through_failures() {
     std::thread::scope(|s| {
         s.spawn(|| workload(&stop, &lock));
         s.spawn(|| workload(&stop, &lock));
-        std::thread::sleep(Duration::from_millis(4200));
+        // Three collections of each kind at least, however slowly a busy
+        // machine lets the agent work (bounded).
+        let t = Instant::now();
+        while agent.stats().collected.values().min().copied().unwrap_or(0) < 3 || agent.stats().collected.len() < 4 {
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "the agent does not collect: {:?}",
+                agent.stats()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
         stop.store(true, Ordering::Relaxed);
     });
     let stats = agent.stop();
@@ -181,9 +191,19 @@ fn a_sink_that_cannot_succeed_is_dropped_saying_why_and_never_holds_up_stop() {
         .flush_timeout(Duration::from_secs(2))
         .start()
         .expect("start");
-    std::thread::sleep(Duration::from_millis(1500));
+    // Until a push has failed at least once (bounded), however busy the machine.
+    let t = Instant::now();
+    while agent.stats().sinks.first().is_none_or(|s| s.failures == 0) {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "no push was tried: {:?}",
+            agent.stats()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let t = Instant::now();
     let stats = agent.stop();
+    // The flush timeout (2 s) and a refused connection's retry.
     assert!(t.elapsed() < Duration::from_secs(4), "stop waited {:?}", t.elapsed());
     let down = &stats.sinks[0];
     assert_eq!(down.delivered, 0);
@@ -194,5 +214,9 @@ fn a_sink_that_cannot_succeed_is_dropped_saying_why_and_never_holds_up_stop() {
         "{error}"
     );
     // The other sink is not held up by the failing one.
-    assert_eq!(stats.sinks[1].delivered, stats.collected["goroutine"], "{stats:?}");
+    assert_eq!(
+        stats.sinks[1].delivered,
+        stats.collected.get("goroutine").copied().unwrap_or(0),
+        "{stats:?}"
+    );
 }

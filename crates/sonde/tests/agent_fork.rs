@@ -48,8 +48,20 @@ fn a_forked_child_drops_the_handle_without_waiting() {
         );
         std::thread::sleep(Duration::from_millis(30));
     }
+    // The parent's agent goes on after the children dropped their handles:
+    // it collects again (however slowly a busy machine lets it).
+    let count = |a: &agent::AgentHandle| a.stats().collected.get("goroutine").copied().unwrap_or(0);
+    let after_forks = count(&agent);
+    let t = Instant::now();
+    while count(&agent) <= after_forks {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "the agent stopped collecting: {:?}",
+            agent.stats()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let stats = agent.stop();
-    assert!(stats.collected["goroutine"] >= 3, "{stats:?}");
     assert_eq!(stats.sinks[0].dropped, 0);
     let _ = std::fs::remove_dir_all(&dir);
 }
