@@ -57,6 +57,38 @@ fn busy_work(stop: &AtomicBool) -> u64 {
     x
 }
 
+/// A heap-like profile (sample types `types`, `*_space` in bytes) with one
+/// stack, function `name`, holding `values`; snapshot `i` of a series a
+/// minute apart.
+fn one_site_profile(types: &[&str], name: &str, values: Vec<i64>, i: usize) -> sonde_profile::Profile {
+    let unit = |t: &str| if t.ends_with("space") { "bytes" } else { "count" };
+    let mut p = sonde_profile::Profile {
+        sample_types: types
+            .iter()
+            .map(|t| sonde_profile::ValueType::new(t, unit(t)))
+            .collect(),
+        time_nanos: 1_764_500_000_000_000_000 + i as i64 * 60_000_000_000,
+        ..Default::default()
+    };
+    p.functions.push(sonde_profile::Function {
+        name: name.into(),
+        ..Default::default()
+    });
+    p.locations.push(sonde_profile::Location {
+        lines: vec![sonde_profile::Line {
+            function: 0,
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    p.samples.push(sonde_profile::Sample {
+        locations: vec![0],
+        values,
+        ..Default::default()
+    });
+    p
+}
+
 fn rows_of(text: &str) -> Vec<&str> {
     text.lines().collect()
 }
@@ -263,30 +295,8 @@ fn store_errors_say_what_to_do() {
     let small = dir.path("small");
     let mut st = store::Store::open(&small).expect("store");
     for (i, bytes) in [1000i64, 5000].into_iter().enumerate() {
-        let mut p = sonde_profile::Profile::default();
-        for t in ["alloc_objects", "alloc_space", "inuse_objects", "inuse_space"] {
-            p.sample_types.push(sonde_profile::ValueType::new(
-                t,
-                if t.ends_with("space") { "bytes" } else { "count" },
-            ));
-        }
-        p.functions.push(sonde_profile::Function {
-            name: "app::grow".into(),
-            ..Default::default()
-        });
-        p.locations.push(sonde_profile::Location {
-            lines: vec![sonde_profile::Line {
-                function: 0,
-                ..Default::default()
-            }],
-            ..Default::default()
-        });
-        p.samples.push(sonde_profile::Sample {
-            locations: vec![0],
-            values: vec![1, bytes, 1, bytes],
-            ..Default::default()
-        });
-        p.time_nanos = 1_764_500_000_000_000_000 + i as i64 * 60_000_000_000;
+        let types = ["alloc_objects", "alloc_space", "inuse_objects", "inuse_space"];
+        let p = one_site_profile(&types, "app::grow", vec![1, bytes, 1, bytes], i);
         st.write("heap", &p, true, &Default::default(), &store::Retention::default())
             .expect("write");
     }
@@ -362,26 +372,7 @@ fn store_errors_say_what_to_do() {
     .into_iter()
     .enumerate()
     {
-        let mut p = sonde_profile::Profile::default();
-        p.sample_types
-            .push(sonde_profile::ValueType::new("inuse_space", "bytes"));
-        p.functions.push(sonde_profile::Function {
-            name: "app::leak".into(),
-            ..Default::default()
-        });
-        p.locations.push(sonde_profile::Location {
-            lines: vec![sonde_profile::Line {
-                function: 0,
-                ..Default::default()
-            }],
-            ..Default::default()
-        });
-        p.samples.push(sonde_profile::Sample {
-            locations: vec![0],
-            values: vec![bytes],
-            ..Default::default()
-        });
-        p.time_nanos = 1_764_500_000_000_000_000 + i as i64 * 60_000_000_000;
+        let p = one_site_profile(&["inuse_space"], "app::leak", vec![bytes], i);
         let labels = std::collections::BTreeMap::from([("process".to_string(), run.to_string())]);
         st.write("heap", &p, true, &labels, &store::Retention::default())
             .expect("write");
