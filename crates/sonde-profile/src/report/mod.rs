@@ -19,6 +19,8 @@
 //! * `labels`: the header lines and the shell's [`greeting`].
 //! * `text`: the one text renderer of the rows, as pprof prints them.
 //! * `source` (for `list`), `raw`, `export` (folded stacks, Speedscope).
+//! * `flame_tree`: [`FlameTree`], the call tree of a profile (and its base)
+//!   as the web UI draws it, cut to a width with narrow frames kept as stubs.
 //! * `growth`: [`growth`], the sites that grow steadily over a series of
 //!   snapshots (`sonde growth`), fitted from the same prepared profiles.
 //! * `flame` (feature `flame`): [`write_flame`], flame graphs as SVG.
@@ -28,6 +30,7 @@ mod export;
 mod filters;
 #[cfg(feature = "flame")]
 mod flame;
+mod flame_tree;
 mod growth;
 mod labels;
 mod prepared;
@@ -42,11 +45,14 @@ pub use export::{folded_stacks, speedscope_json};
 pub use filters::apply_filters;
 #[cfg(feature = "flame")]
 pub use flame::write_flame;
+pub use flame_tree::{FlameTree, FlameView, NOISE_Z, Widths, flags as flame_flags, package_of};
 pub use growth::{Growth, GrowthRow, MIN_SHARE_OF_RISE, STEADY_R2, growth};
 pub use labels::{civil_from_days, format_time_utc, greeting};
 pub use prepared::{Prepared, resolve_sample_index};
 pub use raw::profile_string;
-pub use rows::{Listing, Routine, SourceLine, Top, TopRow, Trace, TraceFrame, Traces, Tree, TreeEdge, TreeEntry};
+pub use rows::{
+    Listing, Routine, SourceLine, TagKey, Top, TopRow, Trace, TraceFrame, Traces, Tree, TreeEdge, TreeEntry,
+};
 pub use settings::{Group, Kind, SETTINGS, Setting, find as find_setting, find_choice};
 pub use source::{SettingSyntax, SourceOpener};
 

@@ -184,7 +184,49 @@ pub struct Listing {
     pub routines: Vec<Routine>,
 }
 
+/// One label key of `tags`: each of its values with the total of the
+/// samples that carry it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TagKey {
+    /// The label key (`thread`, `bytes`, a user label).
+    pub key: String,
+    /// The total of the values below, in the sample type's unit.
+    pub total: i64,
+    /// Each value (numbers formatted with their unit) and its total, largest
+    /// first.
+    pub values: Vec<(String, i64)>,
+}
+
 impl Prepared {
+    /// `tags`: each label key with its values and their totals, by key.
+    pub fn tags(&self) -> Vec<TagKey> {
+        let p = &self.prof;
+        let num_units = p.num_label_units();
+        let mut tag_map: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+        for s in &p.samples {
+            let v = self.value(&s.values);
+            for l in &s.labels {
+                let val = match &l.value {
+                    LabelValue::Str(v) => v.to_string(),
+                    LabelValue::Num { value, .. } => {
+                        let unit = num_units.get(&l.key).map_or("", |u| &**u);
+                        units::scaled_label(*value, unit, &self.output_unit)
+                    }
+                };
+                *tag_map.entry(l.key.to_string()).or_default().entry(val).or_default() += v;
+            }
+        }
+        tag_map
+            .into_iter()
+            .map(|(key, values)| {
+                let total = values.values().sum();
+                let mut values: Vec<(String, i64)> = values.into_iter().collect();
+                values.sort_by(|a, b| b.1.abs().cmp(&a.1.abs()).then_with(|| a.0.cmp(&b.0)));
+                TagKey { key, total, values }
+            })
+            .collect()
+    }
+
     /// `top`: the entries sorted by flat (or cum) value, trimmed as configured.
     pub fn top(&mut self, env: &Env) -> Top {
         let (g, orig_count, dropped_nodes, _) = self.trimmed_graph();

@@ -1,12 +1,10 @@
 //! The text renderer: the rows of `top`, `tree`/`peek`, `traces` and `list`
 //! printed as `go tool pprof` prints them, digit for digit; and `tags`.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::Prepared;
-use super::rows::{Listing, Top, Traces, Tree, TreeEdge};
-use crate::model::LabelValue;
+use super::rows::{Listing, TagKey, Top, Traces, Tree, TreeEdge};
 use crate::units::{self, percentage};
 
 /// `top`'s rows as pprof prints them.
@@ -140,31 +138,15 @@ pub(super) fn list(listing: &Listing) -> String {
 
 /// `tags`: for each label key, the values and the share of the total they carry.
 pub(super) fn tags(rpt: &Prepared) -> String {
-    let p = &rpt.prof;
-    let num_units = p.num_label_units();
-    let mut tag_map: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
-    for s in &p.samples {
-        let v = rpt.value(&s.values);
-        for l in &s.labels {
-            let val = match &l.value {
-                LabelValue::Str(v) => v.to_string(),
-                LabelValue::Num { value, .. } => {
-                    let unit = num_units.get(&l.key).map_or("", |u| &**u);
-                    units::scaled_label(*value, unit, &rpt.output_unit)
-                }
-            };
-            *tag_map.entry(l.key.to_string()).or_default().entry(val).or_default() += v;
-        }
-    }
+    let tags = rpt.tags();
     // Cells as Go's tabwriter sees them: tab-terminated cells, then trailing text.
     let mut lines: Vec<Vec<String>> = Vec::new();
-    for (key, values) in &tag_map {
-        let total: i64 = values.values().sum();
+    for TagKey { key, total, values } in &tags {
+        let total = *total;
         let (f, u) = units::scale(total, &rpt.sample_unit, &rpt.output_unit);
         lines.push(vec![format!("{key}:"), format!(" Total {f:.1}{u}")]);
-        let mut vals: Vec<(&String, &i64)> = values.iter().collect();
-        vals.sort_by(|a, b| b.1.abs().cmp(&a.1.abs()).then(a.0.cmp(b.0)));
-        for (name, &v) in vals {
+        for (name, v) in values {
+            let v = *v;
             let (f, u) = units::scale(v, &rpt.sample_unit, &rpt.output_unit);
             let amount = if total > 0 {
                 format!("{f:.1}{u} ({}):", percentage(v, total))

@@ -1,0 +1,829 @@
+//! The flame graph as data, for the web UI (`sonde web`): the call tree of a
+//! prepared profile (and of its base, for a differential graph), and views of
+//! it cut to what a given width can draw.
+//!
+//! A view never drops a frame silently: the children of a frame too narrow to
+//! draw (narrower than `1/px` of the view's root) are merged into one stub per
+//! parent, "+N frames", which keeps their value, their base value and whether
+//! a search matched inside them; the page can zoom into a stub to draw them.
+//!
+//! Numbers come from here, not from the page: values, shares of the total,
+//! the matched share of a search, the change against the base and whether
+//! that change is within sampling noise. The page only lays boxes out.
+
+use std::collections::HashMap;
+
+use regex::Regex;
+use serde_json::{Value, json};
+
+use super::Prepared;
+use crate::units;
+
+/// Sentinel parent of the root.
+const NO_PARENT: u32 = u32::MAX;
+
+/// Flag bits of a node in a view (the page reads them).
+pub mod flags {
+    /// The entry is a stub standing for several narrow frames.
+    pub const STUB: u32 = 1;
+    /// The frame's name matches the search.
+    pub const MATCH: u32 = 2;
+    /// A frame inside the stub (or below the frame) matches the search.
+    pub const MATCH_BELOW: u32 = 4;
+    /// With a base: the change is within sampling noise (see
+    /// [`FlameTree::noise_z`](super::FlameTree::noise_z)).
+    pub const NOISE: u32 = 8;
+    /// With a base: the frame exists only in the base.
+    pub const ONLY_BASE: u32 = 16;
+    /// With a base: the frame exists only in the new profile.
+    pub const ONLY_NEW: u32 = 32;
+}
+
+/// |z| below which a frame's change counts as sampling noise (two-sided 5%).
+pub const NOISE_Z: f64 = 1.96;
+
+#[derive(Clone, Debug, Default)]
+struct Node {
+    name: u32,
+    parent: u32,
+    depth: u32,
+    /// Cumulative value (the frame and what it called), new profile.
+    value: i64,
+    /// Self value, new profile.
+    self_value: i64,
+    /// Cumulative value in the base.
+    base: i64,
+    /// Self value in the base.
+    base_self: i64,
+    /// Cumulative sample counts (new, base) for the noise test.
+    count: i64,
+    base_count: i64,
+    /// Frames in the subtree (the node included).
+    size: u32,
+    children: Vec<u32>,
+}
+
+/// What widths stand for in a differential view.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Widths {
+    /// The new profile's values (the default).
+    #[default]
+    New,
+    /// The base's values.
+    Base,
+    /// The larger of the two, so frames of either profile show.
+    Max,
+}
+
+impl Widths {
+    /// Parses `new`, `base` or `max`.
+    ///
+    /// # Errors
+    /// A message naming the three words.
+    pub fn parse(s: &str) -> Result<Widths, String> {
+        match s {
+            "" | "new" => Ok(Widths::New),
+            "base" => Ok(Widths::Base),
+            "max" | "both" => Ok(Widths::Max),
+            _ => Err(format!("widths takes new, base or max, not {s:?}")),
+        }
+    }
+}
+
+/// How to cut a view of a [`FlameTree`].
+#[derive(Clone, Debug)]
+pub struct FlameView<'a> {
+    /// The node the view starts from (0: all samples).
+    pub root: u32,
+    /// The width the page draws the root in, in pixels: a frame narrower than
+    /// one pixel joins its parent's stub.
+    pub px: u32,
+    /// Draw only the root's children narrower than this value (in the width
+    /// measure): the zoom into a stub.
+    pub only_below: Option<i64>,
+    /// What widths stand for with a base.
+    pub widths: Widths,
+    /// Highlight the frames whose names match, and report their share.
+    pub search: Option<&'a Regex>,
+}
+
+/// The call tree of a prepared profile, root first, with the base's values
+/// alongside when there is a base.
+#[derive(Clone, Debug)]
+pub struct FlameTree {
+    names: Vec<String>,
+    packages: Vec<u32>,
+    package_names: Vec<String>,
+    nodes: Vec<Node>,
+    total: i64,
+    base_total: Option<i64>,
+    /// The exposures (new, base) of the noise test when the values come from
+    /// sampling (`samples` is a sample type): the profiles' durations when
+    /// both have one, else their total sample counts.
+    counts: Option<(f64, f64)>,
+    unit: String,
+    sample_type: String,
+}
+
+/// The index of the `samples` count among a prepared profile's sample types.
+fn sample_count_index(p: &Prepared) -> Option<usize> {
+    p.prof
+        .sample_types
+        .iter()
+        .position(|t| &*t.ty == "samples" && &*t.unit == "count")
+}
+
+/// The package of a frame's name, for colouring: Rust's crate (`std`,
+/// `tokio`, `myapp`), Go's package path (`net/http`, `main`), C's empty.
+pub fn package_of(name: &str) -> &str {
+    let name = name.trim_start_matches(['<', '&', '*', '(']);
+    let name = name.strip_prefix("impl ").unwrap_or(name);
+    if let Some(i) = name.find("::") {
+        return &name[..i];
+    }
+    // Go: the import path up to the last '/', then up to the first '.'.
+    let slash = name.rfind('/').map_or(0, |i| i + 1);
+    match name[slash..].find('.') {
+        Some(dot) => &name[..slash + dot],
+        None => "",
+    }
+}
+
+impl FlameTree {
+    /// The call tree of `new`, with `base`'s values alongside (a differential
+    /// graph). Both must be prepared with the same configuration.
+    pub fn new(new: &mut Prepared, base: Option<&mut Prepared>) -> FlameTree {
+        let mut t = FlameTree {
+            names: vec!["all".into()],
+            packages: vec![0],
+            package_names: vec![String::new()],
+            nodes: vec![Node {
+                parent: NO_PARENT,
+                ..Node::default()
+            }],
+            total: new.total,
+            base_total: None,
+            counts: None,
+            unit: new.sample_unit.clone(),
+            sample_type: new.sample_type.clone(),
+        };
+        let mut name_ids: HashMap<String, u32> = HashMap::new();
+        let mut pkg_ids: HashMap<String, u32> = HashMap::from([(String::new(), 0)]);
+        let mut edges: HashMap<(u32, u32), u32> = HashMap::new();
+        let new_count = t.add(new, false, &mut name_ids, &mut pkg_ids, &mut edges);
+        if let Some(base) = base {
+            t.base_total = Some(base.total);
+            let base_count = t.add(base, true, &mut name_ids, &mut pkg_ids, &mut edges);
+            let (da, db) = (new.prof.duration_nanos, base.prof.duration_nanos);
+            t.counts = match (new_count, base_count) {
+                (Some(_), Some(_)) if da > 0 && db > 0 => Some((da as f64, db as f64)),
+                (Some(a), Some(b)) if a > 0 && b > 0 => Some((a as f64, b as f64)),
+                _ => None,
+            };
+        }
+        for i in 0..t.nodes.len() {
+            let mut children = std::mem::take(&mut t.nodes[i].children);
+            children.sort_by(|&a, &b| {
+                let (a, b) = (&t.nodes[a as usize], &t.nodes[b as usize]);
+                b.value
+                    .max(b.base)
+                    .cmp(&a.value.max(a.base))
+                    .then_with(|| t.names[a.name as usize].cmp(&t.names[b.name as usize]))
+            });
+            t.nodes[i].children = children;
+        }
+        // Children are made after their parents: a backward pass sums sizes.
+        for i in (1..t.nodes.len()).rev() {
+            let (size, parent) = (t.nodes[i].size + 1, t.nodes[i].parent as usize);
+            t.nodes[i].size = size;
+            t.nodes[parent].size += size;
+        }
+        t.nodes[0].size += 1;
+        t
+    }
+
+    /// Adds the samples of `p` (as the base when `is_base`); returns the
+    /// total sample count when the profile has a `samples` value.
+    fn add(
+        &mut self,
+        p: &mut Prepared,
+        is_base: bool,
+        name_ids: &mut HashMap<String, u32>,
+        pkg_ids: &mut HashMap<String, u32>,
+        edges: &mut HashMap<(u32, u32), u32>,
+    ) -> Option<i64> {
+        let table = p.node_table();
+        let local: Vec<u32> = table
+            .infos
+            .iter()
+            .map(|info| {
+                let name = info.printable_name();
+                if let Some(&id) = name_ids.get(&name) {
+                    return id;
+                }
+                let pkg = package_of(&name).to_string();
+                let next_pkg = pkg_ids.len() as u32;
+                let pkg_id = *pkg_ids.entry(pkg.clone()).or_insert_with(|| {
+                    self.package_names.push(pkg);
+                    next_pkg
+                });
+                let id = self.names.len() as u32;
+                self.names.push(name.clone());
+                self.packages.push(pkg_id);
+                name_ids.insert(name, id);
+                id
+            })
+            .collect();
+        let count_index = sample_count_index(p);
+        let mut total_count = 0i64;
+        let mut path: Vec<u32> = Vec::new();
+        for s in &p.prof.samples {
+            let v = p.value(&s.values);
+            let c = count_index.map_or(0, |i| s.values[i]);
+            if v == 0 && c == 0 {
+                continue;
+            }
+            total_count += c;
+            path.clear();
+            for &loc in s.locations.iter().rev() {
+                path.extend(table.nodes_of(loc).iter().rev().map(|&n| local[n as usize]));
+            }
+            let mut at = 0u32;
+            self.bump(at, v, c, is_base);
+            for &name in &path {
+                let next = self.nodes.len() as u32;
+                let child = *edges.entry((at, name)).or_insert(next);
+                if child == next {
+                    let depth = self.nodes[at as usize].depth + 1;
+                    self.nodes.push(Node {
+                        name,
+                        parent: at,
+                        depth,
+                        ..Node::default()
+                    });
+                    self.nodes[at as usize].children.push(child);
+                }
+                at = child;
+                self.bump(at, v, c, is_base);
+            }
+            let leaf = &mut self.nodes[at as usize];
+            if is_base {
+                leaf.base_self += v;
+            } else {
+                leaf.self_value += v;
+            }
+        }
+        count_index.map(|_| total_count)
+    }
+
+    fn bump(&mut self, at: u32, v: i64, c: i64, is_base: bool) {
+        let n = &mut self.nodes[at as usize];
+        if is_base {
+            n.base += v;
+            n.base_count += c;
+        } else {
+            n.value += v;
+            n.count += c;
+        }
+    }
+
+    /// Frames in the tree, the root included.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Never true: the tree always has its root.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The total that shares are relative to (the prepared profile's, as
+    /// `top` uses), in the sample type's unit.
+    pub fn total(&self) -> i64 {
+        self.total
+    }
+
+    /// The noise test of one frame's change, a two-sided test on sample
+    /// counts: the frame's samples are Poisson in each profile, so given its
+    /// `a + b` samples in both, `a` is binomial with `p` = the new profile's
+    /// share of the exposure (the durations when both profiles have one, as
+    /// CPU profiles do, else the total sample counts) when its rate did not
+    /// change. Returns z; |z| < [`NOISE_Z`] is within noise. `None` without a
+    /// base, when the values are not sample counts (a heap profile's are
+    /// scaled estimates), or without samples in the frame.
+    pub fn noise_z(&self, node: u32) -> Option<f64> {
+        let (ta, tb) = self.counts?;
+        let n = &self.nodes[node as usize];
+        let (a, b) = (n.count as f64, n.base_count as f64);
+        if a + b <= 0.0 {
+            return None;
+        }
+        let p = ta / (ta + tb);
+        let sd = ((a + b) * p * (1.0 - p)).sqrt();
+        Some((a - (a + b) * p) / sd)
+    }
+
+    fn width(&self, n: &Node, widths: Widths) -> i64 {
+        match widths {
+            Widths::New => n.value.max(0),
+            Widths::Base => n.base.max(0),
+            Widths::Max => n.value.max(n.base).max(0),
+        }
+    }
+
+    fn label(&self, v: i64) -> String {
+        units::scaled_label(v, &self.unit, "minimum")
+    }
+
+    fn share(v: i64, total: i64) -> String {
+        units::percentage(v, total).trim().to_string()
+    }
+
+    /// The hover text of a frame (or stub of `n` frames).
+    fn tip(&self, name: &str, value: i64, self_value: i64, base: i64, z: Option<f64>) -> String {
+        let mut s = format!(
+            "{name}\ntotal {} ({} of all), self {} ({})",
+            self.label(value),
+            Self::share(value, self.total),
+            self.label(self_value),
+            Self::share(self_value, self.total),
+        );
+        if let Some(bt) = self.base_total {
+            let delta = value - base;
+            let sign = if delta > 0 {
+                "+"
+            } else if delta < 0 {
+                "-"
+            } else {
+                ""
+            };
+            s.push_str(&format!(
+                "\nbase {} ({} of the base), change {sign}{}",
+                self.label(base),
+                Self::share(base, bt),
+                self.label(delta.abs()),
+            ));
+            match z {
+                Some(z) if z.abs() < NOISE_Z => s.push_str(&format!(", within sampling noise (z = {z:.1})")),
+                Some(z) => s.push_str(&format!(", beyond sampling noise (z = {z:.1})")),
+                None => {}
+            }
+        }
+        s
+    }
+
+    /// The change of a frame as a colour value in -1..1: the change against
+    /// the larger of its two values (1: new, -1: gone; 0 without a base).
+    fn change(&self, value: i64, base: i64) -> f64 {
+        if self.base_total.is_none() {
+            return 0.0;
+        }
+        let m = value.abs().max(base.abs());
+        if m == 0 { 0.0 } else { (value - base) as f64 / m as f64 }
+    }
+
+    /// A view of the tree as JSON for the page: the frames from `view.root`
+    /// down that are at least one pixel wide, in depth-first order, each
+    /// `[id, name, depth, width, flags, n, change, tip, limit]` (`name`
+    /// indexes `names`, null for a stub; `n` counts a stub's frames and its
+    /// `id` is its parent's; `limit` is the width below which the parent's
+    /// children joined the stub, for [`FlameView::only_below`]; `depth` from
+    /// the view's root), the
+    /// path from the tree's root to the view's root, the totals, and with a
+    /// search its matched value and share.
+    ///
+    /// # Errors
+    /// A root id the tree does not have.
+    pub fn view(&self, view: &FlameView) -> Result<Value, String> {
+        let root = self
+            .nodes
+            .get(view.root as usize)
+            .ok_or_else(|| format!("no frame {} in this view; reload the page", view.root))?;
+        // Search marks: a frame's own match, and a match below it.
+        let marks = view.search.map(|re| {
+            let hit: Vec<bool> = self.names.iter().map(|n| re.is_match(n)).collect();
+            let mut own = vec![false; self.nodes.len()];
+            let mut below = vec![false; self.nodes.len()];
+            for (i, n) in self.nodes.iter().enumerate().skip(1) {
+                own[i] = hit[n.name as usize];
+            }
+            for i in (1..self.nodes.len()).rev() {
+                if own[i] || below[i] {
+                    below[self.nodes[i].parent as usize] = true;
+                }
+            }
+            (own, below)
+        });
+        let mut out_names: Vec<&str> = Vec::new();
+        let mut out_pkgs: Vec<u32> = Vec::new();
+        let mut name_map: HashMap<u32, usize> = HashMap::new();
+        let mut intern = |name: u32| -> usize {
+            *name_map.entry(name).or_insert_with(|| {
+                out_names.push(&self.names[name as usize]);
+                out_pkgs.push(self.packages[name as usize]);
+                out_names.len() - 1
+            })
+        };
+        let root_width = match view.only_below {
+            Some(limit) => root
+                .children
+                .iter()
+                .map(|&c| self.width(&self.nodes[c as usize], view.widths))
+                .filter(|&w| w < limit)
+                .sum(),
+            None => self.width(root, view.widths),
+        };
+        let min = root_width as f64 / view.px.max(1) as f64;
+        let mut rows: Vec<Value> = Vec::new();
+        let base_depth = root.depth;
+        // Depth-first, children in order, each parent's stub after its
+        // children (pushed first, popped last).
+        enum Entry {
+            Node(u32),
+            Stub(Value),
+        }
+        let mut stack: Vec<Entry> = vec![Entry::Node(view.root)];
+        while let Some(entry) = stack.pop() {
+            let id = match entry {
+                Entry::Stub(row) => {
+                    rows.push(row);
+                    continue;
+                }
+                Entry::Node(id) => id,
+            };
+            let n = &self.nodes[id as usize];
+            let mut fl = 0;
+            if let Some((own, below)) = &marks {
+                if own[id as usize] {
+                    fl |= flags::MATCH;
+                }
+                if below[id as usize] {
+                    fl |= flags::MATCH_BELOW;
+                }
+            }
+            let z = self.noise_z(id);
+            fl |= self.diff_flags(n.value, n.base, z);
+            let width = if id == view.root {
+                root_width
+            } else {
+                self.width(n, view.widths)
+            };
+            let name = self.names[n.name as usize].as_str();
+            rows.push(json!([
+                id,
+                intern(n.name),
+                n.depth - base_depth,
+                width,
+                fl,
+                0,
+                self.change(n.value, n.base),
+                self.tip(name, n.value, n.self_value, n.base, z),
+                0,
+            ]));
+            // Children wide enough to draw, and one stub for the rest.
+            let (mut frames, mut w_sum, mut v_sum, mut b_sum, mut matched) = (0u32, 0i64, 0i64, 0i64, false);
+            let mut wide: Vec<u32> = Vec::new();
+            for &c in &n.children {
+                let cn = &self.nodes[c as usize];
+                let w = self.width(cn, view.widths);
+                if id == view.root && view.only_below.is_some_and(|l| w >= l) {
+                    continue;
+                }
+                if w == 0 || (w as f64) < min {
+                    frames += cn.size;
+                    w_sum += w;
+                    v_sum += cn.value;
+                    b_sum += cn.base;
+                    if let Some((own, below)) = &marks {
+                        matched |= own[c as usize] || below[c as usize];
+                    }
+                } else {
+                    wide.push(c);
+                }
+            }
+            if frames > 0 && (v_sum != 0 || b_sum != 0) {
+                let mut fl = flags::STUB;
+                if matched {
+                    fl |= flags::MATCH_BELOW;
+                }
+                let what = if v_sum == 0 {
+                    fl |= flags::ONLY_BASE;
+                    format!("+{frames} frames only in the base")
+                } else {
+                    format!("+{frames} frames too narrow to draw (click to draw them)")
+                };
+                stack.push(Entry::Stub(json!([
+                    id,
+                    Value::Null,
+                    n.depth - base_depth + 1,
+                    w_sum,
+                    fl,
+                    frames,
+                    self.change(v_sum, b_sum),
+                    self.tip(&what, v_sum, 0, b_sum, None),
+                    (min.ceil() as i64).max(1),
+                ])));
+            }
+            stack.extend(wide.iter().rev().map(|&c| Entry::Node(c)));
+        }
+        let path: Vec<Value> = {
+            let mut p = Vec::new();
+            let mut at = root.parent;
+            while at != NO_PARENT {
+                let n = &self.nodes[at as usize];
+                p.push(json!([at, self.names[n.name as usize]]));
+                at = n.parent;
+            }
+            p.reverse();
+            p
+        };
+        let mut doc = json!({
+            "names": out_names,
+            "pkgs": out_pkgs,
+            "packages": self.package_names,
+            "nodes": rows,
+            "path": path,
+            "total": self.total,
+            "total_label": self.label(self.total),
+            "sample_type": self.sample_type,
+            "unit": self.unit,
+            "frames": self.nodes.len() - 1,
+        });
+        if let Some(bt) = self.base_total {
+            doc["base_total"] = json!(bt);
+            doc["base_total_label"] = json!(self.label(bt));
+            doc["noise_test"] = json!(self.counts.is_some());
+        }
+        if let Some((own, _)) = &marks {
+            let (mut v, mut b, mut frames) = (0i64, 0i64, 0usize);
+            // A sample counts once however many of its frames match: sum the
+            // matching frames that have no matching ancestor.
+            let mut covered = vec![false; self.nodes.len()];
+            for (i, n) in self.nodes.iter().enumerate().skip(1) {
+                let parent_covered = covered[n.parent as usize];
+                covered[i] = parent_covered || own[i];
+                if own[i] {
+                    frames += 1;
+                    if !parent_covered {
+                        v += n.value;
+                        b += n.base;
+                    }
+                }
+            }
+            doc["matched"] = json!({
+                "value": v,
+                "label": self.label(v),
+                "share": Self::share(v, self.total),
+                "frames": frames,
+            });
+            if let Some(bt) = self.base_total {
+                doc["matched"]["base_label"] = json!(self.label(b));
+                doc["matched"]["base_share"] = json!(Self::share(b, bt));
+            }
+        }
+        Ok(doc)
+    }
+
+    fn diff_flags(&self, value: i64, base: i64, z: Option<f64>) -> u32 {
+        if self.base_total.is_none() {
+            return 0;
+        }
+        let mut fl = 0;
+        if value == 0 && base != 0 {
+            fl |= flags::ONLY_BASE;
+        }
+        if base == 0 && value != 0 {
+            fl |= flags::ONLY_NEW;
+        }
+        if z.is_some_and(|z| z.abs() < NOISE_Z) {
+            fl |= flags::NOISE;
+        }
+        fl
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Function, Line, Location, Profile, Sample, ValueType};
+    use crate::report::{Command, Config, prepare};
+
+    /// A CPU profile of `(stack root first, samples)`, 10 ms per sample.
+    fn cpu(stacks: &[(&[&str], i64)]) -> Profile {
+        let mut p = Profile::default();
+        p.sample_types.push(ValueType::new("samples", "count"));
+        p.sample_types.push(ValueType::new("cpu", "nanoseconds"));
+        let mut ids: HashMap<String, u32> = HashMap::new();
+        for (stack, n) in stacks {
+            let locs = stack
+                .iter()
+                .rev()
+                .map(|name| {
+                    *ids.entry(name.to_string()).or_insert_with(|| {
+                        let i = p.functions.len() as u32;
+                        p.functions.push(Function {
+                            name: (*name).into(),
+                            ..Default::default()
+                        });
+                        p.locations.push(Location {
+                            lines: vec![Line {
+                                function: i,
+                                line: 1,
+                                ..Default::default()
+                            }],
+                            ..Default::default()
+                        });
+                        i
+                    })
+                })
+                .collect();
+            p.samples.push(Sample {
+                locations: locs,
+                values: vec![*n, n * 10_000_000],
+                ..Default::default()
+            });
+        }
+        p
+    }
+
+    fn tree(p: Profile, base: Option<Profile>) -> FlameTree {
+        let cfg = Config::default();
+        let (mut new, _) = prepare(p, &Command::Folded, &cfg).unwrap();
+        let mut base = base.map(|b| prepare(b, &Command::Folded, &cfg).unwrap().0);
+        FlameTree::new(&mut new, base.as_mut())
+    }
+
+    fn view(t: &FlameTree, v: FlameView) -> Value {
+        t.view(&v).unwrap()
+    }
+
+    fn plain(px: u32) -> FlameView<'static> {
+        FlameView {
+            root: 0,
+            px,
+            only_below: None,
+            widths: Widths::New,
+            search: None,
+        }
+    }
+
+    fn names(doc: &Value) -> Vec<String> {
+        doc["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| match r[1].as_u64() {
+                Some(i) => doc["names"][i as usize].as_str().unwrap().to_string(),
+                None => format!("+{}", r[5]),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn narrow_frames_become_one_stub_that_can_be_drawn() {
+        // main → hot (990 samples), and ten cold callees of 1 sample each.
+        let mut stacks: Vec<(Vec<&str>, i64)> = vec![(vec!["main", "hot"], 990)];
+        let cold = ["c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9"];
+        for c in &cold {
+            stacks.push((vec!["main", c, "leaf"], 1));
+        }
+        let refs: Vec<(&[&str], i64)> = stacks.iter().map(|(s, n)| (s.as_slice(), *n)).collect();
+        let t = tree(cpu(&refs), None);
+        assert_eq!(t.total(), 1000 * 10_000_000);
+        // At 100 px, one pixel is 10 samples: the cold callees are a stub of
+        // 20 frames (each callee and its leaf) worth 10 samples.
+        let doc = view(&t, plain(100));
+        assert_eq!(names(&doc), ["all", "main", "hot", "+20"]);
+        let stub = &doc["nodes"][3];
+        assert_eq!(stub[3], json!(10 * 10_000_000));
+        assert_eq!(stub[4].as_u64().unwrap() as u32 & flags::STUB, flags::STUB);
+        // Zooming into the stub draws its frames, at the stub's width.
+        let main = doc["nodes"][1][0].as_u64().unwrap() as u32;
+        let zoomed = view(
+            &t,
+            FlameView {
+                root: main,
+                only_below: Some(stub[8].as_i64().unwrap()),
+                ..plain(100)
+            },
+        );
+        let drawn = names(&zoomed);
+        assert_eq!(drawn.len(), 1 + 2 * cold.len(), "{drawn:?}");
+        assert!(!drawn.contains(&"hot".to_string()));
+        assert_eq!(zoomed["nodes"][0][3], json!(10 * 10_000_000));
+        // Wide enough, everything is drawn.
+        assert_eq!(names(&view(&t, plain(10_000))).len(), 3 + 2 * cold.len());
+    }
+
+    #[test]
+    fn a_search_counts_each_sample_once_and_marks_stubs() {
+        // Recursion: fib under fib; a sample counts once however many match.
+        let t = tree(
+            cpu(&[
+                (&["main", "fib", "fib", "fib"], 60),
+                (&["main", "work"], 39),
+                (&["main", "tiny", "fibish"], 1),
+            ]),
+            None,
+        );
+        let re = Regex::new("fib").unwrap();
+        let doc = view(
+            &t,
+            FlameView {
+                search: Some(&re),
+                ..plain(50)
+            },
+        );
+        assert_eq!(doc["matched"]["value"], json!(61 * 10_000_000));
+        assert_eq!(doc["matched"]["share"], json!("61.00%"));
+        assert_eq!(doc["matched"]["frames"], json!(4));
+        // `tiny` (1%) is a stub at 50 px, and says a match is inside.
+        let stub = doc["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r[1].is_null())
+            .unwrap();
+        assert_ne!(stub[4].as_u64().unwrap() as u32 & flags::MATCH_BELOW, 0);
+    }
+
+    #[test]
+    fn a_base_gives_changes_noise_and_frames_only_in_the_base() {
+        let base = cpu(&[(&["main", "a"], 500), (&["main", "b"], 500), (&["main", "gone"], 100)]);
+        let mut new = cpu(&[(&["main", "a"], 1000), (&["main", "b"], 505)]);
+        // Both profiles ran 30 s: b's rate did not change, a's doubled.
+        let mut base = base;
+        base.duration_nanos = 30_000_000_000;
+        new.duration_nanos = 30_000_000_000;
+        let t = tree(new, Some(base));
+        let find = |doc: &Value, name: &str| -> Value {
+            let i = doc["names"].as_array().unwrap().iter().position(|n| n == name).unwrap();
+            doc["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r[1] == json!(i))
+                .unwrap()
+                .clone()
+        };
+        let doc = view(&t, plain(1000));
+        assert_eq!(doc["noise_test"], json!(true));
+        let a = find(&doc, "a");
+        let b = find(&doc, "b");
+        // a doubled: beyond noise, red; b barely moved: within noise.
+        assert!(a[6].as_f64().unwrap() > 0.4, "{a}");
+        assert_eq!(a[4].as_u64().unwrap() as u32 & flags::NOISE, 0, "{a}");
+        assert_ne!(b[4].as_u64().unwrap() as u32 & flags::NOISE, 0, "{b}");
+        assert!(b[7].as_str().unwrap().contains("within sampling noise"), "{b}");
+        // With the new profile's widths, `gone` is a stub of base-only frames;
+        // with the larger of both, it is drawn, blue.
+        let stub = doc["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r[1].is_null())
+            .unwrap();
+        assert_ne!(stub[4].as_u64().unwrap() as u32 & flags::ONLY_BASE, 0, "{stub}");
+        let both = view(
+            &t,
+            FlameView {
+                widths: Widths::Max,
+                ..plain(1000)
+            },
+        );
+        let gone = find(&both, "gone");
+        assert_eq!(gone[6].as_f64().unwrap(), -1.0);
+        assert_ne!(gone[4].as_u64().unwrap() as u32 & flags::ONLY_BASE, 0);
+    }
+
+    #[test]
+    fn heap_values_get_no_noise_test() {
+        let mut p = cpu(&[(&["main", "a"], 5)]);
+        p.sample_types = vec![
+            ValueType::new("inuse_objects", "count"),
+            ValueType::new("inuse_space", "bytes"),
+        ];
+        let t = tree(p.clone(), Some(p));
+        assert_eq!(t.noise_z(1), None);
+        assert_eq!(view(&t, plain(100))["noise_test"], json!(false));
+    }
+
+    #[test]
+    fn packages_of_rust_and_go_names() {
+        assert_eq!(package_of("tokio::runtime::task::poll"), "tokio");
+        assert_eq!(package_of("<alloc::vec::Vec<T> as core::clone::Clone>::clone"), "alloc");
+        assert_eq!(package_of("net/http.(*conn).serve"), "net/http");
+        assert_eq!(package_of("main.main.func1"), "main");
+        assert_eq!(package_of("malloc"), "");
+    }
+
+    #[test]
+    fn a_bad_root_is_an_error() {
+        let t = tree(cpu(&[(&["main"], 1)]), None);
+        assert!(
+            t.view(&FlameView { root: 99, ..plain(10) })
+                .unwrap_err()
+                .contains("reload")
+        );
+    }
+}
