@@ -9,18 +9,11 @@
 //!   says the program must be there (`SONDE_REQUIRE_GO=1`, set by `.ci/run`).
 //!
 //! * [`http`]: a minimal HTTP/1.1 client for tests of servers on 127.0.0.1.
-//!
-//! A gate for another program is one more constant, e.g. for the browser tests:
+//! * [`webdriver`]: a headless Chromium driven over WebDriver, for the web
+//!   UI's tests, gated by [`webdriver::CHROMIUM`] (`SONDE_REQUIRE_CHROMIUM=1`).
 //!
 //! ```
-//! use sonde_test_support::Tool;
-//!
-//! pub const CHROMIUM: Tool = Tool {
-//!     program: "chromium",
-//!     probe: &["--version"],
-//!     require_var: "SONDE_REQUIRE_CHROMIUM",
-//!     install: "apt-get install chromium chromium-driver",
-//! };
+//! use sonde_test_support::webdriver::CHROMIUM;
 //!
 //! # fn browser_test() {
 //! if !CHROMIUM.available("web_ui_renders_top") {
@@ -32,6 +25,7 @@
 #![deny(missing_docs)]
 
 pub mod http;
+pub mod webdriver;
 
 use std::process::Command;
 
