@@ -40,9 +40,7 @@ fn format_command(name: &str) -> Option<&'static str> {
 fn unsupported_format(name: &str) -> Option<String> {
     let graph = "sonde draws flame graphs, not call-graph images: sonde flame PROFILE -o flame.svg";
     Some(match name {
-        "http" | "web" | "no_browser" => format!(
-            "-{name}: the web UI (`sonde web`) is not built yet; for a flame graph now: sonde flame PROFILE -o flame.svg"
-        ),
+        "web" => format!("-{name}: sonde's call graph is in its web UI: sonde web PROFILE --open (then Graph)"),
         "svg" | "png" | "pdf" | "gif" | "ps" | "dot" | "eog" | "evince" | "gv" => format!("-{name}: {graph}"),
         "callgrind" | "kcachegrind" => {
             format!(
@@ -87,7 +85,8 @@ fn legacy_sample_index(name: &str) -> Option<(&'static str, bool)> {
 pub fn translate(args: &[String], subcommands: &[String]) -> Result<Translated, String> {
     let mut out = Vec::new();
     let mut notes = Vec::new();
-    let mut command: Option<(&'static str, Option<String>)> = None;
+    let mut command: Option<(&'static str, Vec<String>)> = None;
+    let mut open_browser = true;
     let has_subcommand = args.first().is_some_and(|a| subcommands.iter().any(|s| s == a));
     let mut rest = args.iter().peekable();
     if has_subcommand {
@@ -120,7 +119,25 @@ pub fn translate(args: &[String], subcommands: &[String]) -> Result<Translated, 
             let regex = matches!(cmd, "list" | "peek")
                 .then(|| take_value("a regular expression"))
                 .transpose()?;
-            command = Some((cmd, regex));
+            command = Some((cmd, regex.into_iter().collect()));
+            continue;
+        }
+        if name == "http" {
+            // `go tool pprof -http=:8080 PROFILE`: the web UI, opened in a
+            // browser unless -no_browser.
+            let addr = take_value("an address such as :8080")?;
+            if has_subcommand {
+                out.extend(["--http".to_string(), addr]);
+                continue;
+            }
+            if command.is_some() {
+                return Err("-http: one report at a time; the web UI has every view".into());
+            }
+            command = Some(("web", vec!["--http".to_string(), addr]));
+            continue;
+        }
+        if name == "no_browser" {
+            open_browser = !bool_value(&name, value.as_deref())?;
             continue;
         }
         if let Some(why) = unsupported_format(&name) {
@@ -178,9 +195,12 @@ pub fn translate(args: &[String], subcommands: &[String]) -> Result<Translated, 
         // Not a Go flag sonde knows: let clap report it with sonde's spelling.
         out.push(arg.clone());
     }
-    if let Some((cmd, regex)) = command {
+    if let Some((cmd, extra)) = command {
         let mut head = vec![cmd.to_string()];
-        head.extend(regex);
+        head.extend(extra);
+        if cmd == "web" && open_browser {
+            head.push("--open".to_string());
+        }
         if cmd == "convert" {
             head.extend(["--format".to_string(), "pprof".to_string()]);
             if !output_given {
@@ -240,7 +260,7 @@ mod tests {
     use super::*;
 
     fn t(line: &str) -> Result<Vec<String>, String> {
-        let subs: Vec<String> = ["top", "list", "peek", "shell", "convert", "flame", "diff"]
+        let subs: Vec<String> = ["top", "list", "peek", "shell", "convert", "flame", "diff", "web"]
             .iter()
             .map(|s| s.to_string())
             .collect();
@@ -310,8 +330,20 @@ mod tests {
 
     #[test]
     fn what_sonde_lacks_is_named() {
-        let e = t("-http=:8080 cpu.pb.gz").unwrap_err();
-        assert!(e.contains("sonde flame"), "{e}");
+        assert_eq!(
+            t("-http=:8080 cpu.pb.gz").unwrap(),
+            ["web", "--http", ":8080", "--open", "cpu.pb.gz"]
+        );
+        assert_eq!(
+            t("-no_browser -http :0 -sample_index=alloc_space heap.pb.gz").unwrap(),
+            ["web", "--http", ":0", "--sample-index=alloc_space", "heap.pb.gz"]
+        );
+        // sonde's own spelling passes through.
+        assert_eq!(
+            t("web --http :0 cpu.pb.gz").unwrap(),
+            ["web", "--http", ":0", "cpu.pb.gz"]
+        );
+        assert!(t("-web cpu.pb.gz").unwrap_err().contains("sonde web"));
         assert!(t("-svg cpu.pb.gz").unwrap_err().contains("flame"));
         assert_eq!(
             t("-top -seconds 30 http://h/debug/pprof/profile").unwrap(),

@@ -17,6 +17,7 @@
 //! * `store`: a sonde agent's profile store: `sonde store ls`, its time
 //!   windows as input (`--store DIR --kind K --from T`), `sonde growth`.
 //! * `shell`: the interactive `(pprof)` shell, with completion.
+//! * `web`: `sonde web`, the profile explorer in the browser (pprof's `-http`).
 //! * `bench`: `cargo bench` with a fixed code layout, and `--layout-check`.
 //! * Flame graphs are `sonde_profile::report::write_flame`'s (shared with the
 //!   `/debug/pprof/flamegraph` endpoint).
@@ -31,6 +32,7 @@ mod load;
 mod options;
 mod shell;
 mod store;
+mod web;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -128,6 +130,8 @@ enum Cmd {
     Growth(store::GrowthArgs),
     /// Interactive shell with the report commands (go tool pprof PROFILE).
     Shell(AnalysisArgs),
+    /// The profile explorer in the browser: flame graph, top, source, peek, call graph, labels; with --base a differential view (go tool pprof -http=:8080 PROFILE).
+    Web(web::WebArgs),
     /// Run `cargo bench` with a fixed code layout (functions aligned to 64 bytes), in a target directory of its own.
     ///
     /// Arguments are cargo's, then `--` and the harness's: `sonde bench --bench seed -- --benchmem`.
@@ -259,6 +263,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Shell(a) => shell::run(a),
+        Cmd::Web(a) => web::run(a),
         Cmd::Bench { layout_check, args } => bench::run(layout_check, &args),
         Cmd::Benchstat {
             alpha,

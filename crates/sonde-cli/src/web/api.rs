@@ -1,0 +1,478 @@
+//! The web UI's endpoints: the embedded page, and JSON made from
+//! `sonde_profile::report`'s rows (the structs `sonde top`, `peek` and `list`
+//! print from). Every JSON endpoint takes the view's state as pprof's URL
+//! parameters (`si`, `f`, `i`, `h`, `s`, `sf`, `tf`, `ti`, `g`, ...) and
+//! answers a bad one with status 400 and `{"error": "..."}`, which the page
+//! shows.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Query, State as AxState};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use sonde_profile::report::{
+    self, Command, Config, Env, FlameTree, FlameView, Prepared, SETTINGS, SettingSyntax, SourceOpener, Widths,
+};
+use sonde_profile::units;
+
+use super::{Loaded, State};
+use crate::options::format_local_time;
+
+type Params = Query<Vec<(String, String)>>;
+type Shared = Arc<State>;
+
+/// The page's files, embedded in the binary.
+const INDEX_HTML: &str = include_str!("assets/index.html");
+const APP_CSS: &str = include_str!("assets/app.css");
+const FLAME_JS: &str = include_str!("assets/flame.js");
+const VIEWS_JS: &str = include_str!("assets/views.js");
+const APP_JS: &str = include_str!("assets/app.js");
+
+/// The router of the page and its endpoints.
+pub(super) fn router(state: Shared) -> Router {
+    let asset = |body: &'static str, ty: &'static str| {
+        get(move || async move { ([(header::CONTENT_TYPE, ty), (header::CACHE_CONTROL, "no-cache")], body) })
+    };
+    Router::new()
+        .route("/", asset(INDEX_HTML, "text/html; charset=utf-8"))
+        .route("/app.css", asset(APP_CSS, "text/css; charset=utf-8"))
+        .route("/flame.js", asset(FLAME_JS, "text/javascript; charset=utf-8"))
+        .route("/views.js", asset(VIEWS_JS, "text/javascript; charset=utf-8"))
+        .route("/app.js", asset(APP_JS, "text/javascript; charset=utf-8"))
+        .route("/api/meta", get(meta))
+        .route("/api/flame", get(|s, q| answer(s, q, flame)))
+        .route("/api/top", get(|s, q| answer(s, q, top)))
+        .route("/api/peek", get(|s, q| answer(s, q, peek)))
+        .route("/api/source", get(|s, q| answer(s, q, source)))
+        .route("/api/graph", get(|s, q| answer(s, q, graph)))
+        .route("/api/labels", get(|s, q| answer(s, q, labels)))
+        .route("/api/refresh", post(refresh))
+        .with_state(state)
+}
+
+/// A JSON reply: 200 with the value, or 400 with `{"error": message}`.
+fn reply(r: Result<Value, String>) -> Response {
+    let (status, v) = match r {
+        Ok(v) => (StatusCode::OK, v),
+        Err(e) => (StatusCode::BAD_REQUEST, json!({ "error": e })),
+    };
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        v.to_string(),
+    )
+        .into_response()
+}
+
+/// Runs a report off the server's thread (preparing a large profile takes a
+/// while) and answers with its JSON.
+async fn answer(
+    AxState(state): AxState<Shared>,
+    Query(params): Params,
+    f: fn(&State, &Loaded, &Request) -> Result<Value, String>,
+) -> Response {
+    let r = tokio::task::spawn_blocking(move || {
+        let loaded = state.loaded.lock().unwrap_or_else(|e| e.into_inner()).clone()?;
+        let req = Request::new(&state, params)?;
+        f(&state, &loaded, &req)
+    })
+    .await
+    .unwrap_or_else(|e| Err(format!("internal error: {e}")));
+    reply(r)
+}
+
+/// A request's parameters: the analyzer settings, and the view's own.
+struct Request {
+    cfg: Config,
+    params: HashMap<String, String>,
+}
+
+impl Request {
+    fn new(state: &State, pairs: Vec<(String, String)>) -> Result<Request, String> {
+        let mut cfg = state.config.clone();
+        cfg.apply_url_params(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .map_err(|e| e.to_string())?;
+        Ok(Request {
+            cfg,
+            params: pairs.into_iter().collect(),
+        })
+    }
+
+    fn param(&self, name: &str) -> Option<&str> {
+        self.params.get(name).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    fn number<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T, String> {
+        match self.param(name) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|_| format!("{name}={v:?} is not a number")),
+        }
+    }
+
+    /// The settings as a cache key.
+    fn key(&self) -> String {
+        format!("{:?}", self.cfg.url_params())
+    }
+}
+
+/// Prepares `p` for `cmd` with the request's settings.
+fn prepared(p: &sonde_profile::Profile, cmd: &Command, cfg: &Config) -> Result<(Prepared, Vec<String>), String> {
+    report::prepare(p.clone(), cmd, cfg).map_err(|e| e.to_string())
+}
+
+/// Runs `f` with the report environment of the server: local time, and
+/// source files only under the directories it was given.
+fn with_env<T>(roots: &[std::path::PathBuf], f: impl FnOnce(&Env) -> T) -> T {
+    let read = |path: &str| -> std::io::Result<String> {
+        let canonical = std::fs::canonicalize(path)?;
+        if !roots.iter().any(|r| canonical.starts_with(r)) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                "outside the directories this server reads (the current directory and --source-path); \
+                 start sonde web with --source-path DIR to show it",
+            ));
+        }
+        let bytes = std::fs::read(&canonical)?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    };
+    let opener = SourceOpener {
+        read: &read,
+        current_dir: std::env::current_dir()
+            .map(|d| d.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        syntax: SettingSyntax::Flag,
+    };
+    f(&Env {
+        format_time: &format_local_time,
+        open_source: &opener,
+    })
+}
+
+/// `/api/meta`: what was loaded (or why not), its sample types, the settings
+/// the command line gave, and whether a refresh can fetch it again.
+async fn meta(AxState(state): AxState<Shared>) -> Response {
+    reply(Ok(meta_json(&state)))
+}
+
+fn meta_json(state: &State) -> Value {
+    let loaded = state.loaded.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let urls: Vec<&String> = state
+        .sources
+        .sources
+        .iter()
+        .filter(|s| crate::fetch::is_url(s))
+        .collect();
+    let seconds = urls.iter().find_map(|u| {
+        u.split(['?', '&'])
+            .find_map(|kv| kv.strip_prefix("seconds="))
+            .and_then(|v| v.parse::<u64>().ok())
+    });
+    let settings: Vec<Value> = SETTINGS
+        .iter()
+        .filter_map(|s| {
+            let param = s.url_param?;
+            Some(json!({ "name": s.name, "param": param, "help": s.help, "choices": s.choices() }))
+        })
+        .collect();
+    let mut doc = json!({
+        "refreshable": !urls.is_empty(),
+        "refresh_seconds": seconds,
+        "settings": settings,
+        "config": state.config.url_params().into_iter().collect::<HashMap<_, _>>(),
+        "version": env!("CARGO_PKG_VERSION"),
+    });
+    match loaded {
+        Err(e) => doc["error"] = json!(e),
+        Ok(l) => {
+            let p = &l.profile;
+            doc["description"] = json!(l.description);
+            doc["title"] = json!(p.main_binary().unwrap_or("profile"));
+            doc["sample_types"] = json!(
+                p.sample_types
+                    .iter()
+                    .map(|t| json!({ "type": &*t.ty, "unit": &*t.unit }))
+                    .collect::<Vec<_>>()
+            );
+            doc["default_sample"] = json!(p.sample_index(None).ok().map(|i| p.sample_types[i].ty.to_string()));
+            doc["has_base"] = json!(l.base.is_some());
+            doc["samples"] = json!(p.samples.len());
+            let mut keys: Vec<&str> = p
+                .samples
+                .iter()
+                .flat_map(|s| s.labels.iter().map(|l| &*l.key))
+                .collect();
+            keys.sort_unstable();
+            keys.dedup();
+            doc["label_keys"] = json!(keys);
+        }
+    }
+    doc
+}
+
+/// `/api/flame`: a view of the flame graph (`root`, `px`, `below`, `w`,
+/// `q` for a search), from the cached tree of the request's settings.
+fn flame(state: &State, loaded: &Loaded, req: &Request) -> Result<Value, String> {
+    let key = req.key();
+    let cached = state
+        .flame_cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .filter(|(k, _)| *k == key)
+        .map(|(_, t)| Arc::clone(t));
+    let (tree, warnings) = match cached {
+        Some(t) => (t, Vec::new()),
+        None => {
+            let (mut new, mut warnings) = prepared(&loaded.profile, &Command::Folded, &req.cfg)?;
+            let mut base = match &loaded.base {
+                Some(b) => {
+                    let (b, w) = prepared(b, &Command::Folded, &req.cfg).map_err(|e| format!("the base: {e}"))?;
+                    warnings.extend(w);
+                    Some(b)
+                }
+                None => None,
+            };
+            let t = Arc::new(FlameTree::new(&mut new, base.as_mut()));
+            *state.flame_cache.lock().unwrap_or_else(|e| e.into_inner()) = Some((key, Arc::clone(&t)));
+            (t, warnings)
+        }
+    };
+    let search = match req.param("q") {
+        Some(q) => Some(regex::Regex::new(q).map_err(|e| {
+            format!(
+                "search: {q:?} is not a regular expression: {}",
+                e.to_string().lines().last().unwrap_or("")
+            )
+        })?),
+        None => None,
+    };
+    let view = FlameView {
+        root: req.number("root", 0u32)?,
+        px: req.number("px", 1200u32)?.clamp(1, 20_000),
+        only_below: req
+            .param("below")
+            .map(|v| v.parse::<i64>())
+            .transpose()
+            .map_err(|_| "below= is not a number")?,
+        widths: Widths::parse(req.param("w").unwrap_or("new"))?,
+        search: search.as_ref(),
+    };
+    let mut doc = tree.view(&view)?;
+    doc["warnings"] = json!(warnings);
+    Ok(doc)
+}
+
+/// `/api/top`: `sonde top`'s rows; with a base, the base's flat and cum of
+/// each row's entry alongside.
+fn top(state: &State, loaded: &Loaded, req: &Request) -> Result<Value, String> {
+    let (mut rpt, warnings) = prepared(&loaded.profile, &Command::Top, &req.cfg)?;
+    let top = with_env(&state.source_roots, |env| rpt.top(env));
+    let mut base_rows: HashMap<String, (String, String, i64)> = HashMap::new();
+    let mut base_total = None;
+    if let Some(b) = &loaded.base {
+        let (mut b, _) = prepared(b, &Command::Top, &req.cfg).map_err(|e| format!("the base: {e}"))?;
+        let bt = with_env(&state.source_roots, |env| b.top(env));
+        base_total = Some(bt.total);
+        for r in bt.rows {
+            base_rows.insert(r.name, (r.flat_format, r.cum_format, r.cum));
+        }
+    }
+    let mut sum = 0i64;
+    let rows: Vec<Value> = top
+        .rows
+        .iter()
+        .map(|r| {
+            sum += r.flat;
+            let mut row = json!({
+                "name": r.name,
+                "inline": r.inline_label,
+                "flat": r.flat,
+                "cum": r.cum,
+                "flat_label": r.flat_format,
+                "cum_label": r.cum_format,
+                "flat_pct": units::percentage(r.flat, top.total).trim(),
+                "sum_pct": units::percentage(sum, top.total).trim(),
+                "cum_pct": units::percentage(r.cum, top.total).trim(),
+            });
+            if let Some(bt) = base_total {
+                let (bf, bc, bcum) = base_rows
+                    .get(&r.name)
+                    .cloned()
+                    .unwrap_or_else(|| ("0".into(), "0".into(), 0));
+                row["base_flat_label"] = json!(bf);
+                row["base_cum_label"] = json!(bc);
+                row["base_cum_pct"] = json!(units::percentage(bcum, bt).trim());
+                row["change"] = json!(r.cum - bcum);
+                row["change_label"] = json!(format!(
+                    "{}{}",
+                    if r.cum >= bcum { "+" } else { "-" },
+                    units::scaled_label((r.cum - bcum).abs(), &rpt.sample_type().unit, "minimum")
+                ));
+            }
+            row
+        })
+        .collect();
+    Ok(json!({
+        "labels": top.labels,
+        "total": top.total,
+        "total_label": units::scaled_label(top.total, &rpt.sample_type().unit, "minimum"),
+        "rows": rows,
+        "warnings": warnings,
+        "has_base": base_total.is_some(),
+    }))
+}
+
+fn edge_json(e: &report::TreeEdge, total: i64) -> Value {
+    json!({ "name": e.name, "weight": e.weight, "label": e.weight_format, "pct": units::percentage(e.weight, total).trim(), "inline": e.inline })
+}
+
+/// `/api/peek?fn=REGEX`: `sonde peek`'s entries, callers and callees.
+fn peek(state: &State, loaded: &Loaded, req: &Request) -> Result<Value, String> {
+    let re = req
+        .param("fn")
+        .ok_or("peek needs a function: type a regular expression in the box")?;
+    let (mut rpt, warnings) = prepared(&loaded.profile, &Command::Peek(re.into()), &req.cfg)?;
+    let tree = with_env(&state.source_roots, |env| rpt.tree(Some(re), env)).map_err(|e| e.to_string())?;
+    let total = tree.total;
+    let entries: Vec<Value> = tree
+        .entries
+        .iter()
+        .map(|e| {
+            json!({
+                "name": e.name,
+                "flat_label": e.flat_format,
+                "cum_label": e.cum_format,
+                "flat_pct": units::percentage(e.flat, total).trim(),
+                "cum_pct": units::percentage(e.cum, total).trim(),
+                "callers": e.callers.iter().map(|c| edge_json(c, total)).collect::<Vec<_>>(),
+                "callees": e.callees.iter().map(|c| edge_json(c, total)).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(json!({ "labels": tree.labels, "entries": entries, "warnings": warnings }))
+}
+
+/// `/api/source?fn=REGEX`: `sonde list`'s routines, lines read only under
+/// the server's source directories.
+fn source(state: &State, loaded: &Loaded, req: &Request) -> Result<Value, String> {
+    let re = req
+        .param("fn")
+        .ok_or("source needs a function: type a regular expression in the box, or pick one in Top")?;
+    let (mut rpt, warnings) = prepared(&loaded.profile, &Command::List(re.into()), &req.cfg)?;
+    let listing = with_env(&state.source_roots, |env| rpt.list(re, env.open_source)).map_err(|e| e.to_string())?;
+    let routines: Vec<Value> = listing
+        .routines
+        .iter()
+        .map(|r| {
+            json!({
+                "function": r.function,
+                "file": r.file,
+                "flat_label": r.flat_format,
+                "cum_label": r.cum_format,
+                "cum_pct": units::percentage(r.cum, listing.total).trim(),
+                "missing": r.missing,
+                "lines": r.lines.iter().map(|l| json!([l.lineno, l.flat_format, l.cum_format, l.text, l.flat != 0 || l.cum != 0])).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(json!({ "total_label": listing.total_format, "routines": routines, "warnings": warnings }))
+}
+
+/// `/api/graph`: the call graph's nodes (`sonde tree`'s entries, trimmed to
+/// `nodecount`, 30 unless set) and the edges among them, for the page's
+/// layered layout.
+fn graph(state: &State, loaded: &Loaded, req: &Request) -> Result<Value, String> {
+    let mut cfg = req.cfg.clone();
+    if cfg.nodecount.is_none() {
+        cfg.nodecount = Some(30);
+    }
+    let (mut rpt, warnings) = prepared(&loaded.profile, &Command::Tree, &cfg)?;
+    let tree = with_env(&state.source_roots, |env| rpt.tree(None, env)).map_err(|e| e.to_string())?;
+    let total = tree.total;
+    let index: HashMap<&str, usize> = tree
+        .entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.name.as_str(), i))
+        .collect();
+    let nodes: Vec<Value> = tree
+        .entries
+        .iter()
+        .map(|e| {
+            json!({
+                "name": e.name,
+                "flat_label": e.flat_format,
+                "cum_label": e.cum_format,
+                "flat_pct": units::percentage(e.flat, total).trim(),
+                "cum_pct": units::percentage(e.cum, total).trim(),
+                "flat": e.flat,
+                "cum": e.cum,
+            })
+        })
+        .collect();
+    let mut edges = Vec::new();
+    for (i, e) in tree.entries.iter().enumerate() {
+        for c in &e.callees {
+            if let Some(&j) = index.get(c.name.as_str()) {
+                edges.push(json!([i, j, c.weight, c.weight_format, c.inline]));
+            }
+        }
+    }
+    Ok(json!({ "labels": tree.labels, "total": total, "nodes": nodes, "edges": edges, "warnings": warnings }))
+}
+
+/// `/api/labels`: each label key's values with their totals (`sonde tags`).
+fn labels(_state: &State, loaded: &Loaded, req: &Request) -> Result<Value, String> {
+    let (rpt, warnings) = prepared(&loaded.profile, &Command::Tags, &req.cfg)?;
+    let unit = rpt.sample_type().unit.to_string();
+    let keys: Vec<Value> = rpt
+        .tags()
+        .into_iter()
+        .map(|k| {
+            json!({
+                "key": k.key,
+                "total_label": units::scaled_label(k.total, &unit, "minimum"),
+                "values": k.values.iter().map(|(v, n)| json!([v, units::scaled_label(*n, &unit, "minimum"), units::percentage(*n, k.total).trim()])).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(json!({ "keys": keys, "total_label": units::scaled_label(rpt.total(), &unit, "minimum"), "warnings": warnings }))
+}
+
+/// `POST /api/refresh`: loads the sources again (a URL is fetched again:
+/// `?seconds=N` collects a new CPU profile) and answers with the new meta.
+async fn refresh(AxState(state): AxState<Shared>) -> Response {
+    {
+        let mut busy = state.refreshing.lock().unwrap_or_else(|e| e.into_inner());
+        if *busy {
+            return reply(Err("a refresh is already running; wait for it".into()));
+        }
+        *busy = true;
+    }
+    let s = Arc::clone(&state);
+    let r = tokio::task::spawn_blocking(move || {
+        let r = super::load(&s.sources);
+        *s.refreshing.lock().unwrap_or_else(|e| e.into_inner()) = false;
+        r
+    })
+    .await;
+    match r {
+        Ok(Ok(l)) => {
+            *state.loaded.lock().unwrap_or_else(|e| e.into_inner()) = Ok(Arc::new(l));
+            *state.flame_cache.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            reply(Ok(meta_json(&state)))
+        }
+        Ok(Err(e)) => reply(Err(format!("{e:#}"))),
+        Err(e) => {
+            *state.refreshing.lock().unwrap_or_else(|e| e.into_inner()) = false;
+            reply(Err(format!("internal error: {e}")))
+        }
+    }
+}

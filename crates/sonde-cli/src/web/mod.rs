@@ -1,0 +1,236 @@
+//! `sonde web`: the profile explorer in the browser (`go tool pprof -http`).
+//!
+//! One page (embedded in the binary: `assets/`) over JSON from
+//! `sonde_profile::report`, the same reports `sonde top`, `peek` and `list`
+//! print; the page only lays them out. The map of the module:
+//!
+//! * this file: the command's flags, loading the profile (and its base for a
+//!   differential view), binding the address, serving until interrupted;
+//! * `api`: the JSON endpoints (`/api/meta`, `flame`, `top`, `peek`,
+//!   `source`, `graph`, `labels`, `refresh`) and the embedded assets;
+//! * `assets/`: the page (HTML, CSS, JavaScript; no build step).
+
+mod api;
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::Args;
+use sonde_profile::Profile;
+use sonde_profile::report::Config;
+
+use crate::load::{self, Sources};
+use crate::options::AnalysisArgs;
+
+/// `sonde web`'s flags.
+#[derive(Args, Debug)]
+pub struct WebArgs {
+    /// The profile, its base and the analyzer settings the page starts with.
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+
+    /// Where to serve: HOST:PORT, or :PORT for 127.0.0.1 (:0 picks a free port).
+    /// The page reads profiles and source files: bind another host only on a
+    /// network you trust.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub http: String,
+
+    /// Open the page in the system's browser (xdg-open, open, or start).
+    #[arg(long)]
+    pub open: bool,
+}
+
+/// What the page shows: the profile, and the base of a differential view.
+#[derive(Clone)]
+pub(crate) struct Loaded {
+    /// The profile, as `go tool pprof` reads it.
+    pub profile: Profile,
+    /// The base (`--base`, `--diff-base` or a store's base window), kept
+    /// apart: the page draws the change.
+    pub base: Option<Profile>,
+    /// One line naming what was loaded.
+    pub description: String,
+}
+
+/// The server's state, shared by the handlers.
+pub(crate) struct State {
+    /// The sources, for a refresh (URLs are fetched again).
+    pub sources: Sources,
+    /// The settings given on the command line; the page's URL adds its own.
+    pub config: Config,
+    /// The profile, or why it could not be loaded (shown in the page).
+    pub loaded: Mutex<Result<Arc<Loaded>, String>>,
+    /// The last flame tree built, by the settings it was built with.
+    pub flame_cache: Mutex<Option<(String, Arc<sonde_profile::report::FlameTree>)>>,
+    /// The directories the Source view may read files under (canonical).
+    pub source_roots: Vec<PathBuf>,
+    /// A refresh is running.
+    pub refreshing: Mutex<bool>,
+}
+
+/// Loads the profile and its base the way the page shows them: the base is
+/// kept apart, not subtracted.
+pub(crate) fn load(sources: &Sources) -> Result<Loaded> {
+    let base_given = !sources.base.is_empty() || !sources.diff_base.is_empty();
+    if sources.store.store.is_some() {
+        if base_given {
+            bail!("--base/--diff-base with --store: give the base as a window (--base-from/--base-to)");
+        }
+        let (p, base) = sources.store.load(sources.max_size)?;
+        let description = format!(
+            "{} {}",
+            sources
+                .store
+                .store
+                .as_deref()
+                .unwrap_or(std::path::Path::new(""))
+                .display(),
+            sources.store.kind.as_deref().unwrap_or("")
+        );
+        return Ok(Loaded {
+            profile: load::as_pprof_reads(p)?,
+            base: base.map(load::as_pprof_reads).transpose()?,
+            description,
+        });
+    }
+    let mut new = sources.clone();
+    new.base.clear();
+    new.diff_base.clear();
+    let base = if base_given {
+        let mut b = sources.clone();
+        b.sources = sources.base.iter().chain(&sources.diff_base).cloned().collect();
+        b.base.clear();
+        b.diff_base.clear();
+        Some(b.load().context("loading the base")?)
+    } else {
+        None
+    };
+    let mut description = sources.sources.join(" ");
+    if base_given {
+        description.push_str(&format!(
+            " against {}",
+            sources
+                .base
+                .iter()
+                .chain(&sources.diff_base)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
+    }
+    Ok(Loaded {
+        profile: new.load()?,
+        base,
+        description,
+    })
+}
+
+/// `HOST:PORT` or `:PORT` (127.0.0.1) as a socket address to bind.
+fn parse_addr(addr: &str) -> Result<String> {
+    let full = match addr.strip_prefix(':') {
+        Some(port) => format!("127.0.0.1:{port}"),
+        None => addr.to_string(),
+    };
+    if !full.contains(':') {
+        bail!("--http {addr}: want HOST:PORT or :PORT, such as 127.0.0.1:8080 or :0");
+    }
+    Ok(full)
+}
+
+/// Binds `addr`, with an error that names it and says what to do.
+fn bind(addr: &str) -> Result<TcpListener> {
+    let full = parse_addr(addr)?;
+    TcpListener::bind(&full).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AddrInUse => anyhow!(
+            "cannot serve on {full}: the port is in use by another program; pick another with --http \
+             127.0.0.1:PORT, or --http :0 for a free one"
+        ),
+        std::io::ErrorKind::PermissionDenied => anyhow!(
+            "cannot serve on {full}: permission denied (ports below 1024 need privileges); use a port \
+             above 1024, or --http :0"
+        ),
+        _ => anyhow!("cannot serve on {full}: {e}"),
+    })
+}
+
+/// The directories the Source view may read: `--source-path`'s entries and
+/// the current directory, canonical.
+fn source_roots(cfg: &Config) -> Vec<PathBuf> {
+    let mut roots: Vec<PathBuf> = cfg
+        .source_path
+        .split(':')
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| std::fs::canonicalize(s).ok())
+        .collect();
+    if let Ok(cwd) = std::env::current_dir().and_then(std::fs::canonicalize) {
+        roots.push(cwd);
+    }
+    roots
+}
+
+/// `sonde web`.
+pub fn run(args: WebArgs) -> Result<std::process::ExitCode> {
+    let config = args.analysis.config()?;
+    let sources = args.analysis.sources();
+    let listener = bind(&args.http)?;
+    let local: SocketAddr = listener.local_addr()?;
+    let loaded = match load(&sources) {
+        Ok(l) => Ok(Arc::new(l)),
+        Err(e) => {
+            // The page shows it too, with the way to fix it.
+            eprintln!("sonde: error: {e:#}");
+            Err(format!("{e:#}"))
+        }
+    };
+    let state = Arc::new(State {
+        source_roots: source_roots(&config),
+        sources,
+        config,
+        loaded: Mutex::new(loaded),
+        flame_cache: Mutex::new(None),
+        refreshing: Mutex::new(false),
+    });
+    let url = format!("http://{local}/");
+    {
+        // A closed standard output (a script read the URL and went) must not
+        // stop the server.
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "Serving the web UI on {url}\n(Ctrl-C stops it)");
+        let _ = out.flush();
+    }
+    if args.open {
+        open_browser(&url);
+    }
+    listener.set_nonblocking(true)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the server's runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        axum::serve(listener, api::router(state)).await
+    })?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// Opens `url` in the system's browser; says so when it cannot.
+fn open_browser(url: &str) {
+    let cmd = if cfg!(target_os = "macos") {
+        "open"
+    } else if cfg!(windows) {
+        "explorer"
+    } else {
+        "xdg-open"
+    };
+    if let Err(e) = std::process::Command::new(cmd)
+        .arg(url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    {
+        eprintln!("sonde: could not open a browser ({cmd}: {e}); open {url} yourself");
+    }
+}
