@@ -106,7 +106,11 @@ fn top_first_row(args: &[&str]) -> (Vec<String>, String) {
         .skip_while(|l| !l.trim_start().starts_with("flat"))
         .nth(1)
         .unwrap_or_else(|| panic!("no rows in {out}"));
-    (row.split_whitespace().map(str::to_string).collect(), showing)
+    // Five value columns, then the name (with `(inline)` when it has it).
+    let words: Vec<&str> = row.split_whitespace().collect();
+    let mut cols: Vec<String> = words[..5].iter().map(|w| w.to_string()).collect();
+    cols.push(words[5..].join(" "));
+    (cols, showing)
 }
 
 /// The name column of `sonde top`'s rows, with the cum% of the entry `name`.
@@ -128,7 +132,7 @@ fn top_cum_pct(args: &[&str], name: &str) -> f64 {
 
 fn frame_names(b: &Browser) -> Value {
     b.exec(
-        "return [...document.querySelectorAll('#flame .frame')].map(f => f.textContent)",
+        "return [...document.querySelectorAll('#flame .frame')].map(f => f.getAttribute('aria-label'))",
         json!([]),
     )
 }
@@ -138,7 +142,7 @@ fn wait_frame(b: &Browser, name: &str) {
     b.wait_for(
         &format!("a frame named {name}"),
         &format!(
-            "return [...document.querySelectorAll('#flame .frame')].some(f => f.textContent === {})",
+            "return [...document.querySelectorAll('#flame .frame')].some(f => f.getAttribute('aria-label') === {})",
             json!(name)
         ),
         WAIT,
@@ -148,7 +152,7 @@ fn wait_frame(b: &Browser, name: &str) {
 /// The CSS selector of the frame named `name`.
 fn frame(b: &Browser, name: &str) -> String {
     let i = b.exec(
-        "const f = [...document.querySelectorAll('#flame .frame')].find(f => f.textContent === arguments[0]); return f ? f.dataset.i : null",
+        "const f = [...document.querySelectorAll('#flame .frame')].find(f => f.getAttribute('aria-label') === arguments[0]); return f ? f.dataset.i : null",
         json!([name]),
     );
     format!(
@@ -176,6 +180,19 @@ fn cpu_profile_flame_zoom_search_top_and_url_state() {
             "{root} not drawn: {names}"
         );
     }
+    // Nothing is cut off: the page does not scroll sideways, the graph's
+    // boxes end inside it, and the smallest stack (runtime/pprof.WithLabels,
+    // 1% of the samples) is drawn.
+    let fits = b.exec(
+        "const h = document.getElementById('flame'); const right = Math.max(...[...h.querySelectorAll('.frame')].map(f => f.offsetLeft + f.offsetWidth));
+         return [document.scrollingElement.scrollWidth <= document.scrollingElement.clientWidth, right <= h.clientWidth + 0.5, document.body.scrollHeight < 2 * innerHeight]",
+        json!([]),
+    );
+    assert_eq!(fits, json!([true, true, true]), "the flame graph does not fit its page");
+    assert!(
+        names.as_array().unwrap().contains(&json!("runtime/pprof.WithLabels")),
+        "{names}"
+    );
     shot(&b, "cpu-flame");
 
     // Hover shows the frame's details at once.
@@ -227,7 +244,7 @@ fn cpu_profile_flame_zoom_search_top_and_url_state() {
     let top = top_cum_pct(&[&data("cpu.pb.gz")], "main.expensiveOperation");
     assert!((shown - top).abs() <= 0.1, "search shows {shown}%, sonde top {top}%");
     let highlighted = b.exec(
-        "return [...document.querySelectorAll('#flame .frame.match')].map(f => f.textContent)",
+        "return [...document.querySelectorAll('#flame .frame.match')].map(f => f.getAttribute('aria-label'))",
         json!([]),
     );
     assert_eq!(highlighted, json!(["main.expensiveOperation"]));
@@ -237,7 +254,7 @@ fn cpu_profile_flame_zoom_search_top_and_url_state() {
     b.click("#views button[data-view=top]");
     let row = b.wait_for(
         "the Top table",
-        "const r = document.querySelector('table.top tbody tr'); return r && [...r.cells].map(c => c.textContent)",
+        "const r = document.querySelector('table.top tbody tr'); return r && [...r.cells].slice(0, 6).map(c => c.textContent)",
         WAIT,
     );
     let (want, _) = top_first_row(&[&data("cpu.pb.gz")]);
@@ -310,6 +327,15 @@ fn heap_diff_is_red_where_it_grew_and_sample_index_switches_the_total() {
         let legend = b.exec("return document.getElementById('legend').textContent", json!([]));
         assert!(legend.as_str().unwrap().contains("grew"), "{legend}");
         shot(&b, "heap-diff");
+        // Its Top is `sonde top --base`'s: the change.
+        b.click("#views button[data-view=top]");
+        let row = b.wait_for(
+            "the Top table of the change",
+            "const r = document.querySelector('table.top tbody tr'); return r && [...r.cells].slice(0, 6).map(c => c.textContent)",
+            WAIT,
+        );
+        let (want, _) = top_first_row(&["--base", &data("heap_before.pb.gz"), &data("heap_after.pb.gz")]);
+        assert_eq!(row, json!(want), "the diff's first row differs from sonde top --base's");
     }
 
     // Switching the sample index changes the total to what `sonde top

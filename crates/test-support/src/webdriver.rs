@@ -46,6 +46,7 @@ pub struct Browser {
     addr: SocketAddr,
     session: String,
     profile_dir: PathBuf,
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for Browser {
@@ -83,6 +84,7 @@ impl Browser {
             addr,
             session: String::new(),
             profile_dir,
+            timeout: COMMAND_TIMEOUT,
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -103,7 +105,7 @@ impl Browser {
                     "args": [
                         "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                        "--disable-dev-shm-usage", "--hide-scrollbars",
+                        "--disable-dev-shm-usage",
                         format!("--user-data-dir={}", b.profile_dir.display()),
                         format!("--window-size={width},{height}"),
                     ],
@@ -129,7 +131,7 @@ impl Browser {
         } else {
             &["Content-Type: application/json"]
         };
-        let r = crate::http::request(self.addr, method, path, headers, body.as_bytes(), COMMAND_TIMEOUT)
+        let r = crate::http::request(self.addr, method, path, headers, body.as_bytes(), self.timeout)
             .unwrap_or_else(|e| panic!("WebDriver {method} {path}: {e}"));
         let v: Value = serde_json::from_slice(&r.body)
             .unwrap_or_else(|e| panic!("WebDriver {method} {path}: not JSON ({e}): {}", r.text()));
@@ -144,6 +146,12 @@ impl Browser {
 
     fn session_path(&self, rest: &str) -> String {
         format!("/session/{}{rest}", self.session)
+    }
+
+    /// How long one command may take (60 s unless set): a page that takes
+    /// longer to load needs more.
+    pub fn set_command_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
     }
 
     /// Navigates to `url` and waits for the load to finish.

@@ -182,7 +182,8 @@ fn meta_json(state: &State) -> Value {
         })
         .collect();
     let mut doc = json!({
-        "refreshable": !urls.is_empty(),
+        "refreshable": true,
+        "fetches": !urls.is_empty(),
         "refresh_seconds": seconds,
         "settings": settings,
         "config": state.config.url_params().into_iter().collect::<HashMap<_, _>>(),
@@ -216,6 +217,15 @@ fn meta_json(state: &State) -> Value {
     doc
 }
 
+/// Builds the flame tree of the page's first view (the command line's
+/// settings), so that the first paint does not wait for it.
+pub(super) fn warm(state: &State) {
+    let loaded = state.loaded.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if let (Ok(loaded), Ok(req)) = (loaded, Request::new(state, Vec::new())) {
+        let _ = flame(state, &loaded, &req);
+    }
+}
+
 /// `/api/flame`: a view of the flame graph (`root`, `px`, `below`, `w`,
 /// `q` for a search), from the cached tree of the request's settings.
 fn flame(state: &State, loaded: &Loaded, req: &Request) -> Result<Value, String> {
@@ -247,7 +257,7 @@ fn flame(state: &State, loaded: &Loaded, req: &Request) -> Result<Value, String>
     let search = match req.param("q") {
         Some(q) => Some(regex::Regex::new(q).map_err(|e| {
             format!(
-                "search: {q:?} is not a regular expression: {}",
+                "search: '{q}' is not a regular expression: {}",
                 e.to_string().lines().last().unwrap_or("")
             )
         })?),
@@ -269,19 +279,19 @@ fn flame(state: &State, loaded: &Loaded, req: &Request) -> Result<Value, String>
     Ok(doc)
 }
 
-/// `/api/top`: `sonde top`'s rows; with a base, the base's flat and cum of
-/// each row's entry alongside.
+/// `/api/top`: `sonde top`'s rows; with a base, `sonde top --base`'s rows
+/// (the change), and each entry's cum in the new profile and in the base.
 fn top(state: &State, loaded: &Loaded, req: &Request) -> Result<Value, String> {
-    let (mut rpt, warnings) = prepared(&loaded.profile, &Command::Top, &req.cfg)?;
-    let top = with_env(&state.source_roots, |env| rpt.top(env));
-    let mut base_rows: HashMap<String, (String, String, i64)> = HashMap::new();
-    let mut base_total = None;
-    if let Some(b) = &loaded.base {
-        let (mut b, _) = prepared(b, &Command::Top, &req.cfg).map_err(|e| format!("the base: {e}"))?;
-        let bt = with_env(&state.source_roots, |env| b.top(env));
-        base_total = Some(bt.total);
-        for r in bt.rows {
-            base_rows.insert(r.name, (r.flat_format, r.cum_format, r.cum));
+    let rows_of = |p: &sonde_profile::Profile| -> Result<(report::Top, Vec<String>), String> {
+        let (mut rpt, warnings) = prepared(p, &Command::Top, &req.cfg)?;
+        Ok((with_env(&state.source_roots, |env| rpt.top(env)), warnings))
+    };
+    let (top, warnings) = rows_of(loaded.change.as_ref().unwrap_or(&loaded.profile))?;
+    let mut sides: Vec<HashMap<String, String>> = Vec::new();
+    if let (Some(_), Some(base)) = (&loaded.change, &loaded.base) {
+        for p in [&loaded.profile, base] {
+            let (t, _) = rows_of(p)?;
+            sides.push(t.rows.into_iter().map(|r| (r.name, r.cum_format)).collect());
         }
     }
     let mut sum = 0i64;
@@ -301,20 +311,10 @@ fn top(state: &State, loaded: &Loaded, req: &Request) -> Result<Value, String> {
                 "sum_pct": units::percentage(sum, top.total).trim(),
                 "cum_pct": units::percentage(r.cum, top.total).trim(),
             });
-            if let Some(bt) = base_total {
-                let (bf, bc, bcum) = base_rows
-                    .get(&r.name)
-                    .cloned()
-                    .unwrap_or_else(|| ("0".into(), "0".into(), 0));
-                row["base_flat_label"] = json!(bf);
-                row["base_cum_label"] = json!(bc);
-                row["base_cum_pct"] = json!(units::percentage(bcum, bt).trim());
-                row["change"] = json!(r.cum - bcum);
-                row["change_label"] = json!(format!(
-                    "{}{}",
-                    if r.cum >= bcum { "+" } else { "-" },
-                    units::scaled_label((r.cum - bcum).abs(), &rpt.sample_type().unit, "minimum")
-                ));
+            if let [new, base] = sides.as_slice() {
+                let zero = String::from("0");
+                row["new_cum_label"] = json!(new.get(&r.name).unwrap_or(&zero));
+                row["base_cum_label"] = json!(base.get(&r.name).unwrap_or(&zero));
             }
             row
         })
@@ -322,15 +322,16 @@ fn top(state: &State, loaded: &Loaded, req: &Request) -> Result<Value, String> {
     Ok(json!({
         "labels": top.labels,
         "total": top.total,
-        "total_label": units::scaled_label(top.total, &rpt.sample_type().unit, "minimum"),
         "rows": rows,
         "warnings": warnings,
-        "has_base": base_total.is_some(),
+        "has_base": !sides.is_empty(),
     }))
 }
 
-fn edge_json(e: &report::TreeEdge, total: i64) -> Value {
-    json!({ "name": e.name, "weight": e.weight, "label": e.weight_format, "pct": units::percentage(e.weight, total).trim(), "inline": e.inline })
+/// A caller or callee of `peek`, its share of the entry's cum (pprof's
+/// `calls%`).
+fn edge_json(e: &report::TreeEdge, entry_cum: i64) -> Value {
+    json!({ "name": e.name, "weight": e.weight, "label": e.weight_format, "pct": units::percentage(e.weight, entry_cum).trim(), "inline": e.inline })
 }
 
 /// `/api/peek?fn=REGEX`: `sonde peek`'s entries, callers and callees.
@@ -351,8 +352,8 @@ fn peek(state: &State, loaded: &Loaded, req: &Request) -> Result<Value, String> 
                 "cum_label": e.cum_format,
                 "flat_pct": units::percentage(e.flat, total).trim(),
                 "cum_pct": units::percentage(e.cum, total).trim(),
-                "callers": e.callers.iter().map(|c| edge_json(c, total)).collect::<Vec<_>>(),
-                "callees": e.callees.iter().map(|c| edge_json(c, total)).collect::<Vec<_>>(),
+                "callers": e.callers.iter().map(|c| edge_json(c, e.cum)).collect::<Vec<_>>(),
+                "callees": e.callees.iter().map(|c| edge_json(c, e.cum)).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -439,6 +440,7 @@ fn labels(_state: &State, loaded: &Loaded, req: &Request) -> Result<Value, Strin
             json!({
                 "key": k.key,
                 "total_label": units::scaled_label(k.total, &unit, "minimum"),
+                "numeric": k.numeric,
                 "values": k.values.iter().map(|(v, n)| json!([v, units::scaled_label(*n, &unit, "minimum"), units::percentage(*n, k.total).trim()])).collect::<Vec<_>>(),
             })
         })

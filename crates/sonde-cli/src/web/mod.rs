@@ -37,7 +37,7 @@ pub struct WebArgs {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub http: String,
 
-    /// Open the page in the system's browser (xdg-open, open, or start).
+    /// Open the page in the system's browser (xdg-open on Linux, open on macOS, explorer on Windows).
     #[arg(long)]
     pub open: bool,
 }
@@ -50,6 +50,9 @@ pub(crate) struct Loaded {
     /// The base (`--base`, `--diff-base` or a store's base window), kept
     /// apart: the page draws the change.
     pub base: Option<Profile>,
+    /// The profile minus the base, as `sonde top --base` reports it (the Top
+    /// view's rows with a base).
+    pub change: Option<Profile>,
     /// One line naming what was loaded.
     pub description: String,
 }
@@ -89,11 +92,11 @@ pub(crate) fn load(sources: &Sources) -> Result<Loaded> {
                 .display(),
             sources.store.kind.as_deref().unwrap_or("")
         );
-        return Ok(Loaded {
-            profile: load::as_pprof_reads(p)?,
-            base: base.map(load::as_pprof_reads).transpose()?,
+        return with_change(
+            load::as_pprof_reads(p)?,
+            base.map(load::as_pprof_reads).transpose()?,
             description,
-        });
+        );
     }
     let mut new = sources.clone();
     new.base.clear();
@@ -120,11 +123,41 @@ pub(crate) fn load(sources: &Sources) -> Result<Loaded> {
                 .join(" ")
         ));
     }
+    with_change(new.load()?, base, description)
+}
+
+/// A [`Loaded`], with the change from the base computed as `sonde top --base`
+/// computes it.
+fn with_change(profile: Profile, base: Option<Profile>, description: String) -> Result<Loaded> {
+    let change = match &base {
+        Some(b) => Some(load::as_pprof_reads(
+            profile.clone().subtract(b.clone()).context("subtracting the base")?,
+        )?),
+        None => None,
+    };
     Ok(Loaded {
-        profile: new.load()?,
+        profile,
         base,
+        change,
         description,
     })
+}
+
+/// Sources that cannot be served at all (a file or store directory that does
+/// not exist): the command stops. A file that does not decode is served, and
+/// the page shows why.
+fn check_exist(sources: &Sources) -> Result<()> {
+    if let Some(dir) = &sources.store.store {
+        if !dir.is_dir() {
+            bail!("--store {}: no such directory", dir.display());
+        }
+    }
+    for s in sources.sources.iter().chain(&sources.base).chain(&sources.diff_base) {
+        if !crate::fetch::is_url(s) && !std::path::Path::new(s).exists() {
+            bail!("cannot read {s}: no such file");
+        }
+    }
+    Ok(())
 }
 
 /// `HOST:PORT` or `:PORT` (127.0.0.1) as a socket address to bind.
@@ -174,13 +207,16 @@ fn source_roots(cfg: &Config) -> Vec<PathBuf> {
 pub fn run(args: WebArgs) -> Result<std::process::ExitCode> {
     let config = args.analysis.config()?;
     let sources = args.analysis.sources();
+    check_exist(&sources)?;
     let listener = bind(&args.http)?;
     let local: SocketAddr = listener.local_addr()?;
     let loaded = match load(&sources) {
         Ok(l) => Ok(Arc::new(l)),
         Err(e) => {
-            // The page shows it too, with the way to fix it.
-            eprintln!("sonde: error: {e:#}");
+            // The page shows it too; Refresh there reads the file again.
+            eprintln!(
+                "sonde: error: {e:#}\nsonde: serving anyway: the page shows the error, and its Refresh button reads the profile again once fixed"
+            );
             Err(format!("{e:#}"))
         }
     };
@@ -192,6 +228,7 @@ pub fn run(args: WebArgs) -> Result<std::process::ExitCode> {
         flame_cache: Mutex::new(None),
         refreshing: Mutex::new(false),
     });
+    api::warm(&state);
     let url = format!("http://{local}/");
     {
         // A closed standard output (a script read the URL and went) must not

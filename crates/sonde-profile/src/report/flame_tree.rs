@@ -19,6 +19,15 @@ use serde_json::{Value, json};
 use super::Prepared;
 use crate::units;
 
+/// The stacks of the profile and its base before the tree is built: frame
+/// names root first, in one list, and per sample its range, value, sample
+/// count and whether it is the base's.
+#[derive(Default)]
+struct Stacks {
+    frames: Vec<u32>,
+    samples: Vec<(u32, u32, i64, i64, bool)>,
+}
+
 /// Sentinel parent of the root.
 const NO_PARENT: u32 = u32::MAX;
 
@@ -46,7 +55,6 @@ pub const NOISE_Z: f64 = 1.96;
 struct Node {
     name: u32,
     parent: u32,
-    depth: u32,
     /// Cumulative value (the frame and what it called), new profile.
     value: i64,
     /// Self value, new profile.
@@ -60,7 +68,6 @@ struct Node {
     base_count: i64,
     /// Frames in the subtree (the node included).
     size: u32,
-    children: Vec<u32>,
 }
 
 /// What widths stand for in a differential view.
@@ -115,6 +122,11 @@ pub struct FlameTree {
     packages: Vec<u32>,
     package_names: Vec<String>,
     nodes: Vec<Node>,
+    /// Children of node `i`: `child_list[child_start[i]..child_start[i + 1]]`,
+    /// widest first (one list for the tree: a large profile has millions of
+    /// nodes, and a list each would be an allocation each).
+    child_start: Vec<u32>,
+    child_list: Vec<u32>,
     total: i64,
     base_total: Option<i64>,
     /// The exposures (new, base) of the noise test when the values come from
@@ -161,6 +173,8 @@ impl FlameTree {
                 parent: NO_PARENT,
                 ..Node::default()
             }],
+            child_start: Vec::new(),
+            child_list: Vec::new(),
             total: new.total,
             base_total: None,
             counts: None,
@@ -169,11 +183,11 @@ impl FlameTree {
         };
         let mut name_ids: HashMap<String, u32> = HashMap::new();
         let mut pkg_ids: HashMap<String, u32> = HashMap::from([(String::new(), 0)]);
-        let mut edges: HashMap<(u32, u32), u32> = HashMap::new();
-        let new_count = t.add(new, false, &mut name_ids, &mut pkg_ids, &mut edges);
+        let mut stacks = Stacks::default();
+        let new_count = t.collect(new, false, &mut name_ids, &mut pkg_ids, &mut stacks);
         if let Some(base) = base {
             t.base_total = Some(base.total);
-            let base_count = t.add(base, true, &mut name_ids, &mut pkg_ids, &mut edges);
+            let base_count = t.collect(base, true, &mut name_ids, &mut pkg_ids, &mut stacks);
             let (da, db) = (new.prof.duration_nanos, base.prof.duration_nanos);
             t.counts = match (new_count, base_count) {
                 (Some(_), Some(_)) if da > 0 && db > 0 => Some((da as f64, db as f64)),
@@ -181,17 +195,37 @@ impl FlameTree {
                 _ => None,
             };
         }
-        for i in 0..t.nodes.len() {
-            let mut children = std::mem::take(&mut t.nodes[i].children);
-            children.sort_by(|&a, &b| {
-                let (a, b) = (&t.nodes[a as usize], &t.nodes[b as usize]);
-                b.value
-                    .max(b.base)
-                    .cmp(&a.value.max(a.base))
-                    .then_with(|| t.names[a.name as usize].cmp(&t.names[b.name as usize]))
-            });
-            t.nodes[i].children = children;
+        t.build(&stacks);
+        // Children by parent (a counting sort), then each list widest first.
+        let n = t.nodes.len();
+        let mut start = vec![0u32; n + 1];
+        for node in &t.nodes[1..] {
+            start[node.parent as usize + 1] += 1;
         }
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        let mut fill = start.clone();
+        let mut list = vec![0u32; n.saturating_sub(1)];
+        for (i, node) in t.nodes.iter().enumerate().skip(1) {
+            let slot = &mut fill[node.parent as usize];
+            list[*slot as usize] = i as u32;
+            *slot += 1;
+        }
+        for i in 0..n {
+            let kids = &mut list[start[i] as usize..start[i + 1] as usize];
+            if kids.len() > 1 {
+                kids.sort_by(|&a, &b| {
+                    let (a, b) = (&t.nodes[a as usize], &t.nodes[b as usize]);
+                    b.value
+                        .max(b.base)
+                        .cmp(&a.value.max(a.base))
+                        .then_with(|| t.names[a.name as usize].cmp(&t.names[b.name as usize]))
+                });
+            }
+        }
+        t.child_start = start;
+        t.child_list = list;
         // Children are made after their parents: a backward pass sums sizes.
         for i in (1..t.nodes.len()).rev() {
             let (size, parent) = (t.nodes[i].size + 1, t.nodes[i].parent as usize);
@@ -202,15 +236,16 @@ impl FlameTree {
         t
     }
 
-    /// Adds the samples of `p` (as the base when `is_base`); returns the
-    /// total sample count when the profile has a `samples` value.
-    fn add(
+    /// Collects the stacks of `p` (as the base when `is_base`) as frame name
+    /// paths, root first; returns the total sample count when the profile has
+    /// a `samples` value.
+    fn collect(
         &mut self,
         p: &mut Prepared,
         is_base: bool,
         name_ids: &mut HashMap<String, u32>,
         pkg_ids: &mut HashMap<String, u32>,
-        edges: &mut HashMap<(u32, u32), u32>,
+        stacks: &mut Stacks,
     ) -> Option<i64> {
         let table = p.node_table();
         let local: Vec<u32> = table
@@ -236,7 +271,6 @@ impl FlameTree {
             .collect();
         let count_index = sample_count_index(p);
         let mut total_count = 0i64;
-        let mut path: Vec<u32> = Vec::new();
         for s in &p.prof.samples {
             let v = p.value(&s.values);
             let c = count_index.map_or(0, |i| s.values[i]);
@@ -244,36 +278,57 @@ impl FlameTree {
                 continue;
             }
             total_count += c;
-            path.clear();
+            let start = stacks.frames.len();
             for &loc in s.locations.iter().rev() {
-                path.extend(table.nodes_of(loc).iter().rev().map(|&n| local[n as usize]));
+                stacks
+                    .frames
+                    .extend(table.nodes_of(loc).iter().rev().map(|&n| local[n as usize]));
             }
-            let mut at = 0u32;
-            self.bump(at, v, c, is_base);
-            for &name in &path {
-                let next = self.nodes.len() as u32;
-                let child = *edges.entry((at, name)).or_insert(next);
-                if child == next {
-                    let depth = self.nodes[at as usize].depth + 1;
-                    self.nodes.push(Node {
-                        name,
-                        parent: at,
-                        depth,
-                        ..Node::default()
-                    });
-                    self.nodes[at as usize].children.push(child);
-                }
-                at = child;
-                self.bump(at, v, c, is_base);
+            stacks
+                .samples
+                .push((start as u32, stacks.frames.len() as u32, v, c, is_base));
+        }
+        count_index.map(|_| total_count)
+    }
+
+    /// Builds the tree from the stacks: sorted by path, stacks that share a
+    /// beginning are neighbours, so each sample's nodes are the previous
+    /// sample's up to where the paths part, and new ones below (no lookups,
+    /// on profiles whose trees have millions of nodes).
+    fn build(&mut self, stacks: &Stacks) {
+        let path = |i: usize| {
+            let (a, b, ..) = stacks.samples[i];
+            &stacks.frames[a as usize..b as usize]
+        };
+        let mut order: Vec<u32> = (0..stacks.samples.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| path(a as usize).cmp(path(b as usize)));
+        let mut chain: Vec<u32> = vec![0];
+        let mut prev: &[u32] = &[];
+        for &i in &order {
+            let (.., v, c, is_base) = stacks.samples[i as usize];
+            let here = path(i as usize);
+            let common = here.iter().zip(prev).take_while(|(a, b)| a == b).count();
+            chain.truncate(common + 1);
+            for &name in &here[common..] {
+                let id = self.nodes.len() as u32;
+                self.nodes.push(Node {
+                    name,
+                    parent: *chain.last().expect("the root"),
+                    ..Node::default()
+                });
+                chain.push(id);
             }
-            let leaf = &mut self.nodes[at as usize];
+            for &n in &chain {
+                self.bump(n, v, c, is_base);
+            }
+            let leaf = &mut self.nodes[*chain.last().expect("the root") as usize];
             if is_base {
                 leaf.base_self += v;
             } else {
                 leaf.self_value += v;
             }
+            prev = here;
         }
-        count_index.map(|_| total_count)
     }
 
     fn bump(&mut self, at: u32, v: i64, c: i64, is_base: bool) {
@@ -321,6 +376,11 @@ impl FlameTree {
         let p = ta / (ta + tb);
         let sd = ((a + b) * p * (1.0 - p)).sqrt();
         Some((a - (a + b) * p) / sd)
+    }
+
+    fn children(&self, i: u32) -> &[u32] {
+        let i = i as usize;
+        &self.child_list[self.child_start[i] as usize..self.child_start[i + 1] as usize]
     }
 
     fn width(&self, n: &Node, widths: Widths) -> i64 {
@@ -425,8 +485,8 @@ impl FlameTree {
             })
         };
         let root_width = match view.only_below {
-            Some(limit) => root
-                .children
+            Some(limit) => self
+                .children(view.root)
                 .iter()
                 .map(|&c| self.width(&self.nodes[c as usize], view.widths))
                 .filter(|&w| w < limit)
@@ -435,21 +495,20 @@ impl FlameTree {
         };
         let min = root_width as f64 / view.px.max(1) as f64;
         let mut rows: Vec<Value> = Vec::new();
-        let base_depth = root.depth;
         // Depth-first, children in order, each parent's stub after its
         // children (pushed first, popped last).
         enum Entry {
-            Node(u32),
+            Node(u32, u32),
             Stub(Value),
         }
-        let mut stack: Vec<Entry> = vec![Entry::Node(view.root)];
+        let mut stack: Vec<Entry> = vec![Entry::Node(view.root, 0)];
         while let Some(entry) = stack.pop() {
-            let id = match entry {
+            let (id, depth) = match entry {
                 Entry::Stub(row) => {
                     rows.push(row);
                     continue;
                 }
-                Entry::Node(id) => id,
+                Entry::Node(id, depth) => (id, depth),
             };
             let n = &self.nodes[id as usize];
             let mut fl = 0;
@@ -472,7 +531,7 @@ impl FlameTree {
             rows.push(json!([
                 id,
                 intern(n.name),
-                n.depth - base_depth,
+                depth,
                 width,
                 fl,
                 0,
@@ -483,7 +542,7 @@ impl FlameTree {
             // Children wide enough to draw, and one stub for the rest.
             let (mut frames, mut w_sum, mut v_sum, mut b_sum, mut matched) = (0u32, 0i64, 0i64, 0i64, false);
             let mut wide: Vec<u32> = Vec::new();
-            for &c in &n.children {
+            for &c in self.children(id) {
                 let cn = &self.nodes[c as usize];
                 let w = self.width(cn, view.widths);
                 if id == view.root && view.only_below.is_some_and(|l| w >= l) {
@@ -506,16 +565,17 @@ impl FlameTree {
                 if matched {
                     fl |= flags::MATCH_BELOW;
                 }
+                let s = if frames == 1 { "" } else { "s" };
                 let what = if v_sum == 0 {
                     fl |= flags::ONLY_BASE;
-                    format!("+{frames} frames only in the base")
+                    format!("+{frames} frame{s} only in the base")
                 } else {
-                    format!("+{frames} frames too narrow to draw (click to draw them)")
+                    format!("+{frames} frame{s} too narrow to draw (click to draw them)")
                 };
                 stack.push(Entry::Stub(json!([
                     id,
                     Value::Null,
-                    n.depth - base_depth + 1,
+                    depth + 1,
                     w_sum,
                     fl,
                     frames,
@@ -524,7 +584,7 @@ impl FlameTree {
                     (min.ceil() as i64).max(1),
                 ])));
             }
-            stack.extend(wide.iter().rev().map(|&c| Entry::Node(c)));
+            stack.extend(wide.iter().rev().map(|&c| Entry::Node(c, depth + 1)));
         }
         let path: Vec<Value> = {
             let mut p = Vec::new();
@@ -545,6 +605,7 @@ impl FlameTree {
             "path": path,
             "total": self.total,
             "total_label": self.label(self.total),
+            "shown_label": self.label(root_width),
             "sample_type": self.sample_type,
             "unit": self.unit,
             "frames": self.nodes.len() - 1,

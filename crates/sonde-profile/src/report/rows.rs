@@ -195,6 +195,9 @@ pub struct TagKey {
     /// Each value (numbers formatted with their unit) and its total, largest
     /// first.
     pub values: Vec<(String, i64)>,
+    /// The values are numbers (formatted, so not usable as a tag filter's
+    /// exact value), not strings.
+    pub numeric: bool,
 }
 
 impl Prepared {
@@ -202,27 +205,34 @@ impl Prepared {
     pub fn tags(&self) -> Vec<TagKey> {
         let p = &self.prof;
         let num_units = p.num_label_units();
-        let mut tag_map: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+        let mut tag_map: BTreeMap<String, (BTreeMap<String, i64>, bool)> = BTreeMap::new();
         for s in &p.samples {
             let v = self.value(&s.values);
             for l in &s.labels {
-                let val = match &l.value {
-                    LabelValue::Str(v) => v.to_string(),
+                let (val, numeric) = match &l.value {
+                    LabelValue::Str(v) => (v.to_string(), false),
                     LabelValue::Num { value, .. } => {
                         let unit = num_units.get(&l.key).map_or("", |u| &**u);
-                        units::scaled_label(*value, unit, &self.output_unit)
+                        (units::scaled_label(*value, unit, &self.output_unit), true)
                     }
                 };
-                *tag_map.entry(l.key.to_string()).or_default().entry(val).or_default() += v;
+                let entry = tag_map.entry(l.key.to_string()).or_default();
+                entry.1 |= numeric;
+                *entry.0.entry(val).or_default() += v;
             }
         }
         tag_map
             .into_iter()
-            .map(|(key, values)| {
+            .map(|(key, (values, numeric))| {
                 let total = values.values().sum();
                 let mut values: Vec<(String, i64)> = values.into_iter().collect();
                 values.sort_by(|a, b| b.1.abs().cmp(&a.1.abs()).then_with(|| a.0.cmp(&b.0)));
-                TagKey { key, total, values }
+                TagKey {
+                    key,
+                    total,
+                    values,
+                    numeric,
+                }
             })
             .collect()
     }

@@ -141,7 +141,7 @@ pub(super) fn tags(rpt: &Prepared) -> String {
     let tags = rpt.tags();
     // Cells as Go's tabwriter sees them: tab-terminated cells, then trailing text.
     let mut lines: Vec<Vec<String>> = Vec::new();
-    for TagKey { key, total, values } in &tags {
+    for TagKey { key, total, values, .. } in &tags {
         let total = *total;
         let (f, u) = units::scale(total, &rpt.sample_unit, &rpt.output_unit);
         lines.push(vec![format!("{key}:"), format!(" Total {f:.1}{u}")]);

@@ -80,7 +80,6 @@
     $('widths-box').hidden = !meta.has_base;
     $('w').value = S.w;
     $('search').value = S.q;
-    $('refresh').hidden = !meta.refreshable;
     for (const input of $('refine').querySelectorAll('input')) input.value = S.params[input.name] || '';
     for (const b of document.querySelectorAll('#views button')) b.setAttribute('aria-pressed', String(b.dataset.view === S.view));
     $('title').textContent = meta.title + (meta.description ? ' · ' + meta.description : '');
@@ -136,6 +135,22 @@
 
   function isFlame() { return S.view === 'flame' || S.view === 'icicle'; }
 
+  // The filters in force, each with a button that removes it.
+  const FILTER_PARAMS = ['f', 'i', 'h', 's', 'sf', 'prunefrom', 'tf', 'ti', 'ts', 'th'];
+  function showFilters() {
+    const box = $('filters');
+    const on = FILTER_PARAMS.filter((k) => S.params[k]);
+    box.hidden = on.length === 0;
+    if (!on.length) { box.replaceChildren(); return; }
+    const name = (k) => { const st = meta.settings.find((x) => x.param === k); return st ? st.name : k; };
+    const parts = ['Filters: '];
+    for (const k of on) {
+      parts.push(Views.el('code', {}, `${name(k)}=${S.params[k]}`),
+        Views.el('button', { title: 'Remove this filter', 'aria-label': 'Remove ' + name(k), onclick: () => { delete S.params[k]; fillControls(); changed(true); } }, '✕'), ' ');
+    }
+    box.replaceChildren(...parts);
+  }
+
   // --- flame graph ----------------------------------------------------------
   async function loadFlame() {
     const my = ++seq;
@@ -148,12 +163,16 @@
       showError('');
       flameData = j;
       drawFlame();
-      status(`Total: ${j.total_label} ${j.sample_type}` + (j.base_total_label ? ` · base ${j.base_total_label}` : '') + ` · ${j.frames} frames`);
+      status(`Total: ${j.total_label} ${j.sample_type}` + (j.shown_label !== j.total_label ? ` · shown: ${j.shown_label}` : '') +
+        (j.base_total_label ? ` · base ${j.base_total_label}` : '') + ` · ${j.frames} frames`);
       warn(j);
     } catch (e) {
       if (my !== seq) return;
       showError(e.message);
       status('');
+      // What was shown no longer answers the request: no stale highlights.
+      $('match').textContent = '';
+      for (const f of document.querySelectorAll('#flame .frame.match')) f.classList.remove('match');
     }
   }
 
@@ -171,7 +190,10 @@
     $('match').textContent = m ? `matched ${m.share} (${m.label}) in ${m.frames} frames` + (m.base_share ? `, base ${m.base_share}` : '') : '';
     // A table of what is drawn, for screen readers.
     const rows = flameBoxes.slice(0, 300).map((b) => Views.el('tr', {}, Views.el('td', {}, '  '.repeat(b.d) + Flame.nameOf(flameData, b.r)), Views.el('td', {}, b.r[7].split('\n').slice(1).join('; '))));
-    main.append(Views.el('table', { class: 'sr-only', 'aria-label': 'Frames drawn in the flame graph' }, Views.el('tbody', {}, ...rows)));
+    main.append(Views.el('div', { class: 'sr-only' }, Views.el('table', { 'aria-label': 'Frames drawn in the flame graph' }, Views.el('tbody', {}, ...rows))));
+    // For tests and bench/web: how many times, and when, a flame was drawn.
+    window.sondeDrawn = (window.sondeDrawn || 0) + 1;
+    window.sondeDrawnAt = performance.now();
     holder.addEventListener('mousemove', hover);
     holder.addEventListener('mouseleave', () => { $('tip').hidden = true; });
     holder.addEventListener('click', (e) => { const f = e.target.closest('.frame'); if (f) activate(Number(f.dataset.i)); });
@@ -182,7 +204,7 @@
   function tipFor(f, x, y) {
     const tip = $('tip');
     const r = flameData.nodes[Number(f.dataset.i)];
-    tip.textContent = r[7] + ((r[4] & Flame.F.STUB) ? '\n(click to draw them)' : '');
+    tip.textContent = r[7];
     tip.hidden = false;
     const w = tip.offsetWidth, h = tip.offsetHeight;
     tip.style.left = Math.min(x + 12, innerWidth - w - 4) + 'px';
@@ -196,26 +218,39 @@
   }
 
   function activate(i) {
+    $('tip').hidden = true;
     const r = flameData.nodes[i];
     if (r[4] & Flame.F.STUB) { zoom(r[0], r[8]); return; }
     if (i === 0) { if (flameData.path.length) zoom(flameData.path[flameData.path.length - 1][0], ''); return; }
+    // Drawn at once from what the page has; the server's view (with the
+    // frames that were too narrow before) replaces it when it comes.
+    flameData = Flame.subtree(flameData, i);
+    drawFlame();
     zoom(r[0], '');
   }
 
   function zoom(id, below) {
+    crumbsOpen = false;
     S.root = id;
     S.below = below ? String(below) : '';
     writeURL(true);
     loadFlame();
   }
 
+  let crumbsOpen = false;
   function crumbs() {
     const c = $('crumbs');
     const items = flameData.path.map(([id, name]) => Views.el('button', { onclick: () => zoom(id, '') }, name));
     const root = flameData.nodes[0];
     if (root) items.push(Views.el('button', { 'aria-current': 'true', onclick: () => {} }, flameData.names[root[1]] + (S.below ? ' (narrow frames)' : '')));
+    // A deep zoom keeps the first two and the last five; the rest behind "…".
+    let shown = items;
+    if (items.length > 8 && !crumbsOpen) {
+      const more = Views.el('button', { title: `${items.length - 7} more`, onclick: () => { crumbsOpen = true; crumbs(); } }, '…');
+      shown = items.slice(0, 2).concat([more], items.slice(-5));
+    }
     const parts = [];
-    items.forEach((b, i) => { if (i) parts.push(' › '); parts.push(b); });
+    shown.forEach((b, i) => { if (i) parts.push(' › '); parts.push(b); });
     c.replaceChildren(...(items.length > 1 ? parts : []));
   }
 
@@ -265,6 +300,7 @@
 
   // --- the other views ------------------------------------------------------
   const handlers = {
+    source: (name) => { S.fn = '^' + name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') + '$'; S.view = 'source'; writeURL(true); show(); },
     focus: (name) => { S.params.f = '^' + name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') + '$'; S.view = 'flame'; fillControls(); changed(true); },
     sortBy: (key) => { S.params.sort = key; writeURL(true); show(); },
     setFn: (fn) => { S.fn = fn; writeURL(true); show(); },
@@ -297,7 +333,12 @@
 
   function show() {
     for (const b of document.querySelectorAll('#views button')) b.setAttribute('aria-pressed', String(b.dataset.view === S.view));
+    // Search and export belong to the flame graph.
+    for (const id of ['search', 'match']) $(id).hidden = !isFlame();
+    document.querySelector('.export').hidden = !isFlame();
+    $('tip').hidden = true;
     if (!meta || meta.error) return;
+    showFilters();
     switch (S.view) {
       case 'top': return showTable('top', Views.top);
       case 'peek': return showTable('peek', Views.peek, { fn: S.fn }, true);
@@ -314,7 +355,8 @@
     btn.disabled = true;
     const start = Date.now();
     const of = meta.refresh_seconds ? ` of about ${meta.refresh_seconds} s` : '';
-    const tick = () => status(`fetching the profile again… ${Math.round((Date.now() - start) / 1000)} s${of}`);
+    const what = meta.fetches ? 'fetching the profile again' : 'reading the profile again';
+    const tick = () => status(`${what}… ${Math.round((Date.now() - start) / 1000)} s${of}`);
     tick();
     const timer = setInterval(tick, 500);
     try {
@@ -402,8 +444,7 @@ draw();`;
     }
     if (meta.error) {
       showError('The profile could not be loaded:\n' + meta.error);
-      $('main').replaceChildren(Views.el('p', {}, 'Fix the source and start sonde web again' + (meta.refreshable ? ', or press Refresh.' : '.')));
-      $('refresh').hidden = !meta.refreshable;
+      $('main').replaceChildren(Views.el('p', {}, 'Fix the profile (or the server it comes from), then press Refresh.'));
       return;
     }
     fillControls();

@@ -25,20 +25,20 @@ const Views = (() => {
 
   // Top: sortable by flat or cum (the server sorts, as `sonde top --cum`),
   // a filter box over names, a click on a name focuses the flame graph.
+  let topFilter = '';
   function top(main, data, h) {
-    const filter = el('input', { type: 'search', placeholder: 'Filter names (regexp)', 'aria-label': 'Filter rows', id: 'top-filter' });
-    const headers = ['flat', 'flat%', 'sum%', 'cum', 'cum%', 'name'];
-    if (data.has_base) headers.push('base flat', 'base cum', 'base cum%', 'change');
+    const filter = el('input', { type: 'search', placeholder: 'Filter names (regexp)', 'aria-label': 'Filter rows', id: 'top-filter', value: topFilter });
+    const headers = ['flat', 'flat%', 'sum%', 'cum', 'cum%', 'name', ''];
+    if (data.has_base) headers.push('cum (new)', 'cum (base)');
     const rows = data.rows.map((r) => {
       const cells = [
         el('td', {}, r.flat_label), el('td', {}, r.flat_pct), el('td', {}, r.sum_pct),
         el('td', {}, r.cum_label), el('td', {}, r.cum_pct),
-        el('td', { class: 'name' }, el('a', { title: 'Focus the flame graph on ' + r.name, onclick: () => h.focus(r.name) }, r.name + (r.inline ? ' ' + r.inline : ''))),
+        el('td', { class: 'name' + (data.has_base ? (r.cum > 0 ? ' grew' : r.cum < 0 ? ' shrank' : '') : '') },
+          el('a', { title: 'Focus the flame graph on ' + r.name, onclick: () => h.focus(r.name) }, r.name + (r.inline ? ' ' + r.inline : ''))),
+        el('td', {}, el('a', { title: 'Source of ' + r.name, onclick: () => h.source(r.name) }, 'source')),
       ];
-      if (data.has_base) {
-        cells.push(el('td', {}, r.base_flat_label), el('td', {}, r.base_cum_label), el('td', {}, r.base_cum_pct),
-          el('td', { class: r.change > 0 ? 'grew' : r.change < 0 ? 'shrank' : '' }, r.change_label));
-      }
+      if (data.has_base) cells.push(el('td', {}, r.new_cum_label), el('td', {}, r.base_cum_label));
       const tr = el('tr', {}, ...cells);
       tr.dataset.name = r.name;
       return tr;
@@ -52,12 +52,16 @@ const Views = (() => {
         th.addEventListener('click', () => h.sortBy(key));
       }
     });
-    filter.addEventListener('input', () => {
+    const apply = () => {
+      topFilter = filter.value;
       let re = null;
       try { re = new RegExp(filter.value, 'i'); filter.setCustomValidity(''); } catch (e) { filter.setCustomValidity(e.message); }
       for (const tr of rows) tr.hidden = re ? !re.test(tr.dataset.name) : false;
-    });
-    main.replaceChildren(labelLines(data.labels), filter, t);
+    };
+    filter.addEventListener('input', apply);
+    apply();
+    const caption = data.has_base ? el('p', { class: 'note' }, 'The change from the base, as sonde top --base prints it (red: grew, blue: shrank), with each entry\'s cum in both profiles.') : null;
+    main.replaceChildren(labelLines(data.labels), caption || '', filter, t);
   }
 
   function fnBox(main, value, onGo, what) {
@@ -85,7 +89,7 @@ const Views = (() => {
   // Source: per-line flat and cum of each matching function.
   function source(main, data, h) {
     const box = fnBox(main, h.fn, h.setFn, 'Source');
-    if (!data) { main.replaceChildren(box, el('p', {}, 'Type a function name (a regular expression), or click one in Top, to see its source.')); return; }
+    if (!data) { main.replaceChildren(box, el('p', {}, 'Type a function name (a regular expression), or click "source" next to one in Top, to see its source.')); return; }
     const parts = [box, el('p', {}, 'Total: ' + data.total_label)];
     for (const r of data.routines) {
       parts.push(el('h3', {}, `${r.function}  ${r.file || ''}  (flat ${r.flat_label}, cum ${r.cum_label} ${r.cum_pct})`));
@@ -102,9 +106,10 @@ const Views = (() => {
     const parts = [el('p', {}, 'Total: ' + data.total_label + '. Click a value to keep only its samples (tag focus).')];
     if (!data.keys.length) parts.push(el('p', {}, 'This profile has no labels.'));
     for (const k of data.keys) {
-      parts.push(el('h3', {}, `${k.key} (total ${k.total_label})`));
-      parts.push(table(['value', 'share', k.key], k.values.map(([v, amount, pct]) =>
-        el('tr', {}, el('td', {}, amount), el('td', {}, pct), el('td', { class: 'name' }, el('a', { onclick: () => h.tagFocus(k.key, v) }, v)))), 'labels'));
+      parts.push(el('h3', {}, `${k.key} (total ${k.total_label} of the samples that carry it)`));
+      if (k.numeric) parts.push(el('p', { class: 'note' }, `Numbers: filter a range with Refine → Tag focus, e.g. ${k.key}=1kb:64kb.`));
+      parts.push(table(['amount', 'share', k.key], k.values.map(([v, amount, pct]) =>
+        el('tr', {}, el('td', {}, amount), el('td', {}, pct), el('td', { class: 'name' }, k.numeric ? v : el('a', { title: 'Keep only these samples', onclick: () => h.tagFocus(k.key, v) }, v)))), 'labels'));
     }
     main.replaceChildren(...parts);
   }
@@ -150,7 +155,7 @@ const Views = (() => {
     const mk = (tag, attrs, text) => { const e = document.createElementNS(svgNS, tag); for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v); if (text != null) e.textContent = text; return e; };
     const svg = mk('svg', { class: 'graph', width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': 'Call graph' });
     const defs = mk('defs', {});
-    const marker = mk('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 10, refY: 5, markerWidth: 6, markerHeight: 6, orient: 'auto-start-reverse' });
+    const marker = mk('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 10, refY: 5, markerWidth: 8, markerHeight: 8, markerUnits: 'userSpaceOnUse', orient: 'auto-start-reverse' });
     marker.append(mk('path', { d: 'M 0 0 L 10 5 L 0 10 z', fill: '#555' }));
     defs.append(marker); svg.append(defs);
     const maxCum = Math.max(...data.nodes.map((d) => Math.abs(d.cum)), 1);
