@@ -123,7 +123,7 @@ fn relative_nanos(s: &str) -> Option<i64> {
 
 /// The kind's name in a store: `profile` is stored as `cpu`, as the seed's
 /// `cpu_*.prof`.
-fn store_kind(kind: &str) -> &str {
+pub fn store_kind(kind: &str) -> &str {
     match kind {
         "profile" => "cpu",
         k => k,
@@ -251,7 +251,7 @@ pub struct LsArgs {
 /// The store's entries; what a reader should know about the store (index
 /// lines that could not be read, files it does not name) goes to standard
 /// error.
-fn list(dir: &Path) -> Result<Vec<Entry>> {
+pub fn list(dir: &Path) -> Result<Vec<Entry>> {
     let (entries, warnings) = store::list_checked(dir)?;
     for w in warnings {
         eprintln!("sonde: warning: {w}");

@@ -483,3 +483,129 @@ fn the_source_view_reads_only_under_its_source_paths() {
     assert!(v.to_string().contains("do not serve"), "{v}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A heap snapshot at minute `i` with `leak` bytes at `app::leak` and a
+/// steady 4000 at `app::steady`.
+fn heap_snapshot(i: i64, leak: i64) -> sonde_profile::Profile {
+    use sonde_profile::model::{Function, Line, Location, Sample};
+    use sonde_profile::{Profile, ValueType};
+    let mut p = Profile {
+        sample_types: vec![
+            ValueType::new("inuse_objects", "count"),
+            ValueType::new("inuse_space", "bytes"),
+        ],
+        time_nanos: 1_764_500_000_000_000_000 + i * 60_000_000_000,
+        ..Default::default()
+    };
+    for (f, name) in ["app::leak", "app::steady"].into_iter().enumerate() {
+        p.functions.push(Function {
+            name: name.into(),
+            system_name: name.into(),
+            filename: "src/main.rs".into(),
+            start_line: 0,
+        });
+        p.locations.push(Location {
+            lines: vec![Line {
+                function: f as u32,
+                line: 1,
+                column: 0,
+            }],
+            ..Location::default()
+        });
+    }
+    for (loc, bytes) in [(0u32, leak), (1, 4000)] {
+        p.samples.push(Sample {
+            locations: vec![loc],
+            values: vec![1, bytes],
+            labels: Default::default(),
+        });
+    }
+    p
+}
+
+#[test]
+fn the_store_timeline_merges_a_brushed_window_and_diffs_two() {
+    if !browsers_available("the_store_timeline_merges_a_brushed_window_and_diffs_two") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("sonde-web-store-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut st = sonde_profile::store::Store::open(&dir).expect("store");
+    for i in 0..6 {
+        st.write(
+            "heap",
+            &heap_snapshot(i, 1000 * (i + 1)),
+            true,
+            &Default::default(),
+            &sonde_profile::store::Retention::default(),
+        )
+        .expect("write");
+    }
+    let _one = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    let server = Server::start(&["--store", dir.to_str().unwrap(), "--kind", "heap"]);
+    let b = Browser::start(1280, 900);
+    b.goto(&format!("{}?view=top", server.url));
+    let bars = b.wait_for(
+        "the timeline",
+        "const s = document.querySelectorAll('#timeline rect.bar'); return s.length > 0 && s.length",
+        WAIT,
+    );
+    assert_eq!(bars, json!(6));
+    // The whole store reads as its last snapshot: app::leak holds 6000 B.
+    let first = b.wait_for(
+        "the Top table",
+        "const r = document.querySelector('table.top tbody tr'); return r && r.cells[5].textContent + ' ' + r.cells[0].textContent",
+        WAIT,
+    );
+    let (cli, _) = top_first_row(&["--store", dir.to_str().unwrap(), "--kind", "heap"]);
+    assert_eq!(first, json!(format!("{} {}", cli[5], cli[0])));
+    assert_eq!(first, json!("app::leak 5.86kB"));
+    // Drag over the first three bars (the first half of the strip): the
+    // window's last snapshot is the third, 3000 B at app::leak.
+    let brush = |from: f64, to: f64, shift: bool| {
+        b.exec(
+            "const svg = document.querySelector('#timeline svg'); const r = svg.getBoundingClientRect();
+             const at = (f) => ({ clientX: r.left + f * r.width, clientY: r.top + r.height / 2, bubbles: true, shiftKey: arguments[2] });
+             svg.dispatchEvent(new MouseEvent('mousedown', at(arguments[0])));
+             svg.dispatchEvent(new MouseEvent('mousemove', at(arguments[1])));
+             svg.dispatchEvent(new MouseEvent('mouseup', at(arguments[1])));",
+            json!([from, to, shift]),
+        );
+    };
+    brush(0.0, 0.5, false);
+    b.wait_for(
+        "the window's Top",
+        "const r = [...document.querySelectorAll('table.top tbody tr')].find(r => r.cells[5].textContent === 'app::leak'); return r && r.cells[0].textContent === '2.93kB'",
+        WAIT,
+    );
+    let url = b.url();
+    assert!(url.contains("from=") && url.contains("to="), "{url}");
+    shot(&b, "store-window");
+    // Shift+drag over the first bar for a base: the view is the change from
+    // the first snapshot to the third, which sonde top's flags give too.
+    brush(0.0, 0.1, true);
+    let row = b.wait_for(
+        "the change's Top",
+        "const r = document.querySelector('table.top tbody tr'); return r && r.cells.length > 7 && [...r.cells].slice(0, 6).map(c => c.textContent)",
+        WAIT,
+    );
+    assert_eq!(row[5], json!("app::leak"), "{row}");
+    assert_eq!(row[0], json!("1.95kB"), "{row}");
+    b.click("#views button[data-view=flame]");
+    wait_frame(&b, "app::leak");
+    let color = b.exec(
+        "return getComputedStyle(document.querySelector(arguments[0])).backgroundColor",
+        json!([frame(&b, "app::leak")]),
+    );
+    let rgb: Vec<u32> = color
+        .as_str()
+        .unwrap()
+        .trim_start_matches("rgb(")
+        .trim_end_matches(')')
+        .split(',')
+        .map(|c| c.trim().parse().unwrap())
+        .collect();
+    assert!(rgb[0] > rgb[2] + 60, "app::leak grew but is drawn {color}");
+    shot(&b, "store-diff");
+    let _ = std::fs::remove_dir_all(&dir);
+}

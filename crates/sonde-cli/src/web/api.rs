@@ -50,6 +50,7 @@ pub(super) fn router(state: Shared) -> Router {
         .route("/api/source", get(|s, q| answer(s, q, source)))
         .route("/api/graph", get(|s, q| answer(s, q, graph)))
         .route("/api/labels", get(|s, q| answer(s, q, labels)))
+        .route("/api/timeline", get(timeline))
         .route("/api/refresh", post(refresh))
         .with_state(state)
 }
@@ -79,8 +80,8 @@ async fn answer(
     f: fn(&State, &Loaded, &Request) -> Result<Value, String>,
 ) -> Response {
     let r = tokio::task::spawn_blocking(move || {
-        let loaded = state.loaded.lock().unwrap_or_else(|e| e.into_inner()).clone()?;
         let req = Request::new(&state, params)?;
+        let loaded = state.loaded_for(&req.window())?;
         f(&state, &loaded, &req)
     })
     .await
@@ -116,9 +117,14 @@ impl Request {
         }
     }
 
-    /// The settings as a cache key.
+    /// The store window the URL chose (see [`super::WINDOW_PARAMS`]).
+    fn window(&self) -> [Option<String>; 4] {
+        super::WINDOW_PARAMS.map(|k| self.param(k).map(str::to_string))
+    }
+
+    /// The settings and the window, as a cache key.
     fn key(&self) -> String {
-        format!("{:?}", self.cfg.url_params())
+        format!("{:?} {:?}", self.cfg.url_params(), self.window())
     }
 }
 
@@ -157,12 +163,18 @@ fn with_env<T>(roots: &[std::path::PathBuf], f: impl FnOnce(&Env) -> T) -> T {
 
 /// `/api/meta`: what was loaded (or why not), its sample types, the settings
 /// the command line gave, and whether a refresh can fetch it again.
-async fn meta(AxState(state): AxState<Shared>) -> Response {
-    reply(Ok(meta_json(&state)))
+async fn meta(AxState(state): AxState<Shared>, Query(params): Params) -> Response {
+    let r = tokio::task::spawn_blocking(move || {
+        let window = Request::new(&state, params)?.window();
+        Ok(meta_json(&state, &window))
+    })
+    .await
+    .unwrap_or_else(|e| Err(format!("internal error: {e}")));
+    reply(r)
 }
 
-fn meta_json(state: &State) -> Value {
-    let loaded = state.loaded.lock().unwrap_or_else(|e| e.into_inner()).clone();
+fn meta_json(state: &State, window: &[Option<String>; 4]) -> Value {
+    let loaded = state.loaded_for(window);
     let urls: Vec<&String> = state
         .sources
         .sources
@@ -183,6 +195,7 @@ fn meta_json(state: &State) -> Value {
         .collect();
     let mut doc = json!({
         "refreshable": true,
+        "store": state.sources.store.store.is_some(),
         "fetches": !urls.is_empty(),
         "refresh_seconds": seconds,
         "settings": settings,
@@ -263,6 +276,16 @@ fn flame(state: &State, loaded: &Loaded, req: &Request) -> Result<Value, String>
         })?),
         None => None,
     };
+    let unfold: Vec<u32> = match req.param("unfold") {
+        Some(list) => list
+            .split(',')
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| format!("unfold={list:?}: want frame ids separated by commas"))
+            })
+            .collect::<Result<_, _>>()?,
+        None => Vec::new(),
+    };
     let view = FlameView {
         root: req.number("root", 0u32)?,
         px: req.number("px", 1200u32)?.clamp(1, 20_000),
@@ -273,6 +296,8 @@ fn flame(state: &State, loaded: &Loaded, req: &Request) -> Result<Value, String>
             .map_err(|_| "below= is not a number")?,
         widths: Widths::parse(req.param("w").unwrap_or("new"))?,
         search: search.as_ref(),
+        fold: req.param("fold") != Some("0"),
+        unfold: &unfold,
     };
     let mut doc = tree.view(&view)?;
     doc["warnings"] = json!(warnings);
@@ -448,6 +473,42 @@ fn labels(_state: &State, loaded: &Loaded, req: &Request) -> Result<Value, Strin
     Ok(json!({ "keys": keys, "total_label": units::scaled_label(rpt.total(), &unit, "minimum"), "warnings": warnings }))
 }
 
+/// `/api/timeline`: the store's profiles of the kind shown (start, end,
+/// total of the first sample type), for the page's timeline, and the window
+/// the command line chose. Empty without `--store`.
+async fn timeline(AxState(state): AxState<Shared>) -> Response {
+    let r = tokio::task::spawn_blocking(move || -> Result<Value, String> {
+        let store = &state.sources.store;
+        let Some(dir) = &store.store else {
+            return Ok(json!({ "entries": [] }));
+        };
+        let entries = crate::store::list(dir).map_err(|e| format!("{e:#}"))?;
+        let kind = store.kind.as_deref().map(crate::store::store_kind);
+        let now = sonde_profile::store::now_nanos();
+        let time = |s: &Option<String>| s.as_deref().and_then(|s| crate::store::parse_time(s, now).ok());
+        let list: Vec<Value> = entries
+            .iter()
+            .filter(|e| kind.is_none_or(|k| e.kind == k))
+            .map(|e| {
+                let (ty, unit, total) = e.totals.first().cloned().unwrap_or_default();
+                json!({
+                    "file": e.file, "kind": e.kind, "start": e.start_nanos, "end": e.end_nanos,
+                    "snapshot": e.snapshot, "total": total, "total_label": units::scaled_label(total, &unit, "minimum"),
+                    "type": ty,
+                })
+            })
+            .collect();
+        Ok(json!({
+            "entries": list,
+            "window": [time(&store.from), time(&store.to)],
+            "base": [time(&store.base_from), time(&store.base_to)],
+        }))
+    })
+    .await
+    .unwrap_or_else(|e| Err(format!("internal error: {e}")));
+    reply(r)
+}
+
 /// `POST /api/refresh`: loads the sources again (a URL is fetched again:
 /// `?seconds=N` collects a new CPU profile) and answers with the new meta.
 async fn refresh(AxState(state): AxState<Shared>) -> Response {
@@ -469,7 +530,8 @@ async fn refresh(AxState(state): AxState<Shared>) -> Response {
         Ok(Ok(l)) => {
             *state.loaded.lock().unwrap_or_else(|e| e.into_inner()) = Ok(Arc::new(l));
             *state.flame_cache.lock().unwrap_or_else(|e| e.into_inner()) = None;
-            reply(Ok(meta_json(&state)))
+            *state.window_cache.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            reply(Ok(meta_json(&state, &Default::default())))
         }
         Ok(Err(e)) => reply(Err(format!("{e:#}"))),
         Err(e) => {

@@ -71,6 +71,40 @@ pub(crate) struct State {
     pub source_roots: Vec<PathBuf>,
     /// A refresh is running.
     pub refreshing: Mutex<bool>,
+    /// The last store window the page chose on its timeline, by its times.
+    pub window_cache: Mutex<Option<(String, Arc<Loaded>)>>,
+}
+
+/// The store-window parameters of the page's URL (`from`, `to`, `bfrom`,
+/// `bto`: times as the store flags take them), in that order.
+pub(crate) const WINDOW_PARAMS: [&str; 4] = ["from", "to", "bfrom", "bto"];
+
+impl State {
+    /// What the page shows for a request: the profile loaded at start, or,
+    /// when the URL chose a window of the store (its timeline), that window.
+    pub fn loaded_for(&self, window: &[Option<String>; 4]) -> Result<Arc<Loaded>, String> {
+        if window.iter().all(Option::is_none) {
+            return self.loaded.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        }
+        if self.sources.store.store.is_none() {
+            return Err("from, to, bfrom and bto choose a window of a store: start sonde web with --store DIR".into());
+        }
+        let key = format!("{window:?}");
+        if let Some((k, l)) = &*self.window_cache.lock().unwrap_or_else(|e| e.into_inner()) {
+            if *k == key {
+                return Ok(Arc::clone(l));
+            }
+        }
+        let mut sources = self.sources.clone();
+        let [from, to, bfrom, bto] = window.clone();
+        sources.store.from = from;
+        sources.store.to = to;
+        sources.store.base_from = bfrom;
+        sources.store.base_to = bto;
+        let l = Arc::new(load(&sources).map_err(|e| format!("{e:#}"))?);
+        *self.window_cache.lock().unwrap_or_else(|e| e.into_inner()) = Some((key, Arc::clone(&l)));
+        Ok(l)
+    }
 }
 
 /// Loads the profile and its base the way the page shows them: the base is
@@ -227,6 +261,7 @@ pub fn run(args: WebArgs) -> Result<std::process::ExitCode> {
         loaded: Mutex::new(loaded),
         flame_cache: Mutex::new(None),
         refreshing: Mutex::new(false),
+        window_cache: Mutex::new(None),
     });
     api::warm(&state);
     let url = format!("http://{local}/");

@@ -4,8 +4,8 @@
 // view can be shared and reloaded. Each view asks the server for JSON.
 (() => {
   const $ = (id) => document.getElementById(id);
-  const VIEW_KEYS = ['view', 'q', 'root', 'below', 'w', 'fn'];
-  const S = { view: 'flame', params: {}, q: '', root: 0, below: '', w: 'new', fn: '' };
+  const VIEW_KEYS = ['view', 'q', 'root', 'below', 'w', 'fn', 'fold', 'unfold'];
+  const S = { view: 'flame', params: {}, q: '', root: 0, below: '', w: 'new', fn: '', fold: true, unfold: '' };
   let meta = null;
   let flameData = null;
   let flameBoxes = [];
@@ -21,6 +21,8 @@
     S.below = u.get('below') || '';
     S.w = u.get('w') || 'new';
     S.fn = u.get('fn') || '';
+    S.fold = u.get('fold') !== '0';
+    S.unfold = u.get('unfold') || '';
   }
 
   function stateQuery(extra) {
@@ -32,6 +34,8 @@
     if (S.below) u.set('below', S.below);
     if (S.w !== 'new') u.set('w', S.w);
     if (S.fn) u.set('fn', S.fn);
+    if (!S.fold) u.set('fold', '0');
+    if (S.unfold) u.set('unfold', S.unfold);
     for (const [k, v] of Object.entries(extra || {})) u.set(k, v);
     return u;
   }
@@ -80,6 +84,7 @@
     $('widths-box').hidden = !meta.has_base;
     $('w').value = S.w;
     $('search').value = S.q;
+    $('fold').checked = S.fold;
     for (const input of $('refine').querySelectorAll('input')) input.value = S.params[input.name] || '';
     for (const b of document.querySelectorAll('#views button')) b.setAttribute('aria-pressed', String(b.dataset.view === S.view));
     $('title').textContent = meta.title + (meta.description ? ' · ' + meta.description : '');
@@ -89,6 +94,7 @@
   function changed(push) {
     S.root = 0;
     S.below = '';
+    S.unfold = '';
     writeURL(push);
     show();
   }
@@ -104,6 +110,7 @@
     $('si').addEventListener('change', (e) => { S.params.si = e.target.value; changed(true); });
     $('g').addEventListener('change', (e) => { S.params.g = e.target.value; changed(true); });
     $('w').addEventListener('change', (e) => { S.w = e.target.value; changed(true); });
+    $('fold').addEventListener('change', (e) => { S.fold = e.target.checked; S.unfold = ''; writeURL(true); loadFlame(); });
     let timer = null;
     $('search').addEventListener('input', (e) => {
       clearTimeout(timer);
@@ -158,7 +165,7 @@
     const px = Math.max(200, main.clientWidth - 20);
     status('loading the flame graph…');
     try {
-      const j = await api('flame', { root: S.root || '', below: S.below, w: meta.has_base ? S.w : '', q: S.q, px });
+      const j = await api('flame', { root: S.root || '', below: S.below, w: meta.has_base ? S.w : '', q: S.q, px, fold: S.fold ? '' : '0', unfold: S.unfold });
       if (my !== seq) return;
       showError('');
       flameData = j;
@@ -221,6 +228,12 @@
     $('tip').hidden = true;
     const r = flameData.nodes[i];
     if (r[4] & Flame.F.STUB) { zoom(r[0], r[8]); return; }
+    if (r[4] & Flame.F.GROUP) {
+      S.unfold = S.unfold ? S.unfold + ',' + r[0] : String(r[0]);
+      writeURL(true);
+      loadFlame();
+      return;
+    }
     if (i === 0) { if (flameData.path.length) zoom(flameData.path[flameData.path.length - 1][0], ''); return; }
     // Drawn at once from what the page has; the server's view (with the
     // frames that were too narrow before) replaces it when it comes.
@@ -263,7 +276,7 @@
         flameData.noise_test ? 'within sampling noise (binomial test on sample counts, 95%)' : 'no noise test: these values are not sample counts',
         sw('#d8d8d8'), 'narrow frames, hatched: click to draw');
     } else {
-      l.replaceChildren('Colour: package (crate); hatched boxes stand for frames too narrow to draw: click one to draw them. Click a frame to zoom; search highlights matches.');
+      l.replaceChildren('Colour: package (crate). Hatched boxes stand for frames too narrow to draw, dashed ones for runs of runtime frames (Fold runtime): click either to draw what they hold. Click a frame to zoom; search highlights matches.');
     }
   }
 
@@ -334,7 +347,7 @@
   function show() {
     for (const b of document.querySelectorAll('#views button')) b.setAttribute('aria-pressed', String(b.dataset.view === S.view));
     // Search and export belong to the flame graph.
-    for (const id of ['search', 'match']) $(id).hidden = !isFlame();
+    for (const id of ['search', 'match', 'fold-box']) $(id).hidden = !isFlame();
     document.querySelector('.export').hidden = !isFlame();
     $('tip').hidden = true;
     if (!meta || meta.error) return;
@@ -431,12 +444,94 @@ draw();`;
 
   function escapeHTML(s) { return String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c])); }
 
+  // --- the store's timeline -------------------------------------------------
+  // Each stored profile is a bar at its time (height: its total). Drag to
+  // choose the window (merged as --from/--to merge it); Shift+drag, or drag
+  // with "base" chosen, for a base window: the view becomes a comparison.
+  let timelineData = null;
+  async function loadTimeline() {
+    const box = $('timeline');
+    if (!meta.store) { box.hidden = true; return; }
+    try {
+      const r = await fetch('/api/timeline');
+      timelineData = await r.json();
+      if (timelineData.error) throw new Error(timelineData.error);
+    } catch (e) { showError('timeline: ' + e.message); return; }
+    box.hidden = false;
+    drawTimeline();
+  }
+
+  function drawTimeline() {
+    const box = $('timeline');
+    const es = timelineData.entries;
+    if (!es.length) { box.replaceChildren('The store holds no profiles of this kind yet.'); return; }
+    const NS = 'http://www.w3.org/2000/svg';
+    const mk = (tag, attrs) => { const e = document.createElementNS(NS, tag); for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v); return e; };
+    const W = Math.max(300, box.clientWidth - 20), H = 64;
+    const t0 = Math.min(...es.map((e) => e.start)), t1 = Math.max(...es.map((e) => e.end));
+    const span = Math.max(1, t1 - t0);
+    const x = (t) => 4 + ((t - t0) / span) * (W - 8);
+    const tAt = (px) => t0 + ((px - 4) / (W - 8)) * span;
+    const max = Math.max(1, ...es.map((e) => Math.abs(e.total)));
+    const svg = mk('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `${es.length} stored profiles` });
+    const band = (from, to, cls) => {
+      if (from == null && to == null) return;
+      const a = x(from == null ? t0 : from), b = x(to == null ? t1 : to);
+      svg.append(mk('rect', { class: cls, x: Math.min(a, b), y: 1, width: Math.max(2, Math.abs(b - a)), height: H - 2 }));
+    };
+    const ns = (iso) => (iso ? Date.parse(iso) * 1e6 : null);
+    const win = S.params.from || S.params.to ? [ns(S.params.from), ns(S.params.to)] : timelineData.window;
+    const base = S.params.bfrom || S.params.bto ? [ns(S.params.bfrom), ns(S.params.bto)] : timelineData.base;
+    band(win[0], win[1], 'sel');
+    if (base[0] != null || base[1] != null || meta.has_base) band(base[0], base[1], 'base');
+    for (const e of es) {
+      const h = Math.max(3, (Math.abs(e.total) / max) * (H - 10));
+      const r = mk('rect', { class: 'bar', x: x(e.start), y: H - 2 - h, width: Math.max(2, x(e.end) - x(e.start)), height: h });
+      const title = mk('title', {});
+      title.textContent = `${e.file}\n${new Date(e.end / 1e6).toISOString()}\n${e.type}: ${e.total_label}`;
+      r.append(title);
+      svg.append(r);
+    }
+    let start = null, temp = null;
+    const px = (ev) => ((ev.clientX - svg.getBoundingClientRect().left) / svg.getBoundingClientRect().width) * W;
+    svg.addEventListener('mousedown', (ev) => { start = px(ev); temp = mk('rect', { class: ev.shiftKey || $('tl-base').checked ? 'base' : 'sel', x: start, y: 1, width: 1, height: H - 2 }); svg.append(temp); });
+    svg.addEventListener('mousemove', (ev) => { if (start == null) return; const p = px(ev); temp.setAttribute('x', Math.min(p, start)); temp.setAttribute('width', Math.abs(p - start)); });
+    svg.addEventListener('mouseup', (ev) => {
+      if (start == null) return;
+      const p = px(ev);
+      const [a, b] = [Math.min(p, start), Math.max(p, start)];
+      start = null;
+      if (b - a < 3) { temp.remove(); return; }
+      const iso = (t) => new Date(Math.round(t / 1e6)).toISOString();
+      if (ev.shiftKey || $('tl-base').checked) { S.params.bfrom = iso(tAt(a)); S.params.bto = iso(tAt(b)); } else { S.params.from = iso(tAt(a)); S.params.to = iso(tAt(b)); }
+      windowChanged();
+    });
+    const clear = Views.el('button', { onclick: () => { for (const k of ['from', 'to', 'bfrom', 'bto']) delete S.params[k]; windowChanged(); } }, 'Whole store');
+    const baseToggle = Views.el('label', {}, Views.el('input', { type: 'checkbox', id: 'tl-base' }), ' drag chooses the base');
+    box.replaceChildren(svg, Views.el('div', { class: 'hint' }, `${es.length} profiles, ${new Date(t0 / 1e6).toISOString()} to ${new Date(t1 / 1e6).toISOString()}. Drag to choose the window (merged); Shift+drag for a base window to compare with. `, baseToggle, ' ', clear));
+  }
+
+  async function windowChanged() {
+    S.root = 0; S.below = ''; S.unfold = '';
+    writeURL(true);
+    try {
+      const r = await fetch('/api/meta?' + apiParams());
+      const m = await r.json();
+      if (m.error) throw new Error(m.error);
+      meta = m;
+      showError('');
+    } catch (e) { showError(e.message); return; }
+    fillControls();
+    drawTimeline();
+    show();
+  }
+
   // --- start ----------------------------------------------------------------
   async function start() {
     readURL();
     bind();
     try {
-      const r = await fetch('/api/meta');
+      const r = await fetch('/api/meta?' + apiParams());
       meta = await r.json();
     } catch (e) {
       showError('cannot reach the sonde web server: ' + e.message + '. Is it still running?');
@@ -448,6 +543,7 @@ draw();`;
       return;
     }
     fillControls();
+    loadTimeline();
     show();
   }
 

@@ -3,7 +3,7 @@
 // [id, name, depth, width, flags, frames, change, tip, limit], as boxes.
 // Every number shown comes from the server; this file only places boxes.
 const Flame = (() => {
-  const F = { STUB: 1, MATCH: 2, MATCH_BELOW: 4, NOISE: 8, ONLY_BASE: 16, ONLY_NEW: 32 };
+  const F = { STUB: 1, MATCH: 2, MATCH_BELOW: 4, NOISE: 8, ONLY_BASE: 16, ONLY_NEW: 32, GROUP: 64 };
   const ROW = 18;
 
   function hash(s) {
@@ -82,6 +82,7 @@ const Flame = (() => {
       const r = b.r;
       let cls = 'frame';
       if (r[4] & F.STUB) cls += ' stub';
+      if (r[4] & F.GROUP) cls += ' group';
       if ((r[4] & F.MATCH) || ((r[4] & F.STUB) && (r[4] & F.MATCH_BELOW))) cls += ' match';
       if (opts.diff && (r[4] & F.NOISE)) cls += ' noise';
       const top = opts.icicle ? b.d * ROW : (depth - b.d) * ROW;
