@@ -124,7 +124,12 @@ impl Request {
 
     /// The settings and the window, as a cache key.
     fn key(&self) -> String {
-        format!("{:?} {:?}", self.cfg.url_params(), self.window())
+        format!(
+            "{:?} {:?} {:?}",
+            self.cfg.url_params(),
+            self.window(),
+            self.param("group")
+        )
     }
 }
 
@@ -262,7 +267,7 @@ fn flame(state: &State, loaded: &Loaded, req: &Request) -> Result<Value, String>
                 }
                 None => None,
             };
-            let t = Arc::new(FlameTree::new(&mut new, base.as_mut()));
+            let t = Arc::new(FlameTree::new(&mut new, base.as_mut(), req.param("group")));
             *state.flame_cache.lock().unwrap_or_else(|e| e.into_inner()) = Some((key, Arc::clone(&t)));
             (t, warnings)
         }
@@ -364,25 +369,56 @@ fn peek(state: &State, loaded: &Loaded, req: &Request) -> Result<Value, String> 
     let re = req
         .param("fn")
         .ok_or("peek needs a function: type a regular expression in the box")?;
-    let (mut rpt, warnings) = prepared(&loaded.profile, &Command::Peek(re.into()), &req.cfg)?;
-    let tree = with_env(&state.source_roots, |env| rpt.tree(Some(re), env)).map_err(|e| e.to_string())?;
+    let peek_of = |p: &sonde_profile::Profile| -> Result<(report::Tree, Vec<String>), String> {
+        let (mut rpt, warnings) = prepared(p, &Command::Peek(re.into()), &req.cfg)?;
+        let tree = with_env(&state.source_roots, |env| rpt.tree(Some(re), env)).map_err(|e| e.to_string())?;
+        Ok((tree, warnings))
+    };
+    let (tree, warnings) = peek_of(&loaded.profile)?;
+    // With a base: the base's value of each entry and edge, by name (an
+    // entry the base lacks has none).
+    let base: HashMap<String, report::TreeEntry> = match &loaded.base {
+        Some(b) => match peek_of(b) {
+            Ok((t, _)) => t.entries.into_iter().map(|e| (e.name.clone(), e)).collect(),
+            Err(_) => HashMap::new(),
+        },
+        None => HashMap::new(),
+    };
+    let with_base = |edges: &[report::TreeEdge], base_edges: Option<&Vec<report::TreeEdge>>, cum: i64| -> Vec<Value> {
+        edges
+            .iter()
+            .map(|c| {
+                let mut v = edge_json(c, cum);
+                if loaded.base.is_some() {
+                    let b = base_edges.and_then(|es| es.iter().find(|x| x.name == c.name));
+                    v["base_label"] = json!(b.map_or("0", |b| b.weight_format.as_str()));
+                }
+                v
+            })
+            .collect()
+    };
     let total = tree.total;
     let entries: Vec<Value> = tree
         .entries
         .iter()
         .map(|e| {
-            json!({
+            let b = base.get(&e.name);
+            let mut v = json!({
                 "name": e.name,
                 "flat_label": e.flat_format,
                 "cum_label": e.cum_format,
                 "flat_pct": units::percentage(e.flat, total).trim(),
                 "cum_pct": units::percentage(e.cum, total).trim(),
-                "callers": e.callers.iter().map(|c| edge_json(c, e.cum)).collect::<Vec<_>>(),
-                "callees": e.callees.iter().map(|c| edge_json(c, e.cum)).collect::<Vec<_>>(),
-            })
+                "callers": with_base(&e.callers, b.map(|b| &b.callers), e.cum),
+                "callees": with_base(&e.callees, b.map(|b| &b.callees), e.cum),
+            });
+            if loaded.base.is_some() {
+                v["base_cum_label"] = json!(b.map_or("0", |b| b.cum_format.as_str()));
+            }
+            v
         })
         .collect();
-    Ok(json!({ "labels": tree.labels, "entries": entries, "warnings": warnings }))
+    Ok(json!({ "labels": tree.labels, "entries": entries, "warnings": warnings, "has_base": loaded.base.is_some() }))
 }
 
 /// `/api/source?fn=REGEX`: `sonde list`'s routines, lines read only under
@@ -391,8 +427,21 @@ fn source(state: &State, loaded: &Loaded, req: &Request) -> Result<Value, String
     let re = req
         .param("fn")
         .ok_or("source needs a function: type a regular expression in the box, or pick one in Top")?;
-    let (mut rpt, warnings) = prepared(&loaded.profile, &Command::List(re.into()), &req.cfg)?;
-    let listing = with_env(&state.source_roots, |env| rpt.list(re, env.open_source)).map_err(|e| e.to_string())?;
+    let list_of = |p: &sonde_profile::Profile| -> Result<(report::Listing, Vec<String>), String> {
+        let (mut rpt, warnings) = prepared(p, &Command::List(re.into()), &req.cfg)?;
+        let listing = with_env(&state.source_roots, |env| rpt.list(re, env.open_source)).map_err(|e| e.to_string())?;
+        Ok((listing, warnings))
+    };
+    let (listing, warnings) = list_of(&loaded.profile)?;
+    // With a base: each line's cum in the base, by function, file and line.
+    let mut base_lines: HashMap<(String, Option<String>, i64), String> = HashMap::new();
+    if let Some(Ok((b, _))) = loaded.base.as_ref().map(list_of) {
+        for r in b.routines {
+            for l in r.lines {
+                base_lines.insert((r.function.clone(), r.file.clone(), l.lineno), l.cum_format);
+            }
+        }
+    }
     let routines: Vec<Value> = listing
         .routines
         .iter()
@@ -404,11 +453,18 @@ fn source(state: &State, loaded: &Loaded, req: &Request) -> Result<Value, String
                 "cum_label": r.cum_format,
                 "cum_pct": units::percentage(r.cum, listing.total).trim(),
                 "missing": r.missing,
-                "lines": r.lines.iter().map(|l| json!([l.lineno, l.flat_format, l.cum_format, l.text, l.flat != 0 || l.cum != 0])).collect::<Vec<_>>(),
+                "lines": r.lines.iter().map(|l| {
+                    let base = loaded.base.as_ref().map(|_| {
+                        base_lines.get(&(r.function.clone(), r.file.clone(), l.lineno)).map_or(".", String::as_str)
+                    });
+                    json!([l.lineno, l.flat_format, l.cum_format, l.text, l.flat != 0 || l.cum != 0, base])
+                }).collect::<Vec<_>>(),
             })
         })
         .collect();
-    Ok(json!({ "total_label": listing.total_format, "routines": routines, "warnings": warnings }))
+    Ok(
+        json!({ "total_label": listing.total_format, "routines": routines, "warnings": warnings, "has_base": loaded.base.is_some() }),
+    )
 }
 
 /// `/api/graph`: the call graph's nodes (`sonde tree`'s entries, trimmed to

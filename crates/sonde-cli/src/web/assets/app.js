@@ -143,13 +143,13 @@
   function isFlame() { return S.view === 'flame' || S.view === 'icicle'; }
 
   // The filters in force, each with a button that removes it.
-  const FILTER_PARAMS = ['f', 'i', 'h', 's', 'sf', 'prunefrom', 'tf', 'ti', 'ts', 'th'];
+  const FILTER_PARAMS = ['f', 'i', 'h', 's', 'sf', 'prunefrom', 'tf', 'ti', 'ts', 'th', 'group'];
   function showFilters() {
     const box = $('filters');
     const on = FILTER_PARAMS.filter((k) => S.params[k]);
     box.hidden = on.length === 0;
     if (!on.length) { box.replaceChildren(); return; }
-    const name = (k) => { const st = meta.settings.find((x) => x.param === k); return st ? st.name : k; };
+    const name = (k) => { if (k === 'group') return 'group_by'; const st = meta.settings.find((x) => x.param === k); return st ? st.name : k; };
     const parts = ['Filters: '];
     for (const k of on) {
       parts.push(Views.el('code', {}, `${name(k)}=${S.params[k]}`),
@@ -317,6 +317,7 @@
     focus: (name) => { S.params.f = '^' + name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') + '$'; S.view = 'flame'; fillControls(); changed(true); },
     sortBy: (key) => { S.params.sort = key; writeURL(true); show(); },
     setFn: (fn) => { S.fn = fn; writeURL(true); show(); },
+    groupBy: (key) => { S.params.group = key; S.view = 'flame'; fillControls(); changed(true); },
     tagFocus: (key, value) => { S.params.tf = key + '=' + value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'); fillControls(); changed(true); },
   };
 

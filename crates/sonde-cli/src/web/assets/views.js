@@ -76,12 +76,13 @@ const Views = (() => {
     const box = fnBox(main, h.fn, h.setFn, 'Peek');
     if (!data) { main.replaceChildren(box, el('p', {}, 'Type a function name (a regular expression) to see its callers and callees.')); return; }
     const parts = [box, labelLines(data.labels)];
+    const b = (x) => (data.has_base ? [el('td', {}, x)] : []);
     for (const e of data.entries) {
       const rows = [];
-      for (const c of e.callers) rows.push(el('tr', {}, el('td', {}, c.label), el('td', {}, c.pct), el('td', {}), el('td', { class: 'name' }, '↑ ' + c.name)));
-      rows.push(el('tr', { class: 'self' }, el('td', { class: 'self' }, e.flat_label + ' flat'), el('td', { class: 'self' }, e.cum_pct), el('td', { class: 'self' }, e.cum_label + ' cum'), el('td', { class: 'name self' }, e.name)));
-      for (const c of e.callees) rows.push(el('tr', {}, el('td', {}, c.label), el('td', {}, c.pct), el('td', {}), el('td', { class: 'name' }, '↓ ' + c.name)));
-      parts.push(table(['value', '%', '', 'callers ↑ / entry / callees ↓'], rows, 'peek'));
+      for (const c of e.callers) rows.push(el('tr', {}, el('td', {}, c.label), el('td', {}, c.pct), ...b(c.base_label), el('td', {}), el('td', { class: 'name' }, '↑ ' + c.name)));
+      rows.push(el('tr', { class: 'self' }, el('td', { class: 'self' }, e.flat_label + ' flat'), el('td', { class: 'self' }, e.cum_pct), ...b(e.base_cum_label), el('td', { class: 'self' }, e.cum_label + ' cum'), el('td', { class: 'name self' }, e.name)));
+      for (const c of e.callees) rows.push(el('tr', {}, el('td', {}, c.label), el('td', {}, c.pct), ...b(c.base_label), el('td', {}), el('td', { class: 'name' }, '↓ ' + c.name)));
+      parts.push(table(['value', 'calls%'].concat(data.has_base ? ['base'] : [], ['', 'callers ↑ / entry / callees ↓']), rows, 'peek'));
     }
     main.replaceChildren(...parts);
   }
@@ -94,19 +95,20 @@ const Views = (() => {
     for (const r of data.routines) {
       parts.push(el('h3', {}, `${r.function}  ${r.file || ''}  (flat ${r.flat_label}, cum ${r.cum_label} ${r.cum_pct})`));
       if (r.missing) parts.push(el('div', { class: 'missing', role: 'note' }, r.missing));
-      const rows = r.lines.map(([no, flat, cum, text, hot]) =>
-        el('tr', { class: hot ? 'hot' : '' }, el('td', {}, flat), el('td', {}, cum), el('td', {}, String(no)), el('td', { class: 'text' }, text == null ? '' : text)));
-      parts.push(table(['flat', 'cum', 'line', 'source'], rows, 'src'));
+      const rows = r.lines.map(([no, flat, cum, text, hot, base]) =>
+        el('tr', { class: hot ? 'hot' : '' }, el('td', {}, flat), el('td', {}, cum), ...(data.has_base ? [el('td', {}, base)] : []), el('td', {}, String(no)), el('td', { class: 'text' }, text == null ? '' : text)));
+      parts.push(table(['flat', 'cum'].concat(data.has_base ? ['base cum'] : [], ['line', 'source']), rows, 'src'));
     }
     main.replaceChildren(...parts);
   }
 
   // Labels: each key's values with their totals; a click filters to one.
   function labels(main, data, h) {
-    const parts = [el('p', {}, 'Total: ' + data.total_label + '. Click a value to keep only its samples (tag focus).')];
+    const parts = [el('p', {}, 'Total: ' + data.total_label + '. Click a value to keep only its samples (tag focus), or group the flame graph by a key.')];
     if (!data.keys.length) parts.push(el('p', {}, 'This profile has no labels.'));
     for (const k of data.keys) {
-      parts.push(el('h3', {}, `${k.key} (total ${k.total_label} of the samples that carry it)`));
+      parts.push(el('h3', {}, `${k.key} (total ${k.total_label} of the samples that carry it) `,
+        el('button', { title: 'Start each stack in the flame graph with its ' + k.key + ' value', onclick: () => h.groupBy(k.key) }, 'Group the flame graph by ' + k.key)));
       if (k.numeric) parts.push(el('p', { class: 'note' }, `Numbers: filter a range with Refine → Tag focus, e.g. ${k.key}=1kb:64kb.`));
       parts.push(table(['amount', 'share', k.key], k.values.map(([v, amount, pct]) =>
         el('tr', {}, el('td', {}, amount), el('td', {}, pct), el('td', { class: 'name' }, k.numeric ? v : el('a', { title: 'Keep only these samples', onclick: () => h.tagFocus(k.key, v) }, v)))), 'labels'));

@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use regex::Regex;
 
 use super::Prepared;
+use crate::model::LabelValue;
 use crate::units;
 
 /// The stacks of the profile and its base before the tree is built: frame
@@ -29,6 +30,12 @@ use crate::units;
 struct Stacks {
     frames: Vec<u32>,
     samples: Vec<(u32, u32, i64, i64, bool)>,
+}
+
+/// Frame names and packages by text, while a tree is built.
+struct Interner<'a> {
+    names: &'a mut HashMap<String, u32>,
+    packages: &'a mut HashMap<String, u32>,
 }
 
 /// Sentinel parent of the root.
@@ -174,8 +181,10 @@ pub fn package_of(name: &str) -> &str {
 
 impl FlameTree {
     /// The call tree of `new`, with `base`'s values alongside (a differential
-    /// graph). Both must be prepared with the same configuration.
-    pub fn new(new: &mut Prepared, base: Option<&mut Prepared>) -> FlameTree {
+    /// graph). Both must be prepared with the same configuration. With
+    /// `group_by`, a label key, each sample's stack starts with a frame
+    /// `key=value` (`key (none)` without the label), as pprof's `tagroot`.
+    pub fn new(new: &mut Prepared, base: Option<&mut Prepared>, group_by: Option<&str>) -> FlameTree {
         let mut t = FlameTree {
             names: vec!["all".into()],
             packages: vec![0],
@@ -195,10 +204,14 @@ impl FlameTree {
         let mut name_ids: HashMap<String, u32> = HashMap::new();
         let mut pkg_ids: HashMap<String, u32> = HashMap::from([(String::new(), 0)]);
         let mut stacks = Stacks::default();
-        let new_count = t.collect(new, false, &mut name_ids, &mut pkg_ids, &mut stacks);
+        let mut names = Interner {
+            names: &mut name_ids,
+            packages: &mut pkg_ids,
+        };
+        let new_count = t.collect(new, false, &mut names, group_by, &mut stacks);
         if let Some(base) = base {
             t.base_total = Some(base.total);
-            let base_count = t.collect(base, true, &mut name_ids, &mut pkg_ids, &mut stacks);
+            let base_count = t.collect(base, true, &mut names, group_by, &mut stacks);
             let (da, db) = (new.prof.duration_nanos, base.prof.duration_nanos);
             t.counts = match (new_count, base_count) {
                 (Some(_), Some(_)) if da > 0 && db > 0 => Some((da as f64, db as f64)),
@@ -254,32 +267,17 @@ impl FlameTree {
         &mut self,
         p: &mut Prepared,
         is_base: bool,
-        name_ids: &mut HashMap<String, u32>,
-        pkg_ids: &mut HashMap<String, u32>,
+        names: &mut Interner,
+        group_by: Option<&str>,
         stacks: &mut Stacks,
     ) -> Option<i64> {
         let table = p.node_table();
         let local: Vec<u32> = table
             .infos
             .iter()
-            .map(|info| {
-                let name = info.printable_name();
-                if let Some(&id) = name_ids.get(&name) {
-                    return id;
-                }
-                let pkg = package_of(&name).to_string();
-                let next_pkg = pkg_ids.len() as u32;
-                let pkg_id = *pkg_ids.entry(pkg.clone()).or_insert_with(|| {
-                    self.package_names.push(pkg);
-                    next_pkg
-                });
-                let id = self.names.len() as u32;
-                self.names.push(name.clone());
-                self.packages.push(pkg_id);
-                name_ids.insert(name, id);
-                id
-            })
+            .map(|info| self.intern(names, info.printable_name()))
             .collect();
+        let num_units = p.prof.num_label_units();
         let count_index = sample_count_index(p);
         let mut total_count = 0i64;
         for s in &p.prof.samples {
@@ -290,6 +288,18 @@ impl FlameTree {
             }
             total_count += c;
             let start = stacks.frames.len();
+            if let Some(key) = group_by {
+                let group = match s.labels.iter().find(|l| &*l.key == key).map(|l| &l.value) {
+                    Some(LabelValue::Str(v)) => format!("{key}={v}"),
+                    Some(LabelValue::Num { value, .. }) => {
+                        let unit = num_units.get(key).map_or("", |u| &**u);
+                        format!("{key}={}", units::label(*value, unit))
+                    }
+                    None => format!("{key} (none)"),
+                };
+                let id = self.intern(names, group);
+                stacks.frames.push(id);
+            }
             for &loc in s.locations.iter().rev() {
                 stacks
                     .frames
@@ -300,6 +310,24 @@ impl FlameTree {
                 .push((start as u32, stacks.frames.len() as u32, v, c, is_base));
         }
         count_index.map(|_| total_count)
+    }
+
+    /// The id of frame name `name`, with its package, made if new.
+    fn intern(&mut self, names: &mut Interner, name: String) -> u32 {
+        if let Some(&id) = names.names.get(&name) {
+            return id;
+        }
+        let pkg = package_of(&name).to_string();
+        let next_pkg = names.packages.len() as u32;
+        let pkg_id = *names.packages.entry(pkg.clone()).or_insert_with(|| {
+            self.package_names.push(pkg);
+            next_pkg
+        });
+        let id = self.names.len() as u32;
+        self.names.push(name.clone());
+        self.packages.push(pkg_id);
+        names.names.insert(name, id);
+        id
     }
 
     /// Builds the tree from the stacks: sorted by path, stacks that share a

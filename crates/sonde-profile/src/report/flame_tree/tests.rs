@@ -51,7 +51,7 @@ fn tree(p: Profile, base: Option<Profile>) -> FlameTree {
     let cfg = Config::default();
     let (mut new, _) = prepare(p, &Command::Folded, &cfg).unwrap();
     let mut base = base.map(|b| prepare(b, &Command::Folded, &cfg).unwrap().0);
-    FlameTree::new(&mut new, base.as_mut())
+    FlameTree::new(&mut new, base.as_mut(), None)
 }
 
 fn view(t: &FlameTree, v: FlameView) -> Value {
@@ -276,5 +276,31 @@ fn a_bad_root_is_an_error() {
         t.view(&FlameView { root: 99, ..plain(10) })
             .unwrap_err()
             .contains("reload")
+    );
+}
+
+#[test]
+fn grouping_by_a_label_starts_each_stack_with_its_value() {
+    use crate::model::{Label, Labels};
+    let mut p = cpu(&[(&["main", "work"], 3), (&["main", "work"], 1), (&["main", "idle"], 2)]);
+    p.samples[0].labels = Labels::new(vec![Label::str("thread", "a")]);
+    p.samples[1].labels = Labels::new(vec![Label::str("thread", "b")]);
+    let cfg = Config::default();
+    let (mut new, _) = prepare(p, &Command::Folded, &cfg).unwrap();
+    let t = FlameTree::new(&mut new, None, Some("thread"));
+    assert_eq!(
+        names(&view(&t, plain(1000))),
+        [
+            "all",
+            "thread=a",
+            "main",
+            "work",
+            "thread (none)",
+            "main",
+            "idle",
+            "thread=b",
+            "main",
+            "work"
+        ]
     );
 }
