@@ -481,6 +481,27 @@ fn the_source_view_reads_only_under_its_source_paths() {
     let server = Server::start(&[profile.to_str().unwrap(), "--source-path", dir.to_str().unwrap()]);
     let (_, v) = server.get("/api/source?fn=secret");
     assert!(v.to_string().contains("do not serve"), "{v}");
+    // A FIFO there is not opened (it would block the request for ever).
+    let fifo = dir.join("fifo.rs");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let profile = profile_with_source(fifo.to_str().unwrap(), &dir);
+    let server = Server::start(&[profile.to_str().unwrap(), "--source-path", dir.to_str().unwrap()]);
+    let (status, v) = server.get("/api/source?fn=secret");
+    assert_eq!(status, 200, "{v}");
+    assert!(v["routines"][0]["missing"].is_string(), "{v}");
+    // Another site's page cannot reach the server through DNS rebinding: a
+    // Host that is not the server's is refused.
+    let status_for_host = |host: &str| {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(server.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        write!(s, "GET /api/meta HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+        let mut reply = String::new();
+        let _ = s.read_to_string(&mut reply);
+        reply.lines().next().unwrap_or("").to_string()
+    };
+    assert!(status_for_host("attacker.example").contains(" 403 "));
+    assert!(status_for_host(&format!("localhost:{}", server.addr.port())).contains(" 200 "));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -32,8 +32,45 @@ const FLAME_JS: &str = include_str!("assets/flame.js");
 const VIEWS_JS: &str = include_str!("assets/views.js");
 const APP_JS: &str = include_str!("assets/app.js");
 
-/// The router of the page and its endpoints.
-pub(super) fn router(state: Shared) -> Router {
+/// Refuses a request whose `Host` is not one of `hosts` (a page of another
+/// site reaching this server through DNS rebinding), and a `POST` whose
+/// `Origin` is another site's. `hosts` empty: any (the user bound a
+/// non-loopback address on purpose).
+async fn same_site(
+    AxState(hosts): AxState<Arc<Vec<String>>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if !hosts.is_empty() {
+        // Owned: a reference to the request must not live across the await.
+        let header_of = |name| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string()
+        };
+        let (host, origin) = (header_of(header::HOST), header_of(header::ORIGIN));
+        if !hosts.contains(&host) {
+            return (
+                StatusCode::FORBIDDEN,
+                format!("this server answers to {} only, not to Host {host:?}", hosts.join(", ")),
+            )
+                .into_response();
+        }
+        if req.method() == axum::http::Method::POST
+            && !origin.is_empty()
+            && !hosts.iter().any(|h| origin == format!("http://{h}"))
+        {
+            return (StatusCode::FORBIDDEN, format!("requests from {origin} are refused")).into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// The router of the page and its endpoints; `hosts` are the `Host` values
+/// it answers to (empty: any).
+pub(super) fn router(state: Shared, hosts: Vec<String>) -> Router {
     let asset = |body: &'static str, ty: &'static str| {
         get(move || async move { ([(header::CONTENT_TYPE, ty), (header::CACHE_CONTROL, "no-cache")], body) })
     };
@@ -44,15 +81,16 @@ pub(super) fn router(state: Shared) -> Router {
         .route("/views.js", asset(VIEWS_JS, "text/javascript; charset=utf-8"))
         .route("/app.js", asset(APP_JS, "text/javascript; charset=utf-8"))
         .route("/api/meta", get(meta))
-        .route("/api/flame", get(|s, q| answer(s, q, flame)))
-        .route("/api/top", get(|s, q| answer(s, q, top)))
-        .route("/api/peek", get(|s, q| answer(s, q, peek)))
-        .route("/api/source", get(|s, q| answer(s, q, source)))
-        .route("/api/graph", get(|s, q| answer(s, q, graph)))
-        .route("/api/labels", get(|s, q| answer(s, q, labels)))
+        .route("/api/flame", get(|s, q| answer(s, q, flame, true)))
+        .route("/api/top", get(|s, q| answer(s, q, top, false)))
+        .route("/api/peek", get(|s, q| answer(s, q, peek, false)))
+        .route("/api/source", get(|s, q| answer(s, q, source, false)))
+        .route("/api/graph", get(|s, q| answer(s, q, graph, false)))
+        .route("/api/labels", get(|s, q| answer(s, q, labels, false)))
         .route("/api/timeline", get(timeline))
         .route("/api/refresh", post(refresh))
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(Arc::new(hosts), same_site))
 }
 
 /// A JSON reply: 200 with the value, or 400 with `{"error": message}`.
@@ -74,25 +112,46 @@ fn reply(r: Result<Value, String>) -> Response {
 
 /// Runs a report off the server's thread (preparing a large profile takes a
 /// while) and answers with its JSON.
+///
+/// One report is computed at a time (`State::work`): each prepares a copy of
+/// the profile, and a page (or a script) asking for many at once must not
+/// hold many copies. The flame graph takes the lock only to build a tree it
+/// does not have. The JSON is written off the server's thread too.
 async fn answer(
     AxState(state): AxState<Shared>,
     Query(params): Params,
     f: fn(&State, &Loaded, &Request) -> Result<Value, String>,
+    is_flame: bool,
 ) -> Response {
     let r = tokio::task::spawn_blocking(move || {
         let req = Request::new(&state, params)?;
+        let _one = (!is_flame).then(|| state.work.lock().unwrap_or_else(|e| e.into_inner()));
         let loaded = state.loaded_for(&req.window())?;
-        f(&state, &loaded, &req)
+        f(&state, &loaded, &req).map(|v| v.to_string())
     })
     .await
     .unwrap_or_else(|e| Err(format!("internal error: {e}")));
-    reply(r)
+    match r {
+        Ok(body) => (
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            body,
+        )
+            .into_response(),
+        Err(e) => reply(Err(e)),
+    }
 }
 
 /// A request's parameters: the analyzer settings, and the view's own.
 struct Request {
     cfg: Config,
     params: HashMap<String, String>,
+    /// The loaded profile's generation when the request came (a refresh
+    /// makes a new one): cached trees are keyed by it.
+    generation: u64,
 }
 
 impl Request {
@@ -103,6 +162,7 @@ impl Request {
         Ok(Request {
             cfg,
             params: pairs.into_iter().collect(),
+            generation: state.generation.load(std::sync::atomic::Ordering::SeqCst),
         })
     }
 
@@ -113,7 +173,9 @@ impl Request {
     fn number<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T, String> {
         match self.param(name) {
             None => Ok(default),
-            Some(v) => v.parse().map_err(|_| format!("{name}={v:?} is not a number")),
+            Some(v) => v
+                .parse()
+                .map_err(|_| format!("{name}={v} is not a number in the range it takes; reload the page")),
         }
     }
 
@@ -125,7 +187,8 @@ impl Request {
     /// The settings and the window, as a cache key.
     fn key(&self) -> String {
         format!(
-            "{:?} {:?} {:?}",
+            "{} {:?} {:?} {:?}",
+            self.generation,
             self.cfg.url_params(),
             self.window(),
             self.param("group")
@@ -141,14 +204,24 @@ fn prepared(p: &sonde_profile::Profile, cmd: &Command, cfg: &Config) -> Result<(
 /// Runs `f` with the report environment of the server: local time, and
 /// source files only under the directories it was given.
 fn with_env<T>(roots: &[std::path::PathBuf], f: impl FnOnce(&Env) -> T) -> T {
+    // Outside the roots, a file is "not found", so that the search goes on
+    // to the next directory and says nothing of files it may not read. Only
+    // regular files of a bounded size are read (a FIFO would block for ever).
     let read = |path: &str| -> std::io::Result<String> {
+        let not_found = || std::io::Error::new(std::io::ErrorKind::NotFound, path.to_string());
         let canonical = std::fs::canonicalize(path)?;
         if !roots.iter().any(|r| canonical.starts_with(r)) {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::PermissionDenied,
-                "outside the directories this server reads (the current directory and --source-path); \
-                 start sonde web with --source-path DIR to show it",
-            ));
+            return Err(not_found());
+        }
+        let meta = std::fs::metadata(&canonical)?;
+        if !meta.is_file() {
+            return Err(not_found());
+        }
+        if meta.len() > MAX_SOURCE_BYTES {
+            return Err(std::io::Error::other(format!(
+                "{} bytes, more than the {MAX_SOURCE_BYTES} a source file may have here",
+                meta.len()
+            )));
         }
         let bytes = std::fs::read(&canonical)?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
@@ -248,14 +321,22 @@ pub(super) fn warm(state: &State) {
 /// `q` for a search), from the cached tree of the request's settings.
 fn flame(state: &State, loaded: &Loaded, req: &Request) -> Result<Value, String> {
     let key = req.key();
-    let cached = state
-        .flame_cache
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .as_ref()
-        .filter(|(k, _)| *k == key)
-        .map(|(_, t)| Arc::clone(t));
-    let (tree, warnings) = match cached {
+    let cached = || {
+        state
+            .flame_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, t)| Arc::clone(t))
+    };
+    // Built once: a request that finds no tree waits for the one building,
+    // then looks again.
+    let mut work = None;
+    if cached().is_none() {
+        work = Some(state.work.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+    let (tree, warnings) = match cached() {
         Some(t) => (t, Vec::new()),
         None => {
             let (mut new, mut warnings) = prepared(&loaded.profile, &Command::Folded, &req.cfg)?;
@@ -268,10 +349,11 @@ fn flame(state: &State, loaded: &Loaded, req: &Request) -> Result<Value, String>
                 None => None,
             };
             let t = Arc::new(FlameTree::new(&mut new, base.as_mut(), req.param("group")));
-            *state.flame_cache.lock().unwrap_or_else(|e| e.into_inner()) = Some((key, Arc::clone(&t)));
+            *state.flame_cache.lock().unwrap_or_else(|e| e.into_inner()) = Some((key.clone(), Arc::clone(&t)));
             (t, warnings)
         }
     };
+    drop(work);
     let search = match req.param("q") {
         Some(q) => Some(regex::Regex::new(q).map_err(|e| {
             format!(
@@ -364,6 +446,12 @@ fn edge_json(e: &report::TreeEdge, entry_cum: i64) -> Value {
     json!({ "name": e.name, "weight": e.weight, "label": e.weight_format, "pct": units::percentage(e.weight, entry_cum).trim(), "inline": e.inline })
 }
 
+/// The most entries `/api/peek` answers with (`fn=.` matches every function).
+const PEEK_ENTRIES: usize = 100;
+
+/// The largest source file the Source view reads.
+const MAX_SOURCE_BYTES: u64 = 16 << 20;
+
 /// `/api/peek?fn=REGEX`: `sonde peek`'s entries, callers and callees.
 fn peek(state: &State, loaded: &Loaded, req: &Request) -> Result<Value, String> {
     let re = req
@@ -398,9 +486,11 @@ fn peek(state: &State, loaded: &Loaded, req: &Request) -> Result<Value, String> 
             .collect()
     };
     let total = tree.total;
+    let more = tree.entries.len().saturating_sub(PEEK_ENTRIES);
     let entries: Vec<Value> = tree
         .entries
         .iter()
+        .take(PEEK_ENTRIES)
         .map(|e| {
             let b = base.get(&e.name);
             let mut v = json!({
@@ -418,6 +508,12 @@ fn peek(state: &State, loaded: &Loaded, req: &Request) -> Result<Value, String> 
             v
         })
         .collect();
+    let mut warnings = warnings;
+    if more > 0 {
+        warnings.push(format!(
+            "{more} more entries match; the first {PEEK_ENTRIES} are shown: narrow the regular expression"
+        ));
+    }
     Ok(json!({ "labels": tree.labels, "entries": entries, "warnings": warnings, "has_base": loaded.base.is_some() }))
 }
 
@@ -585,6 +681,7 @@ async fn refresh(AxState(state): AxState<Shared>) -> Response {
     match r {
         Ok(Ok(l)) => {
             *state.loaded.lock().unwrap_or_else(|e| e.into_inner()) = Ok(Arc::new(l));
+            state.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             *state.flame_cache.lock().unwrap_or_else(|e| e.into_inner()) = None;
             *state.window_cache.lock().unwrap_or_else(|e| e.into_inner()) = None;
             reply(Ok(meta_json(&state, &Default::default())))

@@ -73,6 +73,10 @@ pub(crate) struct State {
     pub refreshing: Mutex<bool>,
     /// The last store window the page chose on its timeline, by its times.
     pub window_cache: Mutex<Option<(String, Arc<Loaded>)>>,
+    /// Held while a report is computed: one at a time.
+    pub work: Mutex<()>,
+    /// Counts the loads of the profile (a refresh adds one).
+    pub generation: std::sync::atomic::AtomicU64,
 }
 
 /// The store-window parameters of the page's URL (`from`, `to`, `bfrom`,
@@ -89,7 +93,10 @@ impl State {
         if self.sources.store.store.is_none() {
             return Err("from, to, bfrom and bto choose a window of a store: start sonde web with --store DIR".into());
         }
-        let key = format!("{window:?}");
+        let key = format!(
+            "{} {window:?}",
+            self.generation.load(std::sync::atomic::Ordering::SeqCst)
+        );
         if let Some((k, l)) = &*self.window_cache.lock().unwrap_or_else(|e| e.into_inner()) {
             if *k == key {
                 return Ok(Arc::clone(l));
@@ -185,6 +192,19 @@ fn check_exist(sources: &Sources) -> Result<()> {
         if !dir.is_dir() {
             bail!("--store {}: no such directory", dir.display());
         }
+        if sources.store.kind.is_none() {
+            let entries = crate::store::list(dir)?;
+            let mut kinds: Vec<&str> = entries.iter().map(|e| e.kind.as_str()).collect();
+            kinds.sort_unstable();
+            kinds.dedup();
+            if kinds.len() > 1 {
+                bail!(
+                    "--store {} holds several kinds ({}); choose one with --kind",
+                    dir.display(),
+                    kinds.join(", ")
+                );
+            }
+        }
     }
     for s in sources.sources.iter().chain(&sources.base).chain(&sources.diff_base) {
         if !crate::fetch::is_url(s) && !std::path::Path::new(s).exists() {
@@ -196,14 +216,33 @@ fn check_exist(sources: &Sources) -> Result<()> {
 
 /// `HOST:PORT` or `:PORT` (127.0.0.1) as a socket address to bind.
 fn parse_addr(addr: &str) -> Result<String> {
-    let full = match addr.strip_prefix(':') {
-        Some(port) => format!("127.0.0.1:{port}"),
-        None => addr.to_string(),
-    };
-    if !full.contains(':') {
+    if let Some(port) = addr.strip_prefix(':') {
+        if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(format!("127.0.0.1:{port}"));
+        }
+    }
+    if addr.matches(':').count() > 1 && !addr.starts_with('[') {
+        bail!("--http {addr}: write an IPv6 address in brackets, such as [::1]:8080");
+    }
+    if !addr.contains(':') {
         bail!("--http {addr}: want HOST:PORT or :PORT, such as 127.0.0.1:8080 or :0");
     }
-    Ok(full)
+    Ok(addr.to_string())
+}
+
+/// The `Host` values the server answers to: its loopback names with its
+/// port; none (any) when it was bound to another address on purpose.
+fn allowed_hosts(local: SocketAddr) -> Vec<String> {
+    if !local.ip().is_loopback() {
+        return Vec::new();
+    }
+    let port = local.port();
+    vec![
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        format!("[::1]:{port}"),
+        local.to_string(),
+    ]
 }
 
 /// Binds `addr`, with an error that names it and says what to do.
@@ -223,16 +262,27 @@ fn bind(addr: &str) -> Result<TcpListener> {
 }
 
 /// The directories the Source view may read: `--source-path`'s entries and
-/// the current directory, canonical.
+/// the current directory, canonical; not the current directory when it is
+/// `/` or the home directory (all the user's files).
 fn source_roots(cfg: &Config) -> Vec<PathBuf> {
-    let mut roots: Vec<PathBuf> = cfg
-        .source_path
-        .split(':')
-        .filter(|s| !s.is_empty())
-        .filter_map(|s| std::fs::canonicalize(s).ok())
-        .collect();
+    let mut roots = Vec::new();
+    for s in cfg.source_path.split(':').filter(|s| !s.is_empty()) {
+        match std::fs::canonicalize(s) {
+            Ok(p) if p.is_dir() => roots.push(p),
+            _ => eprintln!("sonde: warning: --source-path {s}: not a directory; left out"),
+        }
+    }
     if let Ok(cwd) = std::env::current_dir().and_then(std::fs::canonicalize) {
-        roots.push(cwd);
+        let home = std::env::var_os("HOME").and_then(|h| std::fs::canonicalize(h).ok());
+        if cwd.parent().is_none() || home.as_deref() == Some(cwd.as_path()) {
+            eprintln!(
+                "sonde: note: the Source view does not read under {} (the whole file system or your home \
+                 directory); give the sources' directory with --source-path DIR",
+                cwd.display()
+            );
+        } else {
+            roots.push(cwd);
+        }
     }
     roots
 }
@@ -262,8 +312,17 @@ pub fn run(args: WebArgs) -> Result<std::process::ExitCode> {
         flame_cache: Mutex::new(None),
         refreshing: Mutex::new(false),
         window_cache: Mutex::new(None),
+        work: Mutex::new(()),
+        generation: std::sync::atomic::AtomicU64::new(0),
     });
     api::warm(&state);
+    let hosts = allowed_hosts(local);
+    if hosts.is_empty() {
+        eprintln!(
+            "sonde: warning: serving on {local}, beyond this machine: anyone who can reach it can read the profile \
+             and the source files under the Source view's directories"
+        );
+    }
     let url = format!("http://{local}/");
     {
         // A closed standard output (a script read the URL and went) must not
@@ -283,7 +342,7 @@ pub fn run(args: WebArgs) -> Result<std::process::ExitCode> {
         .context("starting the server's runtime")?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        axum::serve(listener, api::router(state)).await
+        axum::serve(listener, api::router(state, hosts)).await
     })?;
     Ok(std::process::ExitCode::SUCCESS)
 }
