@@ -161,6 +161,24 @@ fn frame(b: &Browser, name: &str) -> String {
     )
 }
 
+/// Asserts that the frame named `name` is drawn red (it grew): its colour's
+/// red well above its blue.
+fn assert_drawn_red(b: &Browser, name: &str) {
+    let color = b.exec(
+        "return getComputedStyle(document.querySelector(arguments[0])).backgroundColor",
+        json!([frame(b, name)]),
+    );
+    let rgb: Vec<u32> = color
+        .as_str()
+        .unwrap()
+        .trim_start_matches("rgb(")
+        .trim_end_matches(')')
+        .split(',')
+        .map(|c| c.trim().parse().unwrap())
+        .collect();
+    assert!(rgb[0] > rgb[2] + 60, "{name} grew but is drawn {color}");
+}
+
 #[test]
 fn cpu_profile_flame_zoom_search_top_and_url_state() {
     if !browsers_available("cpu_profile_flame_zoom_search_top_and_url_state") {
@@ -311,19 +329,7 @@ fn heap_diff_is_red_where_it_grew_and_sample_index_switches_the_total() {
         let server = Server::start(&[&data("heap_after.pb.gz"), "--base", &data("heap_before.pb.gz")]);
         b.goto(&server.url);
         wait_frame(&b, "main.createMemory");
-        let color = b.exec(
-            "return getComputedStyle(document.querySelector(arguments[0])).backgroundColor",
-            json!([frame(&b, "main.createMemory")]),
-        );
-        let rgb: Vec<u32> = color
-            .as_str()
-            .unwrap()
-            .trim_start_matches("rgb(")
-            .trim_end_matches(')')
-            .split(',')
-            .map(|c| c.trim().parse().unwrap())
-            .collect();
-        assert!(rgb[0] > rgb[2] + 60, "main.createMemory grew but is drawn {color}");
+        assert_drawn_red(&b, "main.createMemory");
         let legend = b.exec("return document.getElementById('legend').textContent", json!([]));
         assert!(legend.as_str().unwrap().contains("grew"), "{legend}");
         shot(&b, "heap-diff");
@@ -614,19 +620,7 @@ fn the_store_timeline_merges_a_brushed_window_and_diffs_two() {
     assert_eq!(row[0], json!("1.95kB"), "{row}");
     b.click("#views button[data-view=flame]");
     wait_frame(&b, "app::leak");
-    let color = b.exec(
-        "return getComputedStyle(document.querySelector(arguments[0])).backgroundColor",
-        json!([frame(&b, "app::leak")]),
-    );
-    let rgb: Vec<u32> = color
-        .as_str()
-        .unwrap()
-        .trim_start_matches("rgb(")
-        .trim_end_matches(')')
-        .split(',')
-        .map(|c| c.trim().parse().unwrap())
-        .collect();
-    assert!(rgb[0] > rgb[2] + 60, "app::leak grew but is drawn {color}");
+    assert_drawn_red(&b, "app::leak");
     shot(&b, "store-diff");
     let _ = std::fs::remove_dir_all(&dir);
 }
