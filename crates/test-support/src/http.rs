@@ -70,7 +70,13 @@ pub fn request(
     let mut raw = Vec::new();
     let mut buf = [0u8; 16 * 1024];
     loop {
-        let n = s.read(&mut buf)?;
+        // A profiler's signal (SIGPROF) may interrupt the read: read again,
+        // as read_to_end does.
+        let n = match s.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
         if n == 0 {
             break;
         }
