@@ -537,10 +537,11 @@ fn go_tool_pprof_command_lines_work_as_typed() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("a program, not a profile"), "{}", stderr(&o));
     fails_with(&sonde(&["top", &me]), &["is a program, not a profile"]);
-    // What sonde lacks is named with what to use instead, exit status 2.
-    let o = sonde(&["-http=:8080", &cpu]);
+    // What sonde lacks is named with what to use instead, exit status 2
+    // (`-http` starts `sonde web`: tests/web.rs).
+    let o = sonde(&["-web", &cpu]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("sonde flame"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("sonde web"), "{}", stderr(&o));
 }
 
 #[test]
