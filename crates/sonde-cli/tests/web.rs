@@ -161,6 +161,16 @@ fn frame(b: &Browser, name: &str) -> String {
     )
 }
 
+/// The page's first Top row (its six columns, as `sonde top` prints them),
+/// once the table is there.
+fn page_top_row(b: &Browser, what: &str) -> Value {
+    b.wait_for(
+        what,
+        "const r = document.querySelector('table.top tbody tr'); return r && [...r.cells].slice(0, 6).map(c => c.textContent)",
+        WAIT,
+    )
+}
+
 /// Asserts that the frame named `name` is drawn red (it grew): its colour's
 /// red well above its blue.
 fn assert_drawn_red(b: &Browser, name: &str) {
@@ -270,11 +280,7 @@ fn cpu_profile_flame_zoom_search_top_and_url_state() {
 
     // The Top table's first row is `sonde top`'s first row.
     b.click("#views button[data-view=top]");
-    let row = b.wait_for(
-        "the Top table",
-        "const r = document.querySelector('table.top tbody tr'); return r && [...r.cells].slice(0, 6).map(c => c.textContent)",
-        WAIT,
-    );
+    let row = page_top_row(&b, "the Top table");
     let (want, _) = top_first_row(&[&data("cpu.pb.gz")]);
     assert_eq!(row, json!(want), "the page's first row differs from sonde top's");
     shot(&b, "cpu-top");
@@ -335,11 +341,7 @@ fn heap_diff_is_red_where_it_grew_and_sample_index_switches_the_total() {
         shot(&b, "heap-diff");
         // Its Top is `sonde top --base`'s: the change.
         b.click("#views button[data-view=top]");
-        let row = b.wait_for(
-            "the Top table of the change",
-            "const r = document.querySelector('table.top tbody tr'); return r && [...r.cells].slice(0, 6).map(c => c.textContent)",
-            WAIT,
-        );
+        let row = page_top_row(&b, "the Top table of the change");
         let (want, _) = top_first_row(&["--base", &data("heap_before.pb.gz"), &data("heap_after.pb.gz")]);
         assert_eq!(row, json!(want), "the diff's first row differs from sonde top --base's");
     }
