@@ -176,7 +176,9 @@ pub fn fetch(source: &str, args: &FetchArgs, max_size: u64) -> Result<Vec<u8>> {
     result
 }
 
-fn get(url: &str, timeout: Duration, token: Option<&str>, max_size: u64) -> Result<Vec<u8>> {
+/// GETs `url` with sonde's HTTP client (`sonde fetch`, `sonde demo`): the body, or an
+/// error naming the URL and what to do (a longer --timeout, http for https).
+pub(crate) fn get(url: &str, timeout: Duration, token: Option<&str>, max_size: u64) -> Result<Vec<u8>> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
         .http_status_as_error(false)

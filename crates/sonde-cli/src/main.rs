@@ -17,6 +17,10 @@
 //! * `store`: a sonde agent's profile store: `sonde store ls`, its time
 //!   windows as input (`--store DIR --kind K --from T`), `sonde growth`.
 //! * `shell`: the interactive `(pprof)` shell, with completion.
+//! * `demo`: `sonde demo`, the seed article's examples and case studies run,
+//!   profiled and diagnosed (each case in a child process of this binary).
+//! * `alloc`: the global allocator: the system's for the analyzer, sonde's
+//!   sampling one in a demo case's process.
 //! * `web`: `sonde web`, the profile explorer in the browser (pprof's `-http`).
 //! * `bench`: `cargo bench` with a fixed code layout, and `--layout-check`.
 //! * Flame graphs are `sonde_profile::report::write_flame`'s (shared with the
@@ -25,7 +29,9 @@
 //! Numbers come from `sonde_profile::report` only; this crate parses the
 //! command line and prints.
 
+mod alloc;
 mod bench;
+mod demo;
 mod fetch;
 mod gocompat;
 mod load;
@@ -42,6 +48,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use sonde_profile::report::{self, Command, Output};
 
 use crate::options::{AnalysisArgs, with_env};
+
+#[global_allocator]
+static ALLOCATOR: alloc::Allocator = alloc::Allocator::new();
 
 /// sonde: profiling for Rust, the way Go programmers know it.
 ///
@@ -132,6 +141,11 @@ enum Cmd {
     Shell(AnalysisArgs),
     /// The profile explorer in the browser: flame graph, top, source, peek, call graph, labels; with --base a differential view (go tool pprof -http=:8080 PROFILE).
     Web(web::WebArgs),
+    /// The seed article's examples and case studies in Rust, each profiled by sonde and diagnosed from its profile: a tour of what sonde finds (--list, --case N, --quick).
+    Demo(demo::DemoArgs),
+    /// One case of `sonde demo`, in the process the demo starts for it.
+    #[command(name = "__demo-case", hide = true)]
+    DemoCase(demo::CaseArgs),
     /// Run `cargo bench` with a fixed code layout (functions aligned to 64 bytes), in a target directory of its own.
     ///
     /// Arguments are cargo's, then `--` and the harness's: `sonde bench --bench seed -- --benchmem`.
@@ -192,8 +206,12 @@ fn main() -> ExitCode {
     // `go tool pprof`'s command line as it is: `sonde -top -sample_index=alloc_space
     // heap.pb.gz`, and `sonde PROFILE` is `sonde shell PROFILE` (interactive).
     let utf8: Option<Vec<String>> = args[1..].iter().map(|a| a.to_str().map(String::from)).collect();
-    if let Some(utf8) = utf8.filter(|a| !matches!(a.first().map(String::as_str), Some("benchstat" | "bench" | "help")))
-    {
+    if let Some(utf8) = utf8.filter(|a| {
+        !matches!(
+            a.first().map(String::as_str),
+            Some("benchstat" | "bench" | "help" | "demo" | "__demo-case")
+        )
+    }) {
         match gocompat::translate(&utf8, &Cli::command_names()) {
             Ok(t) => {
                 t.notes.iter().for_each(|n| eprintln!("sonde: note: {n}"));
@@ -264,6 +282,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Shell(a) => shell::run(a),
         Cmd::Web(a) => web::run(a),
+        Cmd::Demo(a) => demo::run(&a),
+        Cmd::DemoCase(a) => demo::run_case(&a),
         Cmd::Bench { layout_check, args } => bench::run(layout_check, &args),
         Cmd::Benchstat {
             alpha,

@@ -11,7 +11,8 @@
 //! in Cargo's registry or git checkouts, in Go's module cache or standard
 //! library, or when it has no file at all (a binary built without debug
 //! info), and when its code is in a shared library (`libc.so.6`, `[vdso]`),
-//! which a system library's separate debug file gives a source file too.
+//! which a system library's separate debug file gives a source file too; the
+//! allocator's shims and sonde's allocator hook are never the user's code either.
 
 use std::collections::HashSet;
 
@@ -30,12 +31,30 @@ const LIBRARY_PATHS: &[&str] = &[
     "/pkg/mod/",
 ];
 
+/// Allocator plumbing, never the program's code wherever its source is: the
+/// shims `#[global_allocator]` generates in the program's own crate
+/// (`__rust_alloc`, `__rg_alloc`, …, their file is the program's `main.rs`),
+/// and sonde's allocator hook (`sonde::heap::Sampled`, the allocation
+/// counters), which a program built from sonde's workspace (its demo, its
+/// tests) compiles from local files.
+const ALLOCATOR_PLUMBING: &[&str] = &[
+    "__rust_alloc",
+    "__rust_dealloc",
+    "__rust_realloc",
+    "__rg_",
+    "sonde::heap::",
+    "sonde::alloc::",
+];
+
 /// Whether a frame of function `name` whose source is `file` is library code.
 /// Go functions (`.go` files) are library code when their package is in Go's
 /// standard library (its import path's first element has no dot and is not
 /// `main`), as `runtime.mallocgc` or `net/http.(*conn).serve`.
 pub fn is_library_frame(name: &str, file: &str) -> bool {
-    if file.is_empty() || LIBRARY_PATHS.iter().any(|p| file.contains(p)) {
+    if file.is_empty()
+        || LIBRARY_PATHS.iter().any(|p| file.contains(p))
+        || ALLOCATOR_PLUMBING.iter().any(|h| name.contains(h))
+    {
         return true;
     }
     if file.ends_with(".go") {
@@ -274,6 +293,11 @@ mod tests {
         assert!(is_library_frame("__memcpy_avx_unaligned_erms", ""));
         assert!(!is_library_frame("myapp::Cache::get", "src/cache.rs"));
         assert!(!is_library_frame("myapp::handle", "/home/u/myapp/src/main.rs"));
+        assert!(is_library_frame(
+            "<sonde::heap::wrapper::Sampled<A> as core::alloc::global::GlobalAlloc>::realloc",
+            "/work/sonde/crates/sonde/src/heap/wrapper.rs"
+        ));
+        assert!(is_library_frame("__rustc::__rust_realloc", "/home/u/myapp/src/main.rs"));
         assert!(is_library_frame(
             "runtime.mallocgc",
             "/usr/lib/go-1.19/src/runtime/malloc.go"

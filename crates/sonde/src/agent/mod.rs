@@ -53,7 +53,7 @@
 //!
 //! The map of the module: `sink.rs` ([`Sink`], the queue and its retries),
 //! `local.rs` ([`LocalStore`], over `sonde_profile::store`), `pyroscope.rs`
-//! ([`Pyroscope`], feature `pyroscope`), `run.rs` (the thread's loop).
+//! (`Pyroscope`, feature `pyroscope`), `run.rs` (the thread's loop).
 
 mod local;
 #[cfg(feature = "pyroscope")]

@@ -67,7 +67,7 @@ impl std::fmt::Display for SinkError {
 }
 
 /// A destination for the agent's profiles: [`LocalStore`](super::LocalStore),
-/// [`Pyroscope`](super::Pyroscope) (feature `pyroscope`), or one of the
+/// `Pyroscope` (feature `pyroscope`), or one of the
 /// user's (an OTLP exporter, a bucket). The agent calls it from its own
 /// thread only. A panic in either method is caught and counts as a failure
 /// that is not retried.

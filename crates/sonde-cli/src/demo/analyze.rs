@@ -1,0 +1,146 @@
+//! Reading a case's profiles back as `sonde top` does: the same decoder, the
+//! same `report::prepare` and the same rows, so the demo's verdicts are what
+//! the user sees when they run the printed commands.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use sonde_profile::Profile;
+use sonde_profile::report::{self, Command, Config, Top, TopRow};
+
+use crate::options::with_env;
+
+/// Reads a profile file sonde wrote.
+pub fn read(path: &Path) -> Result<Profile> {
+    let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Profile::parse(&data).with_context(|| format!("decoding {}", path.display()))
+}
+
+/// Writes `p` to `path` (gzip-compressed protobuf, as Go writes).
+pub fn write(p: &Profile, path: &Path) -> Result<()> {
+    p.write_file(path)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// `sonde top FILE` with the settings `set` makes (`--sample-index`, `--cum`, …).
+pub fn top(path: &Path, set: impl FnOnce(&mut Config)) -> Result<Top> {
+    top_of(read(path)?, set)
+}
+
+/// [`top`] of a profile in memory (a `--base` subtraction).
+pub fn top_of(p: Profile, set: impl FnOnce(&mut Config)) -> Result<Top> {
+    let mut cfg = Config {
+        nodecount: Some(500),
+        ..Config::default()
+    };
+    set(&mut cfg);
+    with_env(|env| {
+        let (mut prepared, _) = report::prepare(p, &Command::Top, &cfg)?;
+        Ok(prepared.top(env))
+    })
+}
+
+/// The first row as pprof prints it: `flat flat% cum cum% name`.
+pub fn row_text(top: &Top, r: &TopRow) -> String {
+    format!(
+        "{} {} (flat) {} {} (cum)  {}",
+        r.flat_format,
+        pct(r.flat, top.total),
+        r.cum_format,
+        pct(r.cum, top.total),
+        r.name
+    )
+}
+
+/// `value` as a percentage of `total`, as pprof prints it.
+pub fn pct(value: i64, total: i64) -> String {
+    sonde_profile::units::percentage(value, total).trim().to_string()
+}
+
+/// The first row whose name contains `needle`.
+pub fn find<'a>(top: &'a Top, needle: &str) -> Option<&'a TopRow> {
+    top.rows.iter().find(|r| r.name.contains(needle))
+}
+
+/// The share of the total (0 to 1) that `needle`'s row holds, flat or cum.
+pub fn share(top: &Top, needle: &str, cum: bool) -> f64 {
+    find(top, needle).map_or(0.0, |r| {
+        if top.total == 0 {
+            0.0
+        } else {
+            (if cum { r.cum } else { r.flat }) as f64 / top.total as f64
+        }
+    })
+}
+
+/// A flame graph of `profile` (against `base`, differential) as SVG, as `sonde flame` draws it.
+pub fn flame(profile: &Path, base: Option<&Path>, svg: &Path, title: &str) -> Result<()> {
+    let p = read(profile)?;
+    let b = base.map(read).transpose()?;
+    let f = std::fs::File::create(svg).with_context(|| format!("creating {}", svg.display()))?;
+    report::write_flame(p, b, &Config::default(), title, std::io::BufWriter::new(f))
+        .with_context(|| format!("drawing {}", svg.display()))?;
+    Ok(())
+}
+
+/// The name a profile shows for a function of a case module (`expensive_operation`
+/// of `cases/cpu.rs` is `sonde::demo::cases::cpu::expensive_operation`).
+pub fn short(name: &str) -> &str {
+    name.strip_prefix("sonde::demo::cases::").unwrap_or(name)
+}
+
+/// The distinct values of label `key` on the samples of `path` that have a
+/// frame matching `focus` (pprof's `-focus`), sorted.
+pub fn label_values(path: &Path, focus: &str, key: &str) -> Result<Vec<String>> {
+    let mut p = read(path)?;
+    let cfg = Config {
+        focus: focus.into(),
+        ..Config::default()
+    };
+    report::apply_filters(&mut p, &cfg, &mut Vec::new())?;
+    let mut values: Vec<String> = p
+        .samples
+        .iter()
+        .flat_map(|s| s.labels.iter())
+        .filter(|l| &*l.key == key)
+        .map(|l| match &l.value {
+            sonde_profile::LabelValue::Str(s) => s.to_string(),
+            sonde_profile::LabelValue::Num { value, .. } => value.to_string(),
+        })
+        .collect();
+    values.sort();
+    values.dedup();
+    Ok(values)
+}
+
+/// `sonde peek REGEX FILE`: the callers of the first entry matching `regex`,
+/// each with its share (0 to 1) of that entry's cumulative value, heaviest first.
+pub fn callers(path: &Path, regex: &str, set: impl FnOnce(&mut Config)) -> Result<Vec<(String, f64)>> {
+    let mut cfg = Config::default();
+    set(&mut cfg);
+    let cmd = Command::Peek(regex.to_string());
+    let p = read(path)?;
+    with_env(|env| {
+        let (mut prepared, _) = report::prepare(p, &cmd, &cfg)?;
+        let tree = prepared.tree(Some(regex), env)?;
+        Ok(tree
+            .entries
+            .first()
+            .map(|e| {
+                e.callers
+                    .iter()
+                    .map(|c| {
+                        (
+                            c.name.clone(),
+                            if e.cum == 0 {
+                                0.0
+                            } else {
+                                c.weight as f64 / e.cum as f64
+                            },
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    })
+}

@@ -1,0 +1,139 @@
+//! Pattern 2: the seed's `ContinuousProfiler`, done by sonde's agent. A small
+//! service (pages rendered, a 16 KiB session kept for one request in ten) runs for the
+//! case's duration while the agent writes CPU windows and heap snapshots into
+//! the demo's store; the store is listed as `sonde store ls` lists it, the
+//! CPU windows merged name the service's hot function, and the heap
+//! snapshots grow at the session site.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use sonde::agent::{self, LocalStore};
+
+use crate::demo::analyze::{self, short};
+use crate::demo::{Ctx, Outcome};
+
+/// The sessions the service keeps (never removed: a slow leak, one request in ten).
+static SESSIONS: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+
+/// A request: a page rendered, a session kept.
+#[inline(never)]
+pub fn handle_request(i: u64) -> usize {
+    if i % 10 == 0 {
+        SESSIONS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(vec![(i % 251) as u8; 16 << 10]);
+    }
+    render_page(i)
+}
+
+/// The service's CPU work.
+#[inline(never)]
+pub fn render_page(i: u64) -> usize {
+    let page: String = (0..300).map(|j| format!("<li>{}</li>", i.wrapping_mul(j))).collect();
+    page.len()
+}
+
+pub fn run(ctx: &Ctx) -> Result<Outcome> {
+    let secs = ctx.pick(3, 6);
+    let mut o = Outcome {
+        planted: format!(
+            "a service rendering pages for {secs} s, keeping a 16 KiB session for one request in ten; an agent takes a \
+             0.8 s CPU window every second and the heap every 0.5 s"
+        ),
+        ..Outcome::default()
+    };
+    let agent = agent::builder("sonde-demo")
+        .version(env!("CARGO_PKG_VERSION"))
+        .cpu(Duration::from_millis(800), Duration::from_secs(1))
+        .every("heap", Duration::from_millis(500))
+        .sink(LocalStore::new(&ctx.store).max_count(2000))
+        .start()?;
+    let started = Instant::now();
+    let mut i = 0u64;
+    while started.elapsed() < Duration::from_secs(secs) {
+        std::hint::black_box(handle_request(i));
+        i += 1;
+        if i % 10 == 0 {
+            // A service waits for requests too.
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    let stats = agent.stop();
+    let collected = |k: &str| stats.collected.get(k).copied().unwrap_or(0);
+    o.table.push(format!(
+        "{i} requests; the agent collected {} CPU windows and {} heap snapshots ({} errors)",
+        collected("profile"),
+        collected("heap"),
+        stats.collect_errors
+    ));
+
+    // This run's profiles: the agent labels them with its process.
+    let me = format!("{}@", std::process::id());
+    let entries = crate::store::list(&ctx.store)?;
+    let mine: Vec<_> = entries
+        .iter()
+        .filter(|e| e.labels.get("process").is_some_and(|p| p.starts_with(&me)))
+        .collect();
+    let of = |kind: &str| mine.iter().filter(|e| e.kind == kind).collect::<Vec<_>>();
+    let (cpu, heap) = (of("cpu"), of("heap"));
+    let ls = crate::demo::parse_args::<crate::store::LsArgs>(&["ls", &ctx.store.display().to_string()])?;
+    o.table
+        .extend(crate::store::ls(&ls)?.lines().map(|l| format!("sonde store ls: {l}")));
+    o.check(
+        cpu.len() as u64 >= secs - 1 && heap.len() as u64 >= 2 * secs - 2,
+        format!(
+            "the store holds {} CPU windows and {} heap snapshots of this run",
+            cpu.len(),
+            heap.len()
+        ),
+    );
+    let cpu_profiles = cpu
+        .iter()
+        .map(|e| analyze::read(&ctx.store.join(&e.file)))
+        .collect::<Result<Vec<_>>>()?;
+    let merged = sonde_profile::merge(cpu_profiles).context("merging the CPU windows")?;
+    let top = analyze::top_of(merged, |c| c.user_code = true)?;
+    o.found = format!(
+        "sonde top --user-code --store … --kind cpu: {}",
+        top.rows
+            .first()
+            .map(|r| short(&analyze::row_text(&top, r)).to_string())
+            .unwrap_or_default()
+    );
+    let render = analyze::share(&top, "render_page", true);
+    o.check(
+        render >= 0.5,
+        format!(
+            "the merged CPU windows put {:.0}% of the CPU in render_page (≥ 50%)",
+            render * 100.0
+        ),
+    );
+    if let (Some(first), Some(last)) = (heap.first(), heap.last()) {
+        let diff = analyze::read(&ctx.store.join(&last.file))?
+            .subtract(analyze::read(&ctx.store.join(&first.file))?)
+            .context("subtracting the first heap snapshot")?;
+        let top = analyze::top_of(crate::load::as_pprof_reads(diff)?, |_| {})?;
+        let row = top.rows.first();
+        o.check(
+            row.is_some_and(|r| r.name.contains("handle_request")),
+            format!(
+                "sonde top --base (first heap snapshot, last): {}",
+                row.map_or("nothing".into(), |r| format!(
+                    "{} with {}",
+                    short(&r.name),
+                    r.flat_format
+                ))
+            ),
+        );
+    }
+    let store = ctx.store.display();
+    o.file(&ctx.store);
+    o.explore(format!("sonde store ls -l {store}"));
+    o.explore(format!("sonde top --user-code --store {store} --kind cpu --from -1m"));
+    o.explore(format!("sonde growth --store {store} --kind heap"));
+    o.explore(format!("sonde web --store {store} --kind cpu"));
+    Ok(o)
+}

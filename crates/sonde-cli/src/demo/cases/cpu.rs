@@ -1,0 +1,95 @@
+//! Example 2: an expensive operation (a sum of squares) and a quick one that
+//! sleeps 10 ms, in a loop. The CPU profile shows only the expensive one (≥
+//! 95%); the block profile shows where the sleeper waits, which the seed says
+//! a CPU profile cannot.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use anyhow::Result;
+use sonde::cpu::{self, CpuOptions};
+
+use crate::demo::analyze::{self, pct, row_text, share, short};
+use crate::demo::{Ctx, Outcome};
+
+/// The seed's `expensiveOperation`: a million multiply-adds.
+#[inline(never)]
+pub fn expensive_operation() -> u64 {
+    let mut sum = 0u64;
+    for i in 0..1_000_000u64 {
+        // black_box: without it the compiler sums the series in closed form.
+        sum = sum.wrapping_add(black_box(i) * i);
+    }
+    sum
+}
+
+/// The seed's `quickOperation`: 10 ms of sleep, recorded as a blocking wait.
+#[inline(never)]
+pub fn quick_operation() {
+    sonde::sync::record_block(|| std::thread::sleep(Duration::from_millis(10)));
+    // Not a tail call: the frame stays on the stack for the profile to name.
+    black_box(());
+}
+
+pub fn run(ctx: &Ctx) -> Result<Outcome> {
+    let rounds = ctx.pick(20, 100);
+    let mut o = Outcome {
+        planted: format!(
+            "{rounds} rounds of expensive_operation (a million multiply-adds) and quick_operation (sleeps 10 ms)"
+        ),
+        ..Outcome::default()
+    };
+    sonde::sync::set_block_profile_rate(1);
+    let profiler = cpu::start(CpuOptions::default().frequency(1000))?;
+    for _ in 0..rounds {
+        black_box(expensive_operation());
+        quick_operation();
+    }
+    let profile = profiler.stop()?;
+    let cpu_path = ctx.file("cpu.pb.gz");
+    analyze::write(&profile, &cpu_path)?;
+    let block_path = ctx.file("block.pb.gz");
+    analyze::write(&sonde::sync::block_profile(), &block_path)?;
+    let svg = ctx.file("cpu.svg");
+    analyze::flame(&cpu_path, None, &svg, "CPU: Example 2")?;
+
+    let top = analyze::top(&cpu_path, |c| c.user_code = true)?;
+    let first = top.rows.first().map(|r| row_text(&top, r)).unwrap_or_default();
+    o.found = format!("sonde top --user-code: {}", short(&first));
+    let expensive = share(&top, "expensive_operation", true);
+    o.check(
+        top.rows.first().is_some_and(|r| r.name.contains("expensive_operation")) && expensive >= 0.95,
+        format!(
+            "the CPU profile's first row is expensive_operation, with {:.1}% of CPU (≥ 95%)",
+            expensive * 100.0
+        ),
+    );
+    let quick = share(&top, "quick_operation", true);
+    o.check(
+        quick < 0.02,
+        format!(
+            "quick_operation has {:.1}% of the CPU profile (< 2%): its sleep uses no CPU",
+            quick * 100.0
+        ),
+    );
+    let block = analyze::top(&block_path, |c| c.sample_index = Some("delay".into()))?;
+    let waits = analyze::find(&block, "quick_operation");
+    let slept = Duration::from_millis(10 * rounds as u64).as_nanos() as i64;
+    o.check(
+        waits.is_some_and(|r| r.cum as f64 >= 0.95 * block.total as f64 && r.cum >= slept),
+        format!(
+            "the block profile puts {} of wait at quick_operation ({} of all; it slept ≥ {} ms)",
+            waits.map_or("nothing".into(), |r| r.cum_format.clone()),
+            waits.map_or("0%".into(), |r| pct(r.cum, block.total)),
+            slept / 1_000_000
+        ),
+    );
+    for p in [&cpu_path, &block_path, &svg] {
+        o.file(p);
+    }
+    o.explore(format!("sonde top --user-code {}", cpu_path.display()));
+    o.explore(format!("sonde list expensive_operation {}", cpu_path.display()));
+    o.explore(format!("sonde top {}", block_path.display()));
+    o.explore(format!("sonde web {}", cpu_path.display()));
+    Ok(o)
+}

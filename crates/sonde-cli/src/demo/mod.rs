@@ -1,0 +1,324 @@
+//! `sonde demo`: every example, exercise and case study of the seed article
+//! (Go's profiling guide), rewritten in Rust, profiled by sonde's own
+//! instruments and diagnosed from the profiles they wrote.
+//!
+//! Each case is a module of `cases/` with its workload, the instrument that
+//! profiles it and the check that reads the profile back (with
+//! `sonde_profile::report`, the code `sonde top` prints from), so a broken
+//! profiler fails the demo. The parent process (`sonde demo`) runs each case
+//! in a child process of this binary (`sonde __demo-case NAME`) whose
+//! allocator samples the heap (see `crate::alloc`): each case's profiles hold
+//! only its own work, and the analyzer's own processes keep the system
+//! allocator.
+//!
+//! The map of the module: this file (the command, the case table, the child's
+//! side), `outcome.rs` (what a case reports, and how it is printed),
+//! `analyze.rs` (reading the profiles back), `cases/` (one file per case).
+
+mod analyze;
+mod cases;
+mod outcome;
+
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+
+pub use outcome::Outcome;
+
+/// What one case needs to run.
+pub struct Ctx {
+    /// The case's own directory for the files it writes (`sonde-demo/cpu/`).
+    pub dir: PathBuf,
+    /// The store every case that keeps snapshots writes into (`sonde-demo/store`).
+    pub store: PathBuf,
+    /// The shorter version (`--quick`): same checks, smaller workloads.
+    pub quick: bool,
+}
+
+impl Ctx {
+    /// `quick` or `full`, by the mode.
+    pub fn pick<T>(&self, quick: T, full: T) -> T {
+        if self.quick { quick } else { full }
+    }
+
+    /// A path under the case's directory.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+}
+
+/// One case of the demo.
+pub struct Case {
+    /// Its short name (`--case cpu`).
+    pub name: &'static str,
+    /// What it shows, with where the seed has it.
+    pub title: &'static str,
+    /// The Go commands the seed uses for it.
+    pub go: &'static str,
+    /// Runs the workload, profiles it and checks the profile.
+    pub run: fn(&Ctx) -> Result<Outcome>,
+}
+
+/// `sonde demo`'s arguments.
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Run one case, by number or name (see --list); repeatable.
+    #[arg(long = "case", value_name = "N|NAME")]
+    pub cases: Vec<String>,
+    /// List the cases and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// The shorter version (under 30 s in all): the same checks on smaller workloads.
+    #[arg(long)]
+    pub quick: bool,
+    /// Where profiles, flame graphs and the store go.
+    #[arg(long, value_name = "DIR", default_value = "sonde-demo")]
+    pub out: PathBuf,
+}
+
+/// The hidden `sonde __demo-case` command: one case, in its own process.
+#[derive(Args, Debug)]
+pub struct CaseArgs {
+    /// The case's name.
+    pub name: String,
+    /// The demo's output directory.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The shorter version.
+    #[arg(long)]
+    pub quick: bool,
+}
+
+/// Parses `args` (the first is the command's name) as the flags of a sonde
+/// command, with clap's table, defaults and checks: the demo runs a command's
+/// own code with what a user would type.
+pub fn parse_args<T: Args>(args: &[&str]) -> Result<T> {
+    #[derive(clap::Parser)]
+    struct Wrap<T: Args> {
+        #[command(flatten)]
+        inner: T,
+    }
+    Ok(<Wrap<T> as clap::Parser>::try_parse_from(args)?.inner)
+}
+
+/// The line before a case's result on its process's standard output.
+const RESULT_MARK: &str = "sonde-demo-result: ";
+
+/// How long a case may run before the demo stops it.
+const CASE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// `sonde demo`.
+pub fn run(a: &DemoArgs) -> Result<std::process::ExitCode> {
+    let all = cases::ALL;
+    if a.list {
+        for (i, c) in all.iter().enumerate() {
+            println!("{:>2}  {:<11} {}", i + 1, c.name, c.title);
+        }
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
+    let chosen = select(all, &a.cases)?;
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let exe = std::env::current_exe().context("finding this program to run the cases")?;
+    println!(
+        "sonde demo: {} case{} of the seed article (Go's profiling guide) in Rust, each profiled by sonde and \
+         diagnosed from the profile it wrote{}. Files go to {}/.\n",
+        chosen.len(),
+        if chosen.len() == 1 { "" } else { "s" },
+        if a.quick { " (quick version)" } else { "" },
+        a.out.display()
+    );
+    let started = Instant::now();
+    let mut failed = Vec::new();
+    for (i, c) in chosen.iter().enumerate() {
+        let number = all.iter().position(|x| x.name == c.name).map_or(0, |p| p + 1);
+        let progress = Progress::start(&format!("[{}/{}] {}", i + 1, chosen.len(), c.title));
+        let t = Instant::now();
+        let outcome = run_child(&exe, c, &a.out, a.quick);
+        progress.finish();
+        let outcome = outcome.unwrap_or_else(|e| Outcome::failed(format!("{e:#}")));
+        if !outcome.passed() {
+            failed.push(c.name);
+        }
+        print!("{}", outcome.render(number, c, t.elapsed()));
+    }
+    let store = a.out.join("store");
+    println!(
+        "{} of {} cases passed in {:.1} s.",
+        chosen.len() - failed.len(),
+        chosen.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if !failed.is_empty() {
+        println!("FAILED: {}", failed.join(", "));
+    }
+    if let Some(kinds) = store_kinds(&store) {
+        println!(
+            "\nBrowse everything the cases stored ({}):\n  sonde web --store {} --kind {}",
+            kinds.join(", "),
+            store.display(),
+            if kinds.iter().any(|k| k == "cpu") {
+                "cpu"
+            } else {
+                &kinds[0]
+            }
+        );
+    }
+    Ok(if failed.is_empty() {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    })
+}
+
+/// The kinds a store holds, if it has any profile.
+fn store_kinds(dir: &Path) -> Option<Vec<String>> {
+    let entries = sonde_profile::store::list(dir).ok()?;
+    let mut kinds: Vec<String> = entries.iter().map(|e| e.kind.clone()).collect();
+    kinds.sort();
+    kinds.dedup();
+    (!kinds.is_empty()).then_some(kinds)
+}
+
+/// The cases `--case` names (all without it), in the table's order.
+fn select(all: &'static [Case], wanted: &[String]) -> Result<Vec<&'static Case>> {
+    if wanted.is_empty() {
+        return Ok(all.iter().collect());
+    }
+    let mut chosen = Vec::new();
+    for w in wanted {
+        let c = match w.parse::<usize>() {
+            Ok(n) if (1..=all.len()).contains(&n) => &all[n - 1],
+            _ => all.iter().find(|c| c.name == w.as_str()).ok_or_else(|| {
+                let names: Vec<&str> = all.iter().map(|c| c.name).collect();
+                anyhow::anyhow!(
+                    "no demo case {w:?}: give a number from 1 to {} or a name ({}); sonde demo --list lists them",
+                    all.len(),
+                    names.join(", ")
+                )
+            })?,
+        };
+        if !chosen.iter().any(|x: &&Case| x.name == c.name) {
+            chosen.push(c);
+        }
+    }
+    chosen.sort_by_key(|c| all.iter().position(|x| x.name == c.name));
+    Ok(chosen)
+}
+
+/// Runs one case in a child process and reads its outcome.
+fn run_child(exe: &Path, c: &Case, out: &Path, quick: bool) -> Result<Outcome> {
+    let mut cmd = Command::new(exe);
+    cmd.arg("__demo-case").arg(c.name).arg("--out").arg(out);
+    if quick {
+        cmd.arg("--quick");
+    }
+    let mut child = cmd
+        .env(crate::alloc::DEMO_CASE_ENV, c.name)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {} __demo-case {}", exe.display(), c.name))?;
+    // Both pipes drained on threads of their own, so that neither can fill up.
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let out_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait()? {
+            break Some(s);
+        }
+        if started.elapsed() > CASE_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = out_t.join().unwrap_or_default();
+    let stderr = err_t.join().unwrap_or_default();
+    let tail = || {
+        let lines: Vec<&str> = stderr.lines().collect();
+        lines[lines.len().saturating_sub(15)..].join("\n")
+    };
+    let Some(status) = status else {
+        bail!(
+            "the case ran longer than {} s and was stopped\n{}",
+            CASE_TIMEOUT.as_secs(),
+            tail()
+        );
+    };
+    match stdout.lines().rev().find_map(|l| l.strip_prefix(RESULT_MARK)) {
+        Some(json) => Outcome::from_json(json),
+        None => bail!("the case's process ended ({status}) without a result:\n{}", tail()),
+    }
+}
+
+/// `sonde __demo-case NAME`: runs the case in this process and prints its outcome.
+pub fn run_case(a: &CaseArgs) -> Result<std::process::ExitCode> {
+    if std::env::var_os(crate::alloc::DEMO_CASE_ENV).is_none() {
+        bail!("__demo-case is sonde demo's own: run `sonde demo --case {}`", a.name);
+    }
+    let c = cases::ALL
+        .iter()
+        .find(|c| c.name == a.name)
+        .ok_or_else(|| anyhow::anyhow!("no demo case {:?}", a.name))?;
+    let dir = a.out.join(c.name);
+    // A previous run's files would be read as this run's.
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let ctx = Ctx {
+        dir,
+        store: a.out.join("store"),
+        quick: a.quick,
+    };
+    let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (c.run)(&ctx))) {
+        Ok(Ok(o)) => o,
+        Ok(Err(e)) => Outcome::failed(format!("{e:#}")),
+        Err(p) => Outcome::failed(format!(
+            "the case panicked: {}",
+            p.downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_default()
+        )),
+    };
+    println!("{RESULT_MARK}{}", outcome.to_json());
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// The progress line of a running case, on a terminal only.
+struct Progress(Option<indicatif::ProgressBar>);
+
+impl Progress {
+    fn start(message: &str) -> Progress {
+        if !std::io::stderr().is_terminal() {
+            return Progress(None);
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_message(format!("{message} …"));
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Progress(Some(bar))
+    }
+
+    fn finish(self) {
+        if let Some(b) = self.0 {
+            b.finish_and_clear();
+        }
+    }
+}
