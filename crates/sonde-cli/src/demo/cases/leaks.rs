@@ -167,10 +167,6 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     o.file(&pool_path);
     o.explore(format!("sonde top --cum {}", leaked_path.display()));
     o.explore(format!("sonde tags {}", leaked_path.display()));
-    o.explore(format!(
-        "sonde top --base {} {}",
-        pool_path.display(),
-        leaked_path.display()
-    ));
+    o.explore(format!("sonde top --cum {}", pool_path.display()));
     Ok(o)
 }
