@@ -145,6 +145,16 @@ fn list_names_every_case_and_bad_names_are_explained() {
     );
     let o = sonde(&["demo", "--case", "12"]);
     assert!(stderr(&o).contains("from 1 to 11"), "{}", stderr(&o));
+    // A directory of the user's is never cleared.
+    let dir = TempDir::new("demo-foreign");
+    std::fs::write(dir.path("notes.txt"), "mine").expect("write");
+    let o = sonde(&["demo", "--case", "heap", "--out", &dir.path("")]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("choose another directory with --out"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(std::path::Path::new(&dir.path("notes.txt")).exists());
     // The hidden per-case command is the demo's own.
     let o = sonde(&["__demo-case", "cpu", "--out", "/nonexistent"]);
     assert!(

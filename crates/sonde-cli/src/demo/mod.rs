@@ -121,7 +121,7 @@ pub fn run(a: &DemoArgs) -> Result<std::process::ExitCode> {
         return Ok(std::process::ExitCode::SUCCESS);
     }
     let chosen = select(all, &a.cases)?;
-    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    claim_out_dir(&a.out)?;
     let exe = std::env::current_exe().context("finding this program to run the cases")?;
     println!(
         "sonde demo: {} case{} of the seed article (Go's profiling guide) in Rust, each profiled by sonde and \
@@ -172,6 +172,34 @@ pub fn run(a: &DemoArgs) -> Result<std::process::ExitCode> {
     } else {
         std::process::ExitCode::FAILURE
     })
+}
+
+/// The file that marks a directory as the demo's: only such a directory has
+/// its case directories cleared before a run.
+const MARKER: &str = ".sonde-demo";
+
+/// Creates the output directory, or checks that an existing one is the
+/// demo's (empty, or marked), and marks it.
+fn claim_out_dir(out: &Path) -> Result<()> {
+    if out.exists() && !out.join(MARKER).exists() {
+        let empty = std::fs::read_dir(out)
+            .with_context(|| format!("reading {}", out.display()))?
+            .next()
+            .is_none();
+        if !empty {
+            bail!(
+                "{} already holds files that sonde demo did not write, and the demo clears its case \
+                 directories there; choose another directory with --out (or remove it)",
+                out.display()
+            );
+        }
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    std::fs::write(
+        out.join(MARKER),
+        "written by sonde demo: its case directories are cleared at each run\n",
+    )
+    .with_context(|| format!("writing in {}", out.display()))
 }
 
 /// The kinds a store holds, if it has any profile.
@@ -277,6 +305,12 @@ pub fn run_case(a: &CaseArgs) -> Result<std::process::ExitCode> {
         .find(|c| c.name == a.name)
         .ok_or_else(|| anyhow::anyhow!("no demo case {:?}", a.name))?;
     let dir = a.out.join(c.name);
+    if !a.out.join(MARKER).exists() {
+        bail!(
+            "{} is not sonde demo's output directory (no {MARKER} in it)",
+            a.out.display()
+        );
+    }
     // A previous run's files would be read as this run's.
     if dir.exists() {
         std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
