@@ -57,9 +57,15 @@ pub fn pct(value: i64, total: i64) -> String {
     sonde_profile::units::percentage(value, total).trim().to_string()
 }
 
-/// The first row whose name contains `needle`.
+/// The row of the function `needle` names (`render_page` is
+/// `…::render_page`, not `…::render_page::{{closure}}`), else the first row
+/// whose name contains it.
 pub fn find<'a>(top: &'a Top, needle: &str) -> Option<&'a TopRow> {
-    top.rows.iter().find(|r| r.name.contains(needle))
+    let exact = |r: &&TopRow| r.name == needle || r.name.ends_with(&format!("::{needle}"));
+    top.rows
+        .iter()
+        .find(exact)
+        .or_else(|| top.rows.iter().find(|r| r.name.contains(needle)))
 }
 
 /// The share of the total (0 to 1) that `needle`'s row holds, flat or cum.
@@ -143,4 +149,18 @@ pub fn callers(path: &Path, regex: &str, set: impl FnOnce(&mut Config)) -> Resul
             })
             .unwrap_or_default())
     })
+}
+
+/// `path` as a shell word: as it is when it needs no quoting, else in single
+/// quotes (the explore commands are meant to be pasted).
+pub fn sh(path: &Path) -> String {
+    let s = path.display().to_string();
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+=:,@".contains(&b))
+    {
+        s
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
 }

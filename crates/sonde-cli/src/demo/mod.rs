@@ -105,6 +105,27 @@ pub fn parse_args<T: Args>(args: &[&str]) -> Result<T> {
     Ok(<Wrap<T> as clap::Parser>::try_parse_from(args)?.inner)
 }
 
+/// Writes the demo's report to standard output; a reader that went away (`sonde
+/// demo | head`) ends the demo quietly, as it ends `sonde top`.
+fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("sonde: error: writing the demo's report: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// [`emit`] with `format!`'s arguments and a newline.
+macro_rules! emitln {
+    ($($arg:tt)*) => {
+        emit(&format!("{}\n", format!($($arg)*)))
+    };
+}
+
 /// The line before a case's result on its process's standard output.
 const RESULT_MARK: &str = "sonde-demo-result: ";
 
@@ -116,14 +137,14 @@ pub fn run(a: &DemoArgs) -> Result<std::process::ExitCode> {
     let all = cases::ALL;
     if a.list {
         for (i, c) in all.iter().enumerate() {
-            println!("{:>2}  {:<11} {}", i + 1, c.name, c.title);
+            emitln!("{:>2}  {:<11} {}", i + 1, c.name, c.title);
         }
         return Ok(std::process::ExitCode::SUCCESS);
     }
     let chosen = select(all, &a.cases)?;
-    claim_out_dir(&a.out)?;
+    let _lock = claim_out_dir(&a.out)?;
     let exe = std::env::current_exe().context("finding this program to run the cases")?;
-    println!(
+    emitln!(
         "sonde demo: {} case{} of the seed article (Go's profiling guide) in Rust, each profiled by sonde and \
          diagnosed from the profile it wrote{}. Files go to {}/.\n",
         chosen.len(),
@@ -143,20 +164,20 @@ pub fn run(a: &DemoArgs) -> Result<std::process::ExitCode> {
         if !outcome.passed() {
             failed.push(c.name);
         }
-        print!("{}", outcome.render(number, c, t.elapsed()));
+        emit(&outcome.render(number, c, t.elapsed()));
     }
     let store = a.out.join("store");
-    println!(
+    emitln!(
         "{} of {} cases passed in {:.1} s.",
         chosen.len() - failed.len(),
         chosen.len(),
         started.elapsed().as_secs_f64()
     );
     if !failed.is_empty() {
-        println!("FAILED: {}", failed.join(", "));
+        emitln!("FAILED: {}", failed.join(", "));
     }
     if let Some(kinds) = store_kinds(&store) {
-        println!(
+        emitln!(
             "\nBrowse everything the cases stored ({}):\n  sonde web --store {} --kind {}",
             kinds.join(", "),
             store.display(),
@@ -180,7 +201,13 @@ const MARKER: &str = ".sonde-demo";
 
 /// Creates the output directory, or checks that an existing one is the
 /// demo's (empty, or marked), and marks it.
-fn claim_out_dir(out: &Path) -> Result<()> {
+fn claim_out_dir(out: &Path) -> Result<std::fs::File> {
+    if out.exists() && !out.is_dir() {
+        bail!(
+            "{} is not a directory; give --out a directory (it is created if missing)",
+            out.display()
+        );
+    }
     if out.exists() && !out.join(MARKER).exists() {
         let empty = std::fs::read_dir(out)
             .with_context(|| format!("reading {}", out.display()))?
@@ -195,11 +222,27 @@ fn claim_out_dir(out: &Path) -> Result<()> {
         }
     }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    std::fs::write(
-        out.join(MARKER),
-        "written by sonde demo: its case directories are cleared at each run\n",
+    let marker = out.join(MARKER);
+    let mut lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&marker)
+        .with_context(|| format!("writing in {}", out.display()))?;
+    // One demo at a time in a directory: two would clear each other's files.
+    // SAFETY: flock on a descriptor this function owns; no memory is involved.
+    if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        bail!(
+            "another sonde demo is running in {}; wait for it, or give this one its own --out DIR",
+            out.display()
+        );
+    }
+    std::io::Write::write_all(
+        &mut lock,
+        b"written by sonde demo: its case directories are cleared at each run\n",
     )
-    .with_context(|| format!("writing in {}", out.display()))
+    .with_context(|| format!("writing {}", marker.display()))?;
+    Ok(lock)
 }
 
 /// The kinds a store holds, if it has any profile.
@@ -300,6 +343,10 @@ pub fn run_case(a: &CaseArgs) -> Result<std::process::ExitCode> {
     if std::env::var_os(crate::alloc::DEMO_CASE_ENV).is_none() {
         bail!("__demo-case is sonde demo's own: run `sonde demo --case {}`", a.name);
     }
+    // The case ends with the demo, even if the demo is killed (not only
+    // when its terminal's Ctrl-C reaches both).
+    // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number; no memory is involved.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
     let c = cases::ALL
         .iter()
         .find(|c| c.name == a.name)

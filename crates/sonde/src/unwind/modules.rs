@@ -56,9 +56,14 @@ pub(crate) fn loaded_modules() -> Vec<LoadedModule> {
             libc::dl_iterate_phdr(Some(collect), (&mut out as *mut Vec<LoadedModule>).cast());
         })
     });
+    // A program whose file was replaced while it runs (an upgrade in place, a
+    // rebuild) is `… (deleted)`: its symbols are read through /proc/self/exe,
+    // which still opens the file the process runs.
     let exe = std::env::current_exe()
         .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_else(|_| "/proc/self/exe".into());
+        .ok()
+        .filter(|p| !p.ends_with(" (deleted)"))
+        .unwrap_or_else(|| "/proc/self/exe".into());
     for (i, m) in out.iter_mut().enumerate() {
         if i == 0 && m.path.is_empty() {
             m.path = exe.clone();

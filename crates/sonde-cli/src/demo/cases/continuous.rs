@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use sonde::agent::{self, LocalStore};
 
-use crate::demo::analyze::{self, short};
+use crate::demo::analyze::{self, sh, short};
 use crate::demo::{Ctx, Outcome};
 
 /// The sessions the service keeps (never removed: a slow leak, one request in ten).
@@ -45,6 +45,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         ),
         ..Outcome::default()
     };
+    let case_start = sonde_profile::store::now_nanos();
     let agent = agent::builder("sonde-demo")
         .version(env!("CARGO_PKG_VERSION"))
         .cpu(Duration::from_millis(800), Duration::from_secs(1))
@@ -70,12 +71,13 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         stats.collect_errors
     ));
 
-    // This run's profiles: the agent labels them with its process.
+    // This run's profiles: the agent labels them with its process (the pid,
+    // which a container may reuse, and the agent's start, after ours).
     let me = format!("{}@", std::process::id());
     let entries = crate::store::list(&ctx.store)?;
     let mine: Vec<_> = entries
         .iter()
-        .filter(|e| e.labels.get("process").is_some_and(|p| p.starts_with(&me)))
+        .filter(|e| e.labels.get("process").is_some_and(|p| p.starts_with(&me)) && e.end_nanos >= case_start)
         .collect();
     let of = |kind: &str| mine.iter().filter(|e| e.kind == kind).collect::<Vec<_>>();
     let (cpu, heap) = (of("cpu"), of("heap"));
@@ -129,11 +131,23 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
             ),
         );
     }
-    let store = ctx.store.display();
+    let store = sh(&ctx.store);
+    // This run's window, to the nanosecond (relative times go stale).
+    let at = |nanos: i64| {
+        let secs = sonde_profile::store::rfc3339(nanos);
+        format!("{}.{:09}Z", secs.trim_end_matches('Z'), nanos.rem_euclid(1_000_000_000))
+    };
+    let window = match (
+        mine.iter().map(|e| e.start_nanos).min(),
+        mine.iter().map(|e| e.end_nanos).max(),
+    ) {
+        (Some(a), Some(b)) => format!(" --from {} --to {}", at(a), at(b)),
+        _ => String::new(),
+    };
     o.file(&ctx.store);
     o.explore(format!("sonde store ls -l {store}"));
-    o.explore(format!("sonde top --user-code --store {store} --kind cpu --from -1m"));
-    o.explore(format!("sonde growth --store {store} --kind heap"));
-    o.explore(format!("sonde web --store {store} --kind cpu"));
+    o.explore(format!("sonde top --user-code --store {store} --kind cpu{window}"));
+    o.explore(format!("sonde growth --store {store} --kind heap{window}"));
+    o.explore(format!("sonde web --store {store} --kind cpu{window}"));
     Ok(o)
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Result;
 use sonde::cpu::{self, CpuOptions};
 
-use crate::demo::analyze::{self, pct, row_text, share, short};
+use crate::demo::analyze::{self, pct, row_text, sh, share, short};
 use crate::demo::{Ctx, Outcome};
 
 /// The seed's `expensiveOperation`, five million multiply-adds instead of
@@ -89,9 +89,9 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     for p in [&cpu_path, &block_path, &svg] {
         o.file(p);
     }
-    o.explore(format!("sonde top --user-code {}", cpu_path.display()));
-    o.explore(format!("sonde list expensive_operation {}", cpu_path.display()));
-    o.explore(format!("sonde top {}", block_path.display()));
-    o.explore(format!("sonde web {}", cpu_path.display()));
+    o.explore(format!("sonde top --user-code {}", sh(&cpu_path)));
+    o.explore(format!("sonde list expensive_operation {}", sh(&cpu_path)));
+    o.explore(format!("sonde top {}", sh(&block_path)));
+    o.explore(format!("sonde web {}", sh(&cpu_path)));
     Ok(o)
 }

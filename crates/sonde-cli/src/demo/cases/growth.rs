@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use sonde_profile::store::{Retention, Store};
 
-use crate::demo::analyze::{self, row_text, short};
+use crate::demo::analyze::{self, row_text, sh, short};
 use crate::demo::{Ctx, Outcome};
 
 /// An incoming event.
@@ -69,6 +69,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     ]
     .into();
     let mut heap_files = Vec::new();
+    let (mut first_end, mut last_end) = (None, 0);
     for hour in 0..hours {
         rt.block_on(async {
             let handlers: Vec<_> = (0..per_hour)
@@ -87,14 +88,23 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         });
         let heap = store.write("heap", &sonde::heap::profile(), true, &labels, &Retention::default())?;
         heap_files.push(ctx.store.join(&heap.file));
-        store.write("tasks", &sonde::tasks::profile(), true, &labels, &Retention::default())?;
+        first_end.get_or_insert(heap.end_nanos);
+        let tasks = store.write("tasks", &sonde::tasks::profile(), true, &labels, &Retention::default())?;
+        last_end = tasks.end_nanos;
     }
+    // The window of this run's snapshots, to the nanosecond: other cases (the
+    // agent's) store heap snapshots of their own in the same store.
+    let at = |nanos: i64| {
+        let secs = sonde_profile::store::rfc3339(nanos);
+        format!("{}.{:09}Z", secs.trim_end_matches('Z'), nanos.rem_euclid(1_000_000_000))
+    };
+    let (from, to) = (at(first_end.unwrap_or(last_end)), at(last_end));
     drop(store); // growth reads the store as the CLI does
 
     let growth = |kind: &str| -> Result<serde_json::Value> {
         let store = ctx.store.display().to_string();
         let args = crate::demo::parse_args::<crate::store::GrowthArgs>(&[
-            "growth", "--store", &store, "--kind", kind, "--json",
+            "growth", "--store", &store, "--kind", kind, "--from", &from, "--to", &to, "--json",
         ])?;
         Ok(serde_json::from_str(&crate::store::growth(&args)?)?)
     };
@@ -104,7 +114,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     o.check(
         heap_site.contains("expensive_computation"),
         format!(
-            "sonde growth --kind heap: the first steady riser is {}",
+            "sonde growth --kind heap (this run's window): the first steady riser is {}",
             short(&heap_site)
         ),
     );
@@ -146,10 +156,14 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     ));
     o.file(first);
     o.file(last);
-    let store = ctx.store.display();
-    o.explore(format!("sonde growth --store {store} --kind heap"));
-    o.explore(format!("sonde growth --store {store} --kind tasks"));
-    o.explore(format!("sonde top --base {} {}", first.display(), last.display()));
-    o.explore(format!("sonde web --store {store} --kind heap"));
+    let store = sh(&ctx.store);
+    o.explore(format!(
+        "sonde growth --store {store} --kind heap --from {from} --to {to}"
+    ));
+    o.explore(format!(
+        "sonde growth --store {store} --kind tasks --from {from} --to {to}"
+    ));
+    o.explore(format!("sonde top --base {} {}", sh(first), sh(last)));
+    o.explore(format!("sonde web --store {store} --kind heap --from {from} --to {to}"));
     Ok(o)
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::demo::analyze::{self, row_text, short};
+use crate::demo::analyze::{self, row_text, sh, short};
 use crate::demo::{Ctx, Outcome};
 
 /// The seed's `globalLeak`.
@@ -81,8 +81,8 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     );
     o.file(&path);
     o.file(&svg);
-    o.explore(format!("sonde top {}", path.display()));
-    o.explore(format!("sonde top --sample-index alloc_space {}", path.display()));
-    o.explore(format!("sonde web {}", path.display()));
+    o.explore(format!("sonde top {}", sh(&path)));
+    o.explore(format!("sonde top --sample-index alloc_space {}", sh(&path)));
+    o.explore(format!("sonde web {}", sh(&path)));
     Ok(o)
 }

@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use axum::Router;
 use axum::routing::get;
 
-use crate::demo::analyze::{self, row_text, short};
+use crate::demo::analyze::{self, row_text, sh, short};
 use crate::demo::{Ctx, Outcome};
 
 /// The seed's `slowHandler`: ten million additions.
@@ -104,8 +104,8 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     o.check(fast < 0.05, format!("fast_handler has {:.1}% (< 5%)", fast * 100.0));
     o.file(&path);
     o.file(&svg);
-    o.explore(format!("sonde top --user-code {}", path.display()));
-    o.explore(format!("sonde web {}", path.display()));
+    o.explore(format!("sonde top --user-code {}", sh(&path)));
+    o.explore(format!("sonde web {}", sh(&path)));
     o.explore("cargo run -p sonde --features http --example http_axum   (the same service, to curl yourself)");
     Ok(o)
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::demo::analyze::{self, row_text, short};
+use crate::demo::analyze::{self, row_text, sh, short};
 use crate::demo::{Ctx, Outcome};
 
 /// A job: one in three never finishes (it waits for an answer that never comes).
@@ -165,8 +165,8 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     );
     o.file(&leaked_path);
     o.file(&pool_path);
-    o.explore(format!("sonde top --cum {}", leaked_path.display()));
-    o.explore(format!("sonde tags {}", leaked_path.display()));
-    o.explore(format!("sonde top --cum {}", pool_path.display()));
+    o.explore(format!("sonde top --cum {}", sh(&leaked_path)));
+    o.explore(format!("sonde tags {}", sh(&leaked_path)));
+    o.explore(format!("sonde top --cum {}", sh(&pool_path)));
     Ok(o)
 }

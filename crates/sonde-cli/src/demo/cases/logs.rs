@@ -12,7 +12,7 @@ use anyhow::Result;
 use sonde_bench::{B, Benchmark};
 
 use super::bench::harness;
-use crate::demo::analyze::{self, row_text, short};
+use crate::demo::analyze::{self, row_text, sh, short};
 use crate::demo::{Ctx, Outcome};
 
 /// One parsed log line.
@@ -149,9 +149,9 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     );
     let path_share = analyze::share(&top, "process_logs_concat", true);
     o.check(
-        path_share >= 0.9,
+        path_share >= 0.75,
         format!(
-            "the CPU profile has {:.1}% of its time under process_logs_concat (≥ 90%)",
+            "the CPU profile has {:.1}% of its time under process_logs_concat (≥ 75%; the rest is the batch's setup)",
             path_share * 100.0
         ),
     );
@@ -164,8 +164,8 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     );
     o.file(&concat_prof);
     o.file(&builder_prof);
-    o.explore(format!("sonde top {}", concat_prof.display()));
-    o.explore(format!("sonde top --user-code {}", concat_prof.display()));
-    o.explore(format!("sonde web {}", concat_prof.display()));
+    o.explore(format!("sonde top {}", sh(&concat_prof)));
+    o.explore(format!("sonde top --user-code {}", sh(&concat_prof)));
+    o.explore(format!("sonde web {}", sh(&concat_prof)));
     Ok(o)
 }

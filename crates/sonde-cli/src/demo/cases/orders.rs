@@ -18,7 +18,7 @@ use anyhow::{Context, Result};
 use rusqlite::{Connection, params};
 use sonde::cpu::{self, CpuOptions};
 
-use crate::demo::analyze::{self, pct, short};
+use crate::demo::analyze::{self, pct, sh, short};
 use crate::demo::{Ctx, Outcome};
 
 /// The network's round trip to the database server.
@@ -312,7 +312,8 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     };
     let profiler = cpu::start(CpuOptions::default().frequency(1000).thread_labels(true))?;
     let t = Instant::now();
-    let wall = sonde::threads::wall_profile(Duration::from_secs_f64(secs), 1000);
+    // 100 Hz, as fgprof samples: each tick reads every thread's state.
+    let wall = sonde::threads::wall_profile(Duration::from_secs_f64(secs), 100);
     let cpu_profile = profiler.stop();
     stop.store(true, Relaxed);
     let n_plus_1_rate = pages.load(Relaxed) as f64 / t.elapsed().as_secs_f64();
@@ -411,15 +412,15 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     o.file(&db_path);
     o.explore(format!(
         "sonde top --user-code --relative-percentages --tagfocus thread=orders-page {}",
-        wall_path.display()
+        sh(&wall_path)
     ));
     o.explore(format!(
         "sonde peek 'Db::query' --user-code --relative-percentages --tagfocus thread=orders-page {}",
-        wall_path.display()
+        sh(&wall_path)
     ));
     o.explore(format!(
         "sonde top --user-code --relative-percentages --tagfocus thread=orders-page {}",
-        cpu_path.display()
+        sh(&cpu_path)
     ));
     Ok(o)
 }

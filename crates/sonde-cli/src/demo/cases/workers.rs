@@ -14,7 +14,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use sonde::cpu::{self, CpuOptions};
 
-use crate::demo::analyze::{self, short};
+use crate::demo::analyze::{self, sh, short};
 use crate::demo::{Ctx, Outcome};
 
 const SIDE: usize = 1024;
@@ -50,12 +50,15 @@ pub fn grayscale_parallel(images: &Arc<Vec<Image>>, workers: usize) -> Vec<Vec<u
     let (jobs_tx, jobs_rx) = mpsc::channel::<usize>();
     let jobs_rx = Arc::new(Mutex::new(jobs_rx));
     let (out_tx, out_rx) = mpsc::channel::<(usize, Vec<u8>)>();
+    // The pool is up before the work arrives, as a service's pool is.
+    let ready = Arc::new(std::sync::Barrier::new(workers + 1));
     let handles: Vec<_> = (0..workers)
         .map(|w| {
-            let (jobs, out, images) = (jobs_rx.clone(), out_tx.clone(), images.clone());
+            let (jobs, out, images, ready) = (jobs_rx.clone(), out_tx.clone(), images.clone(), ready.clone());
             std::thread::Builder::new()
                 .name(format!("grayscale-{w}"))
                 .spawn(move || {
+                    ready.wait();
                     loop {
                         let job = jobs.lock().unwrap_or_else(|p| p.into_inner()).recv();
                         let Ok(i) = job else { break };
@@ -66,6 +69,7 @@ pub fn grayscale_parallel(images: &Arc<Vec<Image>>, workers: usize) -> Vec<Vec<u
         })
         .collect();
     drop(out_tx);
+    ready.wait();
     for i in 0..images.len() {
         let _ = jobs_tx.send(i);
     }
@@ -239,7 +243,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     );
     let first = top.rows.first().map_or("", |r| short(&r.name));
     o.check(
-        gray >= 0.1 && logs >= 0.1 && ["workers::grayscale", "workers::aggregate_file"].iter().any(|f| first.starts_with(f)),
+        gray >= 0.1 && logs >= 0.1 && ["workers::grayscale", "workers::aggregate_file", "workers::parse_line"].iter().any(|f| first.starts_with(f)),
         format!(
             "the CPU profile's first row is a hot loop ({first}); grayscale has {:.0}% of the CPU, aggregate_file {:.0}%",
             gray * 100.0,
@@ -265,8 +269,8 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         ),
     );
     o.file(&path);
-    o.explore(format!("sonde top --user-code {}", path.display()));
-    o.explore(format!("sonde tags {}", path.display()));
-    o.explore(format!("sonde peek grayscale {}", path.display()));
+    o.explore(format!("sonde top --user-code {}", sh(&path)));
+    o.explore(format!("sonde tags {}", sh(&path)));
+    o.explore(format!("sonde peek grayscale {}", sh(&path)));
     Ok(o)
 }
