@@ -174,13 +174,20 @@ pub fn run(a: &DemoArgs) -> Result<std::process::ExitCode> {
         started.elapsed().as_secs_f64()
     );
     if !failed.is_empty() {
-        emitln!("FAILED: {}", failed.join(", "));
+        emitln!(
+            "FAILED: {}. A check that measures this machine (benchmarks, contention, speedups, pages per second) \
+             can fail while other work keeps every core busy: `sonde demo --case {}` runs it again; its files stay \
+             under {} for a look.",
+            failed.join(", "),
+            failed[0],
+            analyze::sh(&a.out)
+        );
     }
     if let Some(kinds) = store_kinds(&store) {
         emitln!(
             "\nBrowse everything the cases stored ({}):\n  sonde web --store {} --kind {}",
             kinds.join(", "),
-            store.display(),
+            analyze::sh(&store),
             if kinds.iter().any(|k| k == "cpu") {
                 "cpu"
             } else {

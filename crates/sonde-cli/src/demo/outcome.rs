@@ -128,6 +128,8 @@ impl Outcome {
             let _ = writeln!(o, "      {l}");
         }
         for (what, ok) in &self.checks {
+            // A failure's message may carry the case's own error output.
+            let what = what.replace('\n', "\n         ");
             let _ = writeln!(o, "    {} {what}", if *ok { "ok  " } else { "FAIL" });
         }
         if !self.files.is_empty() {
