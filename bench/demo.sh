@@ -25,13 +25,15 @@ for mode in default quick; do
   for i in $(seq "$runs"); do
     rm -rf "$work/run" && mkdir -p "$work/run"
     start=$(date +%s.%N)
-    if (cd "$work/run" && "$sonde" demo $flag > "$work/$mode.out" 2>&1); then passed=$((passed + 1)); fi
+    out=$work/$mode-$i.out
+    if (cd "$work/run" && "$sonde" demo $flag > "$out" 2>&1); then passed=$((passed + 1)); fi
     end=$(date +%s.%N)
     awk -v a="$start" -v b="$end" 'BEGIN {printf "%.1f\n", b - a}' >> "$work/$mode.totals"
     # " 2. CPU profile: ...   PASS  1.3 s" -> "2 1.3"
-    grep -E '^ ?[0-9]+\. .* (PASS|FAIL)  [0-9.]+ s$' "$work/$mode.out" \
+    grep -E '^ ?[0-9]+\. .* (PASS|FAIL)  [0-9.]+ s$' "$out" \
       | awk '{print $1+0, $(NF-1)}' >> "$work/$mode.cases"
-    echo "$mode run $i/$runs: $(tail -n 1 "$work/$mode.totals") s, $(grep -c ' PASS ' "$work/$mode.out") cases passed"
+    echo "$mode run $i/$runs: $(tail -n 1 "$work/$mode.totals") s, $(grep -c ' PASS ' "$out") cases passed"
+    grep -E '^    FAIL ' "$out" || true
   done
   echo "$mode: median $(median < "$work/$mode.totals") s over $runs runs, $passed passed; per case (median s):"
   for n in $(awk '{print $1}' "$work/$mode.cases" | sort -n | uniq); do
