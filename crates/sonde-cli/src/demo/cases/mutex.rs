@@ -51,7 +51,7 @@ impl Cache {
     pub fn set(&self, key: u64) {
         let mut shard = self.shard(key).write().unwrap_or_else(|p| p.into_inner());
         let mut value = String::new();
-        for i in 0..100 {
+        for i in 0..200 {
             value.push_str(&format!("{key}:{i};"));
         }
         shard.insert(key, value);
@@ -87,7 +87,7 @@ fn hammer(cache: &Arc<Cache>, threads: u64, ops: u64) -> f64 {
 }
 
 pub fn run(ctx: &Ctx) -> Result<Outcome> {
-    let ops = ctx.pick(20_000, 100_000);
+    let ops = ctx.pick(50_000, 100_000);
     // One thread per core, at least two: more would add the waits of threads
     // preempted by each other to the contention measured.
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).max(2) as u64;
@@ -128,18 +128,31 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
             top.total / 1_000_000
         ),
     );
-    // Shards cut the delay by how often threads collide (6 to 12x here); a
-    // lock holder preempted by other work on a busy machine makes a wait as
-    // long as its time slice with any number of shards, so the cut shrinks
-    // with the load: the check is its direction.
+    // Shards cut the delay by how often threads collide (6 to 12x on an idle
+    // machine). That needs the threads to have run side by side: when other
+    // work leaves them one core between them, they barely collide on one lock
+    // either, and what waits there is left is a preempted holder's time
+    // slice, which no number of shards shortens. So the cut is judged when
+    // the one lock made the threads wait at least a tenth of the run.
     let sharded_delay = analyze::top(&sharded_path, delay)?.total;
+    let contended = top.total as f64 >= 0.1 * single_secs * 1e9;
     o.check(
-        sharded_delay < top.total,
+        sharded_delay < top.total || !contended,
         format!(
-            "16 shards: {} ms of delay instead of {} ms ({:.1}x less)",
+            "16 shards: {} ms of delay instead of {} ms ({}){}",
             sharded_delay / 1_000_000,
             top.total / 1_000_000,
-            top.total as f64 / sharded_delay.max(1) as f64,
+            if sharded_delay < top.total {
+                format!("{:.1}x less", top.total as f64 / sharded_delay.max(1) as f64)
+            } else {
+                format!("{:.1}x more", sharded_delay as f64 / top.total.max(1) as f64)
+            },
+            if contended {
+                ""
+            } else {
+                "; not judged: the threads waited under a tenth of the one-lock run, so they hardly ran side by side \
+                 (other work had the cores)"
+            }
         ),
     );
     let total_ops = (threads * ops) as f64;
