@@ -185,7 +185,7 @@ pub fn run(a: &DemoArgs) -> Result<std::process::ExitCode> {
     }
     if let Some(kinds) = store_kinds(&store) {
         emitln!(
-            "\nBrowse everything the cases stored ({}):\n  sonde web --store {} --kind {}",
+            "\nBrowse what the cases stored, one kind at a time ({}):\n  sonde web --store {} --kind {}",
             kinds.join(", "),
             analyze::sh(&store),
             if kinds.iter().any(|k| k == "cpu") {

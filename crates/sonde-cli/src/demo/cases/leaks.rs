@@ -149,10 +149,10 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         hi <= 4 && hi - lo <= 1,
         format!("worker pool: the total stays flat at its 4 workers: {}", list(&pooled)),
     );
-    let top = analyze::top(&leaked_path, |c| c.cum = true)?;
+    let top = analyze::top(&leaked_path, |_| {})?;
     let site = analyze::find(&top, "process_jobs_unbounded");
     o.found = format!(
-        "sonde top --cum (tasks): {}",
+        "sonde top (tasks): {}",
         site.map(|r| short(&row_text(&top, r)).to_string())
             .unwrap_or_else(|| "no spawn site".into())
     );
@@ -165,8 +165,8 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     );
     o.file(&leaked_path);
     o.file(&pool_path);
-    o.explore(format!("sonde top --cum {}", sh(&leaked_path)));
+    o.explore(format!("sonde top {}", sh(&leaked_path)));
     o.explore(format!("sonde tags {}", sh(&leaked_path)));
-    o.explore(format!("sonde top --cum {}", sh(&pool_path)));
+    o.explore(format!("sonde top {}", sh(&pool_path)));
     Ok(o)
 }

@@ -56,7 +56,7 @@ pub static ALL: &[Case] = &[
     Case {
         name: "leaks",
         title: "Task leaks: unbounded spawning vs a worker pool (Case Study 4)",
-        go: "curl -s http://localhost:8080/debug/pprof/goroutine?debug=1 | grep goroutine",
+        go: "curl -s 'http://localhost:8080/debug/pprof/goroutine?debug=1' | grep goroutine",
         run: leaks::run,
     },
     Case {
@@ -80,7 +80,7 @@ pub static ALL: &[Case] = &[
     Case {
         name: "http",
         title: "HTTP server profiling over /debug/pprof (Pattern 1, Case Study 1)",
-        go: "curl http://localhost:8080/debug/pprof/profile?seconds=30 > cpu.prof\ngo tool pprof cpu.prof",
+        go: "curl 'http://localhost:8080/debug/pprof/profile?seconds=30' > cpu.prof\ngo tool pprof cpu.prof",
         run: http::run,
     },
     Case {

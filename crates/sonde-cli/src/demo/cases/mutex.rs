@@ -139,9 +139,9 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     o.check(
         sharded_delay < top.total || !contended,
         format!(
-            "16 shards: {} ms of delay instead of {} ms ({}){}",
-            sharded_delay / 1_000_000,
-            top.total / 1_000_000,
+            "16 shards: {:.1} ms of delay instead of {:.1} ms ({}){}",
+            sharded_delay as f64 / 1e6,
+            top.total as f64 / 1e6,
             if sharded_delay < top.total {
                 format!("{:.1}x less", top.total as f64 / sharded_delay.max(1) as f64)
             } else {

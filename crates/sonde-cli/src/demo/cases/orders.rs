@@ -400,7 +400,8 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         items_wall > 0 && items_cpu * 4 < items_wall,
         format!(
             "the CPU profile cannot see it: get_order_items has {:.0} ms of CPU against {:.2} s of wall time \
-             (< 25%); the page thread used {:.2} s of CPU in {:.2} s",
+             (< 25%); the page thread used {:.2} s of CPU in {:.2} s (within that CPU time the queries' system \
+             calls lead, which is not where the page's time goes)",
             items_cpu as f64 / 1e6,
             items_wall as f64 / 1e9,
             cpu_top.total as f64 / 1e9,

@@ -264,7 +264,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     );
     // Only the pools ran these while the profiler was on (the sequential
     // passes ran before it started).
-    let threads = analyze::label_values(&path, "workers::grayscale", "thread_id")?;
+    let threads = analyze::label_values(&path, "workers::grayscale_job", "thread_id")?;
     o.check(
         threads.len() >= 2,
         format!(
