@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use sonde_profile::Profile;
-use sonde_profile::report::{self, Command, Config, Top, TopRow};
+use sonde_profile::report::{self, Command, Config, Env, Prepared, Top, TopRow};
 
 use crate::options::with_env;
 
@@ -22,22 +22,42 @@ pub fn write(p: &Profile, path: &Path) -> Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
+/// `p` prepared for `cmd`'s report with `cfg`, handed to `f` with this
+/// process's report environment: the step every report of the demo shares.
+fn with_report<T>(
+    p: Profile,
+    cmd: &Command,
+    cfg: &Config,
+    f: impl FnOnce(&mut Prepared, &Env) -> Result<T>,
+) -> Result<T> {
+    with_env(|env| {
+        let (mut prepared, _) = report::prepare(p, cmd, cfg)?;
+        f(&mut prepared, env)
+    })
+}
+
 /// `sonde top FILE` with the settings `set` makes (`--sample-index`, `--cum`, …).
 pub fn top(path: &Path, set: impl FnOnce(&mut Config)) -> Result<Top> {
     top_of(read(path)?, set)
 }
 
-/// [`top`] of a profile in memory (a `--base` subtraction).
+/// `sonde top --base BASE NEW`: `new` with `base` subtracted, as `--base`
+/// combines them.
+pub fn top_against(new: &Path, base: &Path, set: impl FnOnce(&mut Config)) -> Result<Top> {
+    let diff = read(new)?
+        .subtract(read(base)?)
+        .with_context(|| format!("subtracting {} from {}", base.display(), new.display()))?;
+    top_of(crate::load::as_pprof_reads(diff)?, set)
+}
+
+/// [`top`] of a profile in memory.
 pub fn top_of(p: Profile, set: impl FnOnce(&mut Config)) -> Result<Top> {
     let mut cfg = Config {
         nodecount: Some(500),
         ..Config::default()
     };
     set(&mut cfg);
-    with_env(|env| {
-        let (mut prepared, _) = report::prepare(p, &Command::Top, &cfg)?;
-        Ok(prepared.top(env))
-    })
+    with_report(p, &Command::Top, &cfg, |prepared, env| Ok(prepared.top(env)))
 }
 
 /// The first row as pprof prints it: `flat flat% cum cum% name`.
@@ -96,27 +116,20 @@ pub fn short(name: &str) -> &str {
 }
 
 /// The distinct values of label `key` on the samples of `path` that have a
-/// frame matching `focus` (pprof's `-focus`), sorted.
+/// frame matching `focus`: `sonde tags --focus FOCUS FILE`'s values of `key`.
 pub fn label_values(path: &Path, focus: &str, key: &str) -> Result<Vec<String>> {
-    let mut p = read(path)?;
     let cfg = Config {
         focus: focus.into(),
         ..Config::default()
     };
-    report::apply_filters(&mut p, &cfg, &mut Vec::new())?;
-    let mut values: Vec<String> = p
-        .samples
-        .iter()
-        .flat_map(|s| s.labels.iter())
-        .filter(|l| &*l.key == key)
-        .map(|l| match &l.value {
-            sonde_profile::LabelValue::Str(s) => s.to_string(),
-            sonde_profile::LabelValue::Num { value, .. } => value.to_string(),
-        })
-        .collect();
-    values.sort();
-    values.dedup();
-    Ok(values)
+    with_report(read(path)?, &Command::Tags, &cfg, |prepared, _| {
+        Ok(prepared
+            .tags()
+            .into_iter()
+            .find(|t| t.key == key)
+            .map(|t| t.values.into_iter().map(|(v, _)| v).collect())
+            .unwrap_or_default())
+    })
 }
 
 /// `sonde peek REGEX FILE`: the callers of the first entry matching `regex`,
@@ -125,9 +138,7 @@ pub fn callers(path: &Path, regex: &str, set: impl FnOnce(&mut Config)) -> Resul
     let mut cfg = Config::default();
     set(&mut cfg);
     let cmd = Command::Peek(regex.to_string());
-    let p = read(path)?;
-    with_env(|env| {
-        let (mut prepared, _) = report::prepare(p, &cmd, &cfg)?;
+    with_report(read(path)?, &cmd, &cfg, |prepared, env| {
         let tree = prepared.tree(Some(regex), env)?;
         Ok(tree
             .entries
@@ -149,6 +160,12 @@ pub fn callers(path: &Path, regex: &str, set: impl FnOnce(&mut Config)) -> Resul
             })
             .unwrap_or_default())
     })
+}
+
+/// A time (ns since the epoch) as a `--from`/`--to` argument: RFC 3339 to the
+/// nanosecond, so that a window holds exactly one run's profiles.
+pub fn time_arg(nanos: i64) -> String {
+    jiff::Timestamp::from_nanosecond(i128::from(nanos)).map_or_else(|_| nanos.to_string(), |t| t.to_string())
 }
 
 /// `path` as a shell word: as it is when it needs no quoting, else in single

@@ -95,9 +95,14 @@ pub(super) fn router(state: Shared, hosts: Vec<String>) -> Router {
 
 /// A JSON reply: 200 with the value, or 400 with `{"error": message}`.
 fn reply(r: Result<Value, String>) -> Response {
-    let (status, v) = match r {
-        Ok(v) => (StatusCode::OK, v),
-        Err(e) => (StatusCode::BAD_REQUEST, json!({ "error": e })),
+    reply_written(r.map(|v| v.to_string()))
+}
+
+/// [`reply`] with the JSON already written (off the server's thread).
+fn reply_written(r: Result<String, String>) -> Response {
+    let (status, body) = match r {
+        Ok(body) => (StatusCode::OK, body),
+        Err(e) => (StatusCode::BAD_REQUEST, json!({ "error": e }).to_string()),
     };
     (
         status,
@@ -105,7 +110,7 @@ fn reply(r: Result<Value, String>) -> Response {
             (header::CONTENT_TYPE, "application/json"),
             (header::CACHE_CONTROL, "no-store"),
         ],
-        v.to_string(),
+        body,
     )
         .into_response()
 }
@@ -131,18 +136,7 @@ async fn answer(
     })
     .await
     .unwrap_or_else(|e| Err(format!("internal error: {e}")));
-    match r {
-        Ok(body) => (
-            StatusCode::OK,
-            [
-                (header::CONTENT_TYPE, "application/json"),
-                (header::CACHE_CONTROL, "no-store"),
-            ],
-            body,
-        )
-            .into_response(),
-        Err(e) => reply(Err(e)),
-    }
+    reply_written(r)
 }
 
 /// A request's parameters: the analyzer settings, and the view's own.

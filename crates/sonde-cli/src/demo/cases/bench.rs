@@ -293,9 +293,8 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         ..Outcome::default()
     };
     o.check(code == 0, format!("sonde-bench ran every benchmark (exit code {code})"));
-    // `BenchmarkFibonacci10-2` is `Fibonacci10`.
+    // A result's name `Fibonacci10-2` (no `Benchmark` prefix) is `Fibonacci10`.
     let short = |n: &str| -> String {
-        let n = n.trim_start_matches("Benchmark");
         match n.rsplit_once('-') {
             Some((base, procs)) if procs.bytes().all(|b| b.is_ascii_digit()) => base.to_string(),
             _ => n.to_string(),

@@ -114,10 +114,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         ),
     );
     if let (Some(first), Some(last)) = (heap.first(), heap.last()) {
-        let diff = analyze::read(&ctx.store.join(&last.file))?
-            .subtract(analyze::read(&ctx.store.join(&first.file))?)
-            .context("subtracting the first heap snapshot")?;
-        let top = analyze::top_of(crate::load::as_pprof_reads(diff)?, |_| {})?;
+        let top = analyze::top_against(&ctx.store.join(&last.file), &ctx.store.join(&first.file), |_| {})?;
         let row = top.rows.first();
         o.check(
             row.is_some_and(|r| r.name.contains("handle_request")),
@@ -133,15 +130,11 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     }
     let store = sh(&ctx.store);
     // This run's window, to the nanosecond (relative times go stale).
-    let at = |nanos: i64| {
-        let secs = sonde_profile::store::rfc3339(nanos);
-        format!("{}.{:09}Z", secs.trim_end_matches('Z'), nanos.rem_euclid(1_000_000_000))
-    };
     let window = match (
         mine.iter().map(|e| e.start_nanos).min(),
         mine.iter().map(|e| e.end_nanos).max(),
     ) {
-        (Some(a), Some(b)) => format!(" --from {} --to {}", at(a), at(b)),
+        (Some(a), Some(b)) => format!(" --from {} --to {}", analyze::time_arg(a), analyze::time_arg(b)),
         _ => String::new(),
     };
     o.file(&ctx.store);

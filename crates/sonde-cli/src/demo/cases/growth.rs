@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use sonde_profile::store::{Retention, Store};
 
 use crate::demo::analyze::{self, row_text, sh, short};
@@ -94,11 +94,10 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     }
     // The window of this run's snapshots, to the nanosecond: other cases (the
     // agent's) store heap snapshots of their own in the same store.
-    let at = |nanos: i64| {
-        let secs = sonde_profile::store::rfc3339(nanos);
-        format!("{}.{:09}Z", secs.trim_end_matches('Z'), nanos.rem_euclid(1_000_000_000))
-    };
-    let (from, to) = (at(first_end.unwrap_or(last_end)), at(last_end));
+    let (from, to) = (
+        analyze::time_arg(first_end.unwrap_or(last_end)),
+        analyze::time_arg(last_end),
+    );
     drop(store); // growth reads the store as the CLI does
 
     let growth = |kind: &str| -> Result<serde_json::Value> {
@@ -128,10 +127,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         ),
     );
     let (first, last) = (&heap_files[0], &heap_files[heap_files.len() - 1]);
-    let diff = analyze::read(last)?
-        .subtract(analyze::read(first)?)
-        .context("subtracting the first hour's heap")?;
-    let top = analyze::top_of(crate::load::as_pprof_reads(diff)?, |_| {})?;
+    let top = analyze::top_against(last, first, |_| {})?;
     let row = top.rows.first();
     let leaked = (hours - 1) * per_hour.div_ceil(10) * (64 << 10);
     o.check(
