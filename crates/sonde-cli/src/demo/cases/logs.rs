@@ -7,6 +7,7 @@
 //! harness.
 
 use std::hint::black_box;
+use std::sync::LazyLock;
 
 use anyhow::Result;
 use sonde_bench::{B, Benchmark};
@@ -23,8 +24,11 @@ pub struct LogEntry {
     pub source: String,
 }
 
-/// A batch of 1,000 entries.
-fn batch() -> Vec<LogEntry> {
+/// The batch of 1,000 entries both benchmarks process. It is built once,
+/// before the benchmarks and their CPU profile start: the harness calls a
+/// benchmark function once per calibration round, and building and dropping
+/// 3,000 strings each time put 10 to 20% of the profile outside the pipeline.
+static BATCH: LazyLock<Vec<LogEntry>> = LazyLock::new(|| {
     (0..1000)
         .map(|i| LogEntry {
             timestamp: format!("2024-01-15 10:{:02}:{:02}", i / 60 % 60, i % 60),
@@ -33,7 +37,7 @@ fn batch() -> Vec<LogEntry> {
             source: format!("api-{}", i % 8),
         })
         .collect()
-}
+});
 
 /// The seed's `formatLog` with `+`: every step a new string.
 #[inline(never)]
@@ -78,15 +82,11 @@ pub fn process_logs_builder(logs: &[LogEntry]) -> String {
 }
 
 fn log_processing_concat(b: &mut B) {
-    let logs = batch();
-    b.reset_timer();
-    b.iter(|| process_logs_concat(black_box(&logs)));
+    b.iter(|| process_logs_concat(black_box(&BATCH)));
 }
 
 fn log_processing_builder(b: &mut B) {
-    let logs = batch();
-    b.reset_timer();
-    b.iter(|| process_logs_builder(black_box(&logs)));
+    b.iter(|| process_logs_builder(black_box(&BATCH)));
 }
 
 pub fn run(ctx: &Ctx) -> Result<Outcome> {
@@ -96,6 +96,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         ..Outcome::default()
     };
     let time = ctx.pick("300ms", "1s");
+    LazyLock::force(&BATCH);
     let run_one = |name: &str, f: fn(&mut B)| -> Result<(std::path::PathBuf, Option<(f64, f64)>)> {
         let prof = ctx.file(&format!("cpu_{name}.pb.gz"));
         let prof_arg = prof.display().to_string();
@@ -149,9 +150,9 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     );
     let path_share = analyze::share(&top, "process_logs_concat", true);
     o.check(
-        path_share >= 0.75,
+        path_share >= 0.9,
         format!(
-            "the CPU profile has {:.1}% of its time under process_logs_concat (≥ 75%; the rest is the batch's setup)",
+            "the CPU profile has {:.1}% of its time under process_logs_concat (≥ 90%; the rest is the harness)",
             path_share * 100.0
         ),
     );
