@@ -14,7 +14,13 @@
 //! a complete file missing from the index (added back then), or a last index
 //! line cut short (which readers skip, and the writer's open rewrites).
 //! Retention removes a file before it records the removal, so the index never
-//! revives a removed profile. One writer per directory at a time.
+//! revives a removed profile.
+//!
+//! One writer per directory at a time: [`Store::open`] takes `DIR/.lock`
+//! (`flock`, released when the [`Store`] is dropped or its process ends) and a
+//! second writer is refused with [`StoreError::Busy`], since a writer's open
+//! removes temporary files that another's write in progress would own.
+//! Readers ([`list`], [`load_window`]) take no lock.
 //!
 //! ```
 //! use std::collections::BTreeMap;
@@ -49,6 +55,8 @@ use crate::report::civil_from_days;
 
 /// The index file's name inside a store.
 pub const INDEX: &str = "index.jsonl";
+/// The writer's lock file in a store's directory (see [`Store::open`]).
+const LOCK: &str = ".lock";
 
 /// The largest file (bytes, compressed) a repair reads back into the index;
 /// it is decompressed to at most 4 times this. Larger files, and files that
@@ -79,6 +87,20 @@ pub enum StoreError {
         /// The directory.
         dir: PathBuf,
     },
+    /// Another writer (a [`Store`] in this process or another, such as a
+    /// sonde agent's local sink) has the directory open.
+    #[error(
+        "another writer (a sonde agent, in this process or another) has the store {} open (it holds {}); \
+         give each writer a directory of its own, such as profiles/<service>-<pid>, or stop the other first",
+        dir.display(),
+        lock.display()
+    )]
+    Busy {
+        /// The store's directory.
+        dir: PathBuf,
+        /// Its lock file (`DIR/.lock`).
+        lock: PathBuf,
+    },
     /// No profile of the kind in the window.
     #[error("{0}")]
     Empty(String),
@@ -90,6 +112,28 @@ pub enum StoreError {
         /// Why.
         error: crate::Error,
     },
+}
+
+/// Takes `DIR/.lock` (created if needed) for one writer: an exclusive `flock`,
+/// which the kernel releases when the file is closed, also by a crash. (A
+/// child the process forks shares the lock until it execs or exits.)
+fn lock_for_writing(dir: &Path) -> Result<File, StoreError> {
+    use rustix::fs::{FlockOperation, flock};
+    let path = dir.join(LOCK);
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_err("creating", &path))?;
+    match flock(&f, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(f),
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Err(StoreError::Busy {
+            dir: dir.to_path_buf(),
+            lock: path,
+        }),
+        Err(e) => Err(io_err("locking", &path)(e.into())),
+    }
 }
 
 fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StoreError + 'a {
@@ -140,6 +184,8 @@ pub struct Store {
     entries: Vec<Entry>,
     /// Removal lines in the index since it was last rewritten.
     removed_lines: usize,
+    /// `DIR/.lock`, held (`flock`) while the store is open.
+    _lock: File,
 }
 
 impl Store {
@@ -148,14 +194,19 @@ impl Store {
     /// a damaged index is rewritten, entries whose file is gone are dropped,
     /// and complete profiles missing from the index are added to it.
     ///
+    /// The store stays locked for writing (`DIR/.lock`) until it is dropped.
+    ///
     /// # Errors
-    /// [`StoreError::Io`] when the directory cannot be created, read or written.
+    /// [`StoreError::Io`] when the directory cannot be created, read or
+    /// written; [`StoreError::NotAStore`] when it is a file;
+    /// [`StoreError::Busy`] when another writer has it open.
     pub fn open(dir: impl AsRef<Path>) -> Result<Store, StoreError> {
         let dir = dir.as_ref().to_path_buf();
         if dir.exists() && !dir.is_dir() {
             return Err(StoreError::NotAStore { dir });
         }
         fs::create_dir_all(&dir).map_err(io_err("creating the store directory", &dir))?;
+        let lock = lock_for_writing(&dir)?;
         let index_path = dir.join(INDEX);
         let text = match fs::read(&index_path) {
             Ok(b) => String::from_utf8_lossy(&b).into_owned(),
@@ -213,6 +264,7 @@ impl Store {
             dir,
             entries,
             removed_lines: 0,
+            _lock: lock,
         };
         if damaged || text.is_empty() {
             store.rewrite_index()?;
@@ -570,8 +622,35 @@ mod tests {
         let left = list(&dir).expect("list");
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].total("inuse_space"), Some(500));
-        // A reopen sees the same.
+        // A reopen (once the writer is gone) sees the same.
+        drop(s);
         assert_eq!(Store::open(&dir).expect("reopen").entries(), left.as_slice());
+        fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn one_writer_at_a_time() {
+        let dir = temp_dir("one-writer");
+        let mut first = Store::open(&dir).expect("open");
+        let none = BTreeMap::new();
+        first
+            .write("heap", &heap(1_000_000_000, 7), true, &none, &Retention::default())
+            .expect("write");
+        // The first writer's write in progress: a second writer's open must
+        // not take it for a crash's leftover.
+        fs::write(dir.join(".heap_y.pb.gz.tmp"), b"in flight").expect("tmp");
+        let err = Store::open(&dir).expect_err("a second writer");
+        assert!(matches!(err, StoreError::Busy { .. }), "{err:?}");
+        let msg = err.to_string();
+        assert!(msg.contains("directory of its own") && msg.contains(".lock"), "{msg}");
+        assert!(dir.join(".heap_y.pb.gz.tmp").exists());
+        // Readers take no lock.
+        assert_eq!(list(&dir).expect("list").len(), 1);
+        // The lock goes with the writer.
+        drop(first);
+        let second = Store::open(&dir).expect("open once the first is gone");
+        assert_eq!(second.entries().len(), 1);
+        assert!(!dir.join(".heap_y.pb.gz.tmp").exists());
         fs::remove_dir_all(&dir).ok();
     }
 
@@ -587,10 +666,16 @@ mod tests {
         // and an entry whose file is gone.
         fs::write(dir.join(".cpu_x.pb.gz.tmp"), b"half").expect("tmp");
         // A FIFO with a profile's name is not read (it would block for ever).
-        let fifo = std::process::Command::new("mkfifo")
-            .arg(dir.join("heap_fifo.pb.gz"))
-            .status();
-        assert!(fifo.is_ok_and(|s| s.success()), "mkfifo");
+        // (Made in-process: a child process forked by a test running beside
+        // one_writer_at_a_time would hold that test's lock until its exec.)
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            dir.join("heap_fifo.pb.gz"),
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .expect("mkfifo");
         heap(2_000_000_000, 9)
             .write_file(dir.join("heap_19700101_000002.pb.gz"))
             .expect("orphan");
@@ -604,6 +689,7 @@ mod tests {
             .expect("append");
         drop(idx);
         assert_eq!(list(&dir).expect("readers skip what is broken").len(), 1);
+        drop(s);
         let s = Store::open(&dir).expect("repair");
         let files: Vec<&str> = s.entries().iter().map(|e| e.file.as_str()).collect();
         assert_eq!(files, [e.file.as_str(), "heap_19700101_000002.pb.gz"]);

@@ -1,10 +1,10 @@
 //! The local store sink: profiles into a directory with an index, through
 //! `sonde_profile::store` (which the CLI reads).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use sonde_profile::store::{Retention, Store};
+use sonde_profile::store::{Retention, Store, StoreError};
 
 use super::sink::{Collected, Sink, SinkError};
 
@@ -16,10 +16,10 @@ use super::sink::{Collected, Sink, SinkError};
 /// An unwritable directory or a full disk fails the write, which the agent
 /// retries with backoff; nothing partial is left behind.
 ///
-/// One agent writes a directory at a time: the sink holds a lock on
-/// `DIR/.lock` (`flock`) from its first write, and a second agent's sink (in
-/// this process or another) finds it held, logs that it needs a directory of
-/// its own, and drops its profiles.
+/// One agent writes a directory at a time: the sink's open store holds
+/// `DIR/.lock` (`flock`, see `sonde_profile::store::Store::open`) from its
+/// first write, and a second agent's sink (in this process or another) finds it
+/// held, logs that it needs a directory of its own, and drops its profiles.
 ///
 /// Each stored profile carries, besides the agent's labels, `process`
 /// (`PID@START`), which tells runs of the program apart: `sonde growth` fits
@@ -29,7 +29,8 @@ pub struct LocalStore {
     dir: PathBuf,
     retention: Retention,
     store: Option<Store>,
-    lock: Option<std::fs::File>,
+    /// Whether a store was open before (a reopen after a failure).
+    opened: bool,
 }
 
 impl LocalStore {
@@ -40,7 +41,7 @@ impl LocalStore {
             dir: dir.into(),
             retention: Retention::default(),
             store: None,
-            lock: None,
+            opened: false,
         }
     }
 
@@ -99,15 +100,23 @@ impl Sink for LocalStore {
     }
 
     fn send(&mut self, c: &Collected) -> Result<(), SinkError> {
-        if self.lock.is_none() {
-            self.lock = Some(lock_dir(&self.dir)?);
-        }
         let store = match &mut self.store {
             Some(s) => s,
-            // Opened (and repaired) at the first write, and again after a failure.
-            None => self
-                .store
-                .insert(Store::open(&self.dir).map_err(|e| SinkError::retry(e.to_string()))?),
+            // Opened (and repaired, and locked) at the first write, and again
+            // after a failure.
+            None => {
+                let opened = self.opened;
+                let store = Store::open(&self.dir).map_err(|e| match e {
+                    // Another writer from the start: no retry makes the
+                    // directory ours. At a reopen, the lock may still be held
+                    // a moment by a child this process forked (until it
+                    // execs): retried.
+                    StoreError::Busy { .. } if !opened => SinkError::fatal(e.to_string()),
+                    _ => SinkError::retry(e.to_string()),
+                })?;
+                self.opened = true;
+                self.store.insert(store)
+            }
         };
         match store.write(c.file_kind(), &c.profile, c.snapshot, &c.labels, &self.retention) {
             Ok(e) => {
@@ -121,35 +130,6 @@ impl Sink for LocalStore {
             }
         }
     }
-}
-
-/// Takes the directory's writer lock (`DIR/.lock`, created if needed).
-fn lock_dir(dir: &Path) -> Result<std::fs::File, SinkError> {
-    use std::os::fd::AsRawFd;
-    std::fs::create_dir_all(dir)
-        .map_err(|e| SinkError::retry(format!("creating the store directory {}: {e}", dir.display())))?;
-    let path = dir.join(".lock");
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| SinkError::retry(format!("opening {}: {e}", path.display())))?;
-    // SAFETY: flock on a descriptor this function owns; no memory is involved.
-    let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if r != 0 {
-        let e = std::io::Error::last_os_error();
-        if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
-            return Err(SinkError::fatal(format!(
-                "another writer (an agent in this process or another) writes to the store {} (it holds {}); \
-                 give each agent a directory of its own, such as profiles/<service>-<pid>",
-                dir.display(),
-                path.display()
-            )));
-        }
-        return Err(SinkError::retry(format!("locking {}: {e}", path.display())));
-    }
-    Ok(f)
 }
 
 /// `PID@START`: this process, told apart from earlier runs of the program
@@ -172,12 +152,25 @@ mod tests {
     #[test]
     fn one_writer_per_directory() {
         let dir = std::env::temp_dir().join(format!("sonde-local-lock-{}", std::process::id()));
-        let first = lock_dir(&dir).expect("the first takes the lock");
-        let e = lock_dir(&dir).expect_err("the second finds it held");
-        assert!(!e.retryable);
-        assert!(e.message.contains("give each agent a directory of its own"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut p = sonde_profile::Profile::default();
+        p.sample_types
+            .push(sonde_profile::ValueType::new("inuse_space", "bytes"));
+        p.time_nanos = 1_764_500_000_000_000_000;
+        let c = Collected {
+            kind: "heap",
+            profile: std::sync::Arc::new(p),
+            snapshot: true,
+            labels: Default::default(),
+        };
+        let mut first = LocalStore::new(&dir);
+        first.send(&c).expect("the first takes the lock");
+        let mut second = LocalStore::new(&dir);
+        let e = second.send(&c).expect_err("the second finds it held");
+        assert!(!e.retryable, "no retry makes the directory its own");
+        assert!(e.message.contains("a directory of its own"), "{e}");
         drop(first);
-        lock_dir(&dir).expect("free again");
+        second.send(&c).expect("free again");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
