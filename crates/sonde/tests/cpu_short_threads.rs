@@ -2,7 +2,9 @@
 //! threads burning 5 ms, 20 ms and 100 ms of CPU each, many pairs of each size
 //! one after the other, at 1000 Hz. Each size's CPU total in the profile is at
 //! least 90% of what the threads' own clocks measured (and not inflated), and
-//! the burning function is found under each thread's stack.
+//! the burning function is found under each thread's stack, on a sample that
+//! carries the thread's name (a thread may exit before the collector's next
+//! scan: the name comes with the sample).
 //!
 //! Before the process-wide timer, a thread existed for the profile only once the
 //! collector's 50 ms scan had armed its timer: 5 ms threads were captured at
@@ -30,18 +32,21 @@ fn burn_100ms() {
     work(100);
 }
 
-/// Runs `pairs` pairs of threads running `f`, one pair after the other; returns
-/// the CPU time the threads measured, in ns.
-fn run_pairs(pairs: usize, f: fn()) -> f64 {
+/// Runs `pairs` pairs of threads named `name` running `f`, one pair after the
+/// other; returns the CPU time the threads measured, in ns.
+fn run_pairs(pairs: usize, name: &str, f: fn()) -> f64 {
     let mut used = Duration::ZERO;
     for _ in 0..pairs {
         let threads: Vec<_> = (0..2)
             .map(|_| {
-                std::thread::spawn(move || {
-                    let c0 = thread_cpu();
-                    f();
-                    thread_cpu() - c0
-                })
+                std::thread::Builder::new()
+                    .name(name.into())
+                    .spawn(move || {
+                        let c0 = thread_cpu();
+                        f();
+                        thread_cpu() - c0
+                    })
+                    .expect("spawn")
             })
             .collect();
         for t in threads {
@@ -54,14 +59,14 @@ fn run_pairs(pairs: usize, f: fn()) -> f64 {
 #[test]
 fn short_threads_are_captured_from_their_first_instant() {
     calibrate_work();
-    let profiler = cpu::start(CpuOptions::default().frequency(1000)).expect("start");
+    let profiler = cpu::start(CpuOptions::default().frequency(1000).thread_labels(true)).expect("start");
     // Each size's threads use about 400 ms of CPU in all, so that what a
     // size's last threads leave for the next tick to count (a tick or two,
     // which may land on the next size's threads) is a few percent of it.
     let used = [
-        ("burn_5ms", run_pairs(40, burn_5ms)),
-        ("burn_20ms", run_pairs(10, burn_20ms)),
-        ("burn_100ms", run_pairs(2, burn_100ms)),
+        ("burn_5ms", run_pairs(40, "burner-5ms", burn_5ms)),
+        ("burn_20ms", run_pairs(10, "burner-20ms", burn_20ms)),
+        ("burn_100ms", run_pairs(2, "burner-100ms", burn_100ms)),
     ];
     let p = profiler.stop().expect("stop");
     assert_valid(&p);
@@ -86,6 +91,22 @@ fn short_threads_are_captured_from_their_first_instant() {
     // period per pair for the random phase of the first expiry.
     let edge = 2.0 * 2.0 * 10e6 + period;
     for (name, used) in used {
+        // Every sample in a burner's stack is its thread's and says so (the
+        // stack and the name are read by the same handler on that thread).
+        let thread = name.replace("burn_", "burner-");
+        let i = cpu_index(&p);
+        let (mut named, mut all) = (0, 0);
+        for s in p
+            .samples
+            .iter()
+            .filter(|s| frames(&p, s).iter().any(|f| f.ends_with(name)))
+        {
+            all += s.values[i];
+            if s.labels.has("thread", &thread) {
+                named += s.values[i];
+            }
+        }
+        assert_eq!(named, all, "{name}: {named} of {all} ns carry thread={thread}");
         let profiled = cum(&p, name) as f64;
         eprintln!(
             "{name}: profile {:.1} ms of {:.1} ms measured ({:.1}%)",

@@ -347,14 +347,20 @@ fn collect(
     let mut graveyard = Vec::new();
     let (thread_bound, process_bound) = weight_bounds(period_ns);
     let process_periods = timers::process_periods(period_ns);
-    // Threads sampled since the last scan (whose names are read then), and all.
-    let mut tids: HashSet<u32> = HashSet::new();
+    // Threads sampled since the last scan (named then), with the name the
+    // latest process timer's sample of each carried (zeros if none): a
+    // thread's first samples may predate its name (std names a thread once it
+    // runs); and all.
+    let mut tids: HashMap<u32, [u8; 16]> = HashMap::new();
     let mut all_tids: HashSet<u32> = HashSet::new();
-    let drain = |stacks: &mut HashMap<StackKey, StackCount>, truncated: &mut u64, tids: &mut HashSet<u32>| {
+    let drain = |stacks: &mut HashMap<StackKey, StackCount>, truncated: &mut u64, tids: &mut HashMap<u32, [u8; 16]>| {
         let mut taken = 0usize;
         ring.consume(|s| {
             taken += 1;
-            tids.insert(s.tid);
+            let name = tids.entry(s.tid).or_insert([0; 16]);
+            if s.name[0] != 0 {
+                *name = s.name;
+            }
             let len = (s.len as usize).min(s.frames.len());
             let key = (if thread_labels { s.tid } else { 0 }, s.frames[..len].into());
             let e = stacks.entry(key).or_default();
@@ -396,7 +402,7 @@ fn collect(
             if thread_labels {
                 timers.name_threads(&tids);
             }
-            all_tids.extend(tids.drain());
+            all_tids.extend(tids.drain().map(|(tid, _)| tid));
             if added + removed > 0 {
                 if let Some(old) = unwind::refresh_regions() {
                     graveyard.push(old);
@@ -419,7 +425,7 @@ fn collect(
     if thread_labels {
         timers.name_threads(&tids);
     }
-    all_tids.extend(tids.drain());
+    all_tids.extend(tids.drain().map(|(tid, _)| tid));
     let thread_names = timers.finish();
     all_tids.extend(thread_names.keys());
     let dropped = ring.dropped();

@@ -27,6 +27,10 @@ pub(crate) struct SampleData {
     /// Whether the process-wide timer sent the signal (its weight counts the
     /// whole process's CPU time since its last expiry, not one thread's).
     pub process: bool,
+    /// For a process timer's sample, the thread's name (`PR_GET_NAME`,
+    /// NUL-padded): such a thread has no timer of its own yet and may exit
+    /// before the collector could read its name. Zeros otherwise.
+    pub name: [u8; 16],
     /// The pc, then return addresses.
     pub frames: [u64; MAX_DEPTH],
 }
@@ -59,6 +63,7 @@ impl Ring {
                         len: 0,
                         truncated: false,
                         process: false,
+                        name: [0; 16],
                         frames: [0; MAX_DEPTH],
                     })
                 })

@@ -4,7 +4,9 @@
 //! ring, and returns. A signal of the process-wide timer is kept only on a thread
 //! without a timer of its own; once such a thread has used [`OWN_TIMER_AFTER_NS`]
 //! of CPU the handler arms its own timer (a few raw system calls: gettid,
-//! clock_gettime, prctl, timer_create, timer_settime). It allocates
+//! clock_gettime, timer_create, timer_settime). Such a sample also carries the
+//! thread's name (prctl), since a short-lived thread may be gone before the
+//! collector could read it. It allocates
 //! nothing, takes no lock, calls no libc function but `syscall` (errno is saved
 //! and restored), and cannot panic: every index is checked and every read of
 //! stack memory is bounded by the current thread's stack.
@@ -129,6 +131,7 @@ fn record(info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
             }
         }
     }
+    let name = if process { current_thread_name() } else { [0; 16] };
     // SAFETY: `uc` is the ucontext_t of this SA_SIGINFO handler.
     let regs = unsafe { Registers::from_ucontext(uc) };
     ring.produce(|s| {
@@ -138,6 +141,7 @@ fn record(info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
         s.len = n as u16;
         s.truncated = n >= MAX_DEPTH;
         s.process = process;
+        s.name = name;
     });
     // A thread that has lived long enough: from now on its own timer counts it
     // (this signal counted the process's periods up to now).
@@ -145,7 +149,7 @@ fn record(info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
         let period = PERIOD_NS.load(Ordering::SeqCst);
         let first = timers::handler_first_expiry(tid, cookie, period);
         match timers::arm_thread_timer(tid, cookie, period, first) {
-            Ok(id) => slot.publish(id, current_thread_name()),
+            Ok(id) => slot.publish(id, name),
             Err(_) => threads.release(slot),
         }
     }

@@ -71,9 +71,7 @@ impl Slot {
         }
         // SAFETY: an armed `timer` was published after `name` (see `publish`),
         // and the acquire load above orders this read after it.
-        let raw = unsafe { *self.name.get() };
-        let len = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
-        String::from_utf8_lossy(&raw[..len]).into_owned()
+        decode_name(&unsafe { *self.name.get() })
     }
 
     /// Records the armed timer and the thread's name (signal-safe).
@@ -83,6 +81,13 @@ impl Slot {
         unsafe { *self.name.get() = name };
         self.timer.store(timer, Ordering::Release);
     }
+}
+
+/// A thread name as `PR_GET_NAME` gives it (NUL-padded), as a string (empty
+/// for zeros).
+pub(crate) fn decode_name(raw: &[u8; 16]) -> String {
+    let len = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+    String::from_utf8_lossy(&raw[..len]).into_owned()
 }
 
 impl TimedThreads {

@@ -127,16 +127,24 @@ impl ThreadTimers {
         self.timers.len()
     }
 
-    /// Reads the names of the threads among `tids` not seen before (the threads
-    /// the process timer sampled; an exited one stays nameless).
-    pub(crate) fn name_threads(&mut self, tids: &std::collections::HashSet<u32>) {
-        for &tid in tids {
-            self.names.entry(tid).or_insert_with(|| thread_name(tid));
+    /// Names the threads among `tids` (the threads sampled since the last
+    /// call) by the name their latest process timer's sample carried, which
+    /// replaces an earlier one; a thread without such a sample, if not named
+    /// before, as /proc has it now (an exited one stays nameless).
+    pub(crate) fn name_threads(&mut self, tids: &HashMap<u32, [u8; 16]>) {
+        for (&tid, raw) in tids {
+            let name = super::threads::decode_name(raw);
+            if name.is_empty() {
+                self.names.entry(tid).or_insert_with(|| thread_name(tid));
+            } else {
+                self.names.insert(tid, name);
+            }
         }
     }
 
     /// Deletes every timer (as [`ThreadTimers::delete_all`]) and returns the
-    /// names of every thread that had one, as they were when first seen.
+    /// names of every thread that had one (when its timer was armed, or as
+    /// [`ThreadTimers::name_threads`] last named it).
     pub(crate) fn finish(mut self) -> HashMap<u32, String> {
         self.delete_all();
         std::mem::take(&mut self.names)
