@@ -4,9 +4,9 @@
 //! ring, and returns. A signal of the process-wide timer is kept only on a thread
 //! without a timer of its own; once such a thread has used [`OWN_TIMER_AFTER_NS`]
 //! of CPU the handler arms its own timer (a few raw system calls: gettid,
-//! clock_gettime, timer_create, timer_settime). Such a sample also carries the
-//! thread's name (prctl), since a short-lived thread may be gone before the
-//! collector could read it. It allocates
+//! clock_gettime, timer_create, timer_settime). A process timer's sample also
+//! carries the thread's name (prctl), since a short-lived thread may be gone
+//! before the collector could read it. It allocates
 //! nothing, takes no lock, calls no libc function but `syscall` (errno is saved
 //! and restored), and cannot panic: every index is checked and every read of
 //! stack memory is bounded by the current thread's stack.
