@@ -154,11 +154,11 @@ fn build_quietly(default_type: &str, exact: &AllocStats) -> Profile {
                 labels: Labels::new(vec![Label::num("bytes", b.size as i64, "bytes")]),
             });
         }
-        let own = alloc::own_stats();
+        let own = alloc::own_stats().live_bytes().max(0);
         t.p.comments.push(
             format!(
-                "sonde's own memory (not in this profile): {} bytes in use",
-                own.live_bytes().max(0)
+                "sonde's own memory (not in this profile): {} in use ({own} bytes)",
+                sonde_profile::units::scaled_label(own, "bytes", "auto")
             )
             .into(),
         );
