@@ -59,8 +59,9 @@ pub struct Case {
     pub title: &'static str,
     /// The Go commands the seed uses for it.
     pub go: &'static str,
-    /// Runs the workload, profiles it and checks the profile.
-    pub run: fn(&Ctx) -> Result<Outcome>,
+    /// Runs the workload, profiles it and checks the profile, recording into
+    /// the outcome as it goes (kept when it then fails).
+    pub run: fn(&Ctx, &mut Outcome) -> Result<()>,
 }
 
 /// `sonde demo`'s arguments.
@@ -375,17 +376,26 @@ pub fn run_case(a: &CaseArgs) -> Result<std::process::ExitCode> {
         store: a.out.join("store"),
         quick: a.quick,
     };
-    let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (c.run)(&ctx))) {
-        Ok(Ok(o)) => o,
-        Ok(Err(e)) => Outcome::failed(format!("{e:#}")),
-        Err(p) => Outcome::failed(format!(
-            "the case panicked: {}",
-            p.downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| p.downcast_ref::<String>().cloned())
-                .unwrap_or_default()
-        )),
-    };
+    // What the case gathered before an error or a panic is reported with it.
+    let mut outcome = Outcome::default();
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (c.run)(&ctx, &mut outcome))) {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            outcome.check(false, format!("{e:#}"));
+        }
+        Err(p) => {
+            outcome.check(
+                false,
+                format!(
+                    "the case panicked: {}",
+                    p.downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| p.downcast_ref::<String>().cloned())
+                        .unwrap_or_default()
+                ),
+            );
+        }
+    }
     println!("{RESULT_MARK}{}", outcome.to_json());
     Ok(std::process::ExitCode::SUCCESS)
 }

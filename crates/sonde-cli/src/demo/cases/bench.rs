@@ -273,7 +273,7 @@ pub fn harness(path: &Path, benches: &[Benchmark], args: &[&str]) -> Result<(i32
     Ok((code, text, results))
 }
 
-pub fn run(ctx: &Ctx) -> Result<Outcome> {
+pub fn run(ctx: &Ctx, o: &mut Outcome) -> Result<()> {
     let benches = [
         Benchmark::new("fibonacci_10", fibonacci_10),
         Benchmark::new("fibonacci_20", fibonacci_20),
@@ -290,10 +290,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     ];
     let path = ctx.file("bench.txt");
     let (code, text, results) = harness(&path, &benches, &["--benchtime", ctx.pick("300ms", "1s")])?;
-    let mut o = Outcome {
-        planted: "the seed's slow variants: += concatenation, vectors grown from empty, per-step format!".into(),
-        ..Outcome::default()
-    };
+    o.planted = "the seed's slow variants: += concatenation, vectors grown from empty, per-step format!".into();
     o.check(code == 0, format!("sonde-bench ran every benchmark (exit code {code})"));
     // A result's name `Fibonacci10-2` (no `Benchmark` prefix) is `Fibonacci10`.
     let short = |n: &str| -> String {
@@ -426,5 +423,5 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     o.file(&path);
     o.explore(format!("sonde benchstat {}", sh(&path)));
     o.explore("cargo bench -p sonde-bench --bench seed -- --benchmem   (the same functions as a bench target)");
-    Ok(o)
+    Ok(())
 }

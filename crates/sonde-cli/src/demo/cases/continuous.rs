@@ -36,15 +36,12 @@ pub fn render_page(i: u64) -> usize {
     page.len()
 }
 
-pub fn run(ctx: &Ctx) -> Result<Outcome> {
+pub fn run(ctx: &Ctx, o: &mut Outcome) -> Result<()> {
     let secs = ctx.pick(3, 6);
-    let mut o = Outcome {
-        planted: format!(
-            "a service rendering pages for {secs} s, keeping a 16 KiB session for one request in ten; an agent takes a \
+    o.planted = format!(
+        "a service rendering pages for {secs} s, keeping a 16 KiB session for one request in ten; an agent takes a \
              0.8 s CPU window every second and the heap every 0.5 s"
-        ),
-        ..Outcome::default()
-    };
+    );
     let case_start = sonde_profile::store::now_nanos();
     let agent = agent::builder("sonde-demo")
         .version(env!("CARGO_PKG_VERSION"))
@@ -142,5 +139,5 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     o.explore(format!("sonde top --user-code --store {store} --kind cpu{window}"));
     o.explore(format!("sonde growth --store {store} --kind heap{window}"));
     o.explore(format!("sonde web --store {store} --kind cpu{window}"));
-    Ok(o)
+    Ok(())
 }

@@ -44,16 +44,13 @@ pub async fn process_event(event: Event) -> Option<u64> {
     tokio::time::timeout(Duration::from_millis(20), rx).await.ok()?.ok()
 }
 
-pub fn run(ctx: &Ctx) -> Result<Outcome> {
+pub fn run(ctx: &Ctx, o: &mut Outcome) -> Result<()> {
     let hours = ctx.pick(6, 12);
     let per_hour = 40u64;
-    let mut o = Outcome {
-        planted: format!(
-            "process_event spawns expensive_computation and times out after 20 ms without cancelling it: \
+    o.planted = format!(
+        "process_event spawns expensive_computation and times out after 20 ms without cancelling it: \
              one event in ten leaks a task holding 64 KiB ({hours} \"hours\" of {per_hour} events)"
-        ),
-        ..Outcome::default()
-    };
+    );
     // Every 64 KiB buffer sampled (Go: runtime.MemProfileRate = 4096): at the
     // default 512 KiB, a leak of a few dozen such buffers is a few samples.
     sonde::heap::set_sample_rate(4096);
@@ -161,5 +158,5 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     ));
     o.explore(format!("sonde top --base {} {}", sh(first), sh(last)));
     o.explore(format!("sonde web --store {store} --kind heap --from {from} --to {to}"));
-    Ok(o)
+    Ok(())
 }

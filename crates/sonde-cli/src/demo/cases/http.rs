@@ -31,12 +31,9 @@ pub async fn fast_handler() -> &'static str {
     "Quick response"
 }
 
-pub fn run(ctx: &Ctx) -> Result<Outcome> {
+pub fn run(ctx: &Ctx, o: &mut Outcome) -> Result<()> {
     let seconds = ctx.pick(1, 3);
-    let mut o = Outcome {
-        planted: "GET /slow adds ten million numbers per request; GET /fast answers at once".into(),
-        ..Outcome::default()
-    };
+    o.planted = "GET /slow adds ten million numbers per request; GET /fast answers at once".into();
     let rt = super::tokio_runtime()?;
     let app: Router = Router::new()
         .route("/slow", get(slow_handler))
@@ -107,5 +104,5 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     o.explore(format!("sonde top --user-code {}", sh(&path)));
     o.explore(format!("sonde web {}", sh(&path)));
     o.explore("cargo run -p sonde --features http --example http_axum   (the same service, to curl yourself)");
-    Ok(o)
+    Ok(())
 }

@@ -55,15 +55,12 @@ impl JobProcessor {
     }
 }
 
-pub fn run(ctx: &Ctx) -> Result<Outcome> {
+pub fn run(ctx: &Ctx, o: &mut Outcome) -> Result<()> {
     let batches = ctx.pick(4, 6);
     let per_batch = 60u64;
-    let mut o = Outcome {
-        planted: format!(
-            "{batches} batches of {per_batch} jobs, one in three stuck for ever: a task per job (leaks) vs 4 workers with a 5 ms timeout"
-        ),
-        ..Outcome::default()
-    };
+    o.planted = format!(
+        "{batches} batches of {per_batch} jobs, one in three stuck for ever: a task per job (leaks) vs 4 workers with a 5 ms timeout"
+    );
     let rt = super::tokio_runtime()?;
     let server = sonde::http::serve("127.0.0.1:0")?;
     let url = format!("http://{}/debug/pprof/tasks?debug=1", server.local_addr());
@@ -168,5 +165,5 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     o.explore(format!("sonde top {}", sh(&leaked_path)));
     o.explore(format!("sonde tags {}", sh(&leaked_path)));
     o.explore(format!("sonde top {}", sh(&pool_path)));
-    Ok(o)
+    Ok(())
 }

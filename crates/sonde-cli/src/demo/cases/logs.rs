@@ -89,12 +89,9 @@ fn log_processing_builder(b: &mut B) {
     b.iter(|| process_logs_builder(black_box(&BATCH)));
 }
 
-pub fn run(ctx: &Ctx) -> Result<Outcome> {
-    let mut o = Outcome {
-        planted: "process_logs_concat: 10 new strings per entry and the whole batch copied per line (1,000 lines)"
-            .into(),
-        ..Outcome::default()
-    };
+pub fn run(ctx: &Ctx, o: &mut Outcome) -> Result<()> {
+    o.planted =
+        "process_logs_concat: 10 new strings per entry and the whole batch copied per line (1,000 lines)".into();
     let time = ctx.pick("300ms", "1s");
     LazyLock::force(&BATCH);
     let run_one = |name: &str, f: fn(&mut B)| -> Result<(std::path::PathBuf, Option<(f64, f64)>)> {
@@ -115,7 +112,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let (builder_prof, builder) = run_one("builder", log_processing_builder)?;
     let (Some((ns_c, allocs_c)), Some((ns_b, allocs_b))) = (concat, builder) else {
         o.check(false, "both benchmarks reported ns/op and allocs/op");
-        return Ok(o);
+        return Ok(());
     };
     o.table.push(format!(
         "BenchmarkLogProcessingConcat    {ns_c:>14.0} ns/op {allocs_c:>8.0} allocs/op"
@@ -168,5 +165,5 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     o.explore(format!("sonde top {}", sh(&concat_prof)));
     o.explore(format!("sonde top --user-code {}", sh(&concat_prof)));
     o.explore(format!("sonde web {}", sh(&concat_prof)));
-    Ok(o)
+    Ok(())
 }

@@ -86,17 +86,14 @@ fn hammer(cache: &Arc<Cache>, threads: u64, ops: u64) -> f64 {
     t.elapsed().as_secs_f64()
 }
 
-pub fn run(ctx: &Ctx) -> Result<Outcome> {
+pub fn run(ctx: &Ctx, o: &mut Outcome) -> Result<()> {
     let ops = ctx.pick(50_000, 100_000);
     // One thread per core, at least two: more would add the waits of threads
     // preempted by each other to the contention measured.
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).max(2) as u64;
-    let mut o = Outcome {
-        planted: format!(
-            "Cache::set renders its value while holding the cache's one write lock; {threads} threads x {ops} operations, one set in five"
-        ),
-        ..Outcome::default()
-    };
+    o.planted = format!(
+        "Cache::set renders its value while holding the cache's one write lock; {threads} threads x {ops} operations, one set in five"
+    );
     sonde::sync::set_mutex_profile_fraction(1);
     let single_secs = hammer(&Arc::new(Cache::new(1)), threads, ops);
     let single = sonde::sync::mutex_profile();
@@ -168,5 +165,5 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     o.explore(format!("sonde top {}", sh(&single_path)));
     o.explore(format!("sonde peek 'Cache::set' {}", sh(&single_path)));
     o.explore(format!("sonde top {}", sh(&sharded_path)));
-    Ok(o)
+    Ok(())
 }

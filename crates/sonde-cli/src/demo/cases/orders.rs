@@ -280,15 +280,12 @@ fn pages_per_second(duration: Duration, mut page: impl FnMut(u64) -> Result<usiz
     Ok(n as f64 / t.elapsed().as_secs_f64())
 }
 
-pub fn run(ctx: &Ctx) -> Result<Outcome> {
+pub fn run(ctx: &Ctx, o: &mut Outcome) -> Result<()> {
     let secs = ctx.pick(1.0, 2.0);
-    let mut o = Outcome {
-        planted: format!(
-            "the order page runs 1 + {ORDERS_PER_USER} queries (one per order) against a SQLite server thread, each a {} ms round trip away",
-            ROUND_TRIP.as_secs_f64() * 1e3
-        ),
-        ..Outcome::default()
-    };
+    o.planted = format!(
+        "the order page runs 1 + {ORDERS_PER_USER} queries (one per order) against a SQLite server thread, each a {} ms round trip away",
+        ROUND_TRIP.as_secs_f64() * 1e3
+    );
     let db_path = ctx.file("orders.db");
 
     // The page served on a thread of its own while the main thread profiles it.
@@ -423,5 +420,5 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         "sonde top --user-code --relative-percentages --tagfocus thread=orders-page {}",
         sh(&cpu_path)
     ));
-    Ok(o)
+    Ok(())
 }

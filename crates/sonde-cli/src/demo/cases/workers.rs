@@ -181,17 +181,14 @@ fn write_logs(dir: &Path, files: usize, lines: usize) -> Result<Vec<PathBuf>> {
         .collect()
 }
 
-pub fn run(ctx: &Ctx) -> Result<Outcome> {
+pub fn run(ctx: &Ctx, o: &mut Outcome) -> Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let workers = cores.max(2);
     let (n_images, n_jobs) = (8, ctx.pick(64, 160));
     let (n_files, n_lines) = (ctx.pick(4, 8), 100_000);
-    let mut o = Outcome {
-        planted: format!(
-            "{n_jobs} grayscale jobs on {n_images} images of {SIDE}x{SIDE} and {n_files} log files of {n_lines} lines: sequential vs {workers} workers"
-        ),
-        ..Outcome::default()
-    };
+    o.planted = format!(
+        "{n_jobs} grayscale jobs on {n_images} images of {SIDE}x{SIDE} and {n_files} log files of {n_lines} lines: sequential vs {workers} workers"
+    );
     let images = Arc::new((0..n_images).map(image).collect::<Vec<_>>());
     let t = Instant::now();
     let sequential: Vec<u64> = (0..n_jobs).map(|j| grayscale_job(&images, j)).collect();
@@ -284,5 +281,5 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     o.explore(format!("sonde top --user-code {}", sh(&path)));
     o.explore(format!("sonde tags {}", sh(&path)));
     o.explore(format!("sonde peek grayscale {}", sh(&path)));
-    Ok(o)
+    Ok(())
 }
