@@ -89,17 +89,14 @@ pub enum StoreError {
     },
     /// Another writer (a [`Store`] in this process or another, such as a
     /// sonde agent's local sink) has the directory open.
-    #[error(
-        "another writer (a sonde agent, in this process or another) has the store {} open (it holds {}); \
-         give each writer a directory of its own, such as profiles/<service>-<pid>, or stop the other first",
-        dir.display(),
-        lock.display()
-    )]
+    #[error("{}", busy_message(dir, lock, *holder))]
     Busy {
         /// The store's directory.
         dir: PathBuf,
         /// Its lock file (`DIR/.lock`).
         lock: PathBuf,
+        /// The process id the holder wrote into the lock file, if readable.
+        holder: Option<u32>,
     },
     /// No profile of the kind in the window.
     #[error("{0}")]
@@ -114,22 +111,76 @@ pub enum StoreError {
     },
 }
 
+/// [`StoreError::Busy`]'s text.
+fn busy_message(dir: &Path, lock: &Path, holder: Option<u32>) -> String {
+    let who = match holder {
+        Some(pid) if pid == std::process::id() => {
+            " (this process, or a child it forked and that has not exited yet)".to_string()
+        }
+        Some(pid) => format!(" (process {pid})"),
+        None => String::new(),
+    };
+    format!(
+        "another writer{who} has the store {} open: a sonde agent's LocalStore or a Store, in this process or \
+         another. Give each writer a directory of its own, one per running instance that stays the same across \
+         restarts so that retention applies (such as profiles/<service>-<instance>), or stop the other writer \
+         first. Do not delete {}: the lock goes with its holder, even when it crashes.",
+        dir.display(),
+        lock.display()
+    )
+}
+
 /// Takes `DIR/.lock` (created if needed) for one writer: an exclusive `flock`,
-/// which the kernel releases when the file is closed, also by a crash. (A
-/// child the process forks shares the lock until it execs or exits.)
+/// which the kernel releases when the file is closed, also by a crash (a child
+/// the process forks shares it until it execs or exits). The holder writes its
+/// process id there for the next writer's [`StoreError::Busy`].
 fn lock_for_writing(dir: &Path) -> Result<File, StoreError> {
-    use rustix::fs::{FlockOperation, flock};
+    use rustix::fs::{FlockOperation, OFlags, flock};
+    use std::os::unix::fs::OpenOptionsExt;
     let path = dir.join(LOCK);
-    let f = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(io_err("creating", &path))?;
+    let not_a_file = || {
+        io_err("using", &path)(io::Error::other(
+            "it is not a regular file, and the store keeps its writer's lock there; remove it",
+        ))
+    };
+    if fs::symlink_metadata(&path).is_ok_and(|m| !m.is_file()) {
+        return Err(not_a_file());
+    }
+    // Never waits (for a FIFO's other end) and never follows a symbolic link.
+    let flags = (OFlags::NONBLOCK | OFlags::NOFOLLOW).bits() as i32;
+    let open = |write: bool| {
+        OpenOptions::new()
+            .read(true)
+            .write(write)
+            .create(write)
+            .truncate(false)
+            .custom_flags(flags)
+            .open(&path)
+    };
+    let (mut f, writable) = match open(true) {
+        Ok(f) => (f, true),
+        // A lock file this user may not write (made by another user): flock
+        // needs only a descriptor.
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied && path.is_file() => {
+            (open(false).map_err(io_err("opening", &path))?, false)
+        }
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => return Err(not_a_file()),
+        Err(e) => return Err(io_err("creating", &path)(e)),
+    };
+    if !f.metadata().is_ok_and(|m| m.is_file()) {
+        return Err(not_a_file());
+    }
     match flock(&f, FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => Ok(f),
+        Ok(()) => {
+            if writable {
+                // Best effort: only the Busy message of a next writer reads it.
+                let _ = f.set_len(0).and_then(|()| writeln!(f, "{}", std::process::id()));
+            }
+            Ok(f)
+        }
         Err(e) if e == rustix::io::Errno::WOULDBLOCK => Err(StoreError::Busy {
             dir: dir.to_path_buf(),
+            holder: fs::read_to_string(&path).ok().and_then(|t| t.trim().parse().ok()),
             lock: path,
         }),
         Err(e) => Err(io_err("locking", &path)(e.into())),
@@ -198,12 +249,14 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::Io`] when the directory cannot be created, read or
-    /// written; [`StoreError::NotAStore`] when it is a file;
+    /// written, is a file, or its `.lock` is not a regular file;
     /// [`StoreError::Busy`] when another writer has it open.
     pub fn open(dir: impl AsRef<Path>) -> Result<Store, StoreError> {
         let dir = dir.as_ref().to_path_buf();
         if dir.exists() && !dir.is_dir() {
-            return Err(StoreError::NotAStore { dir });
+            return Err(io_err("opening the store", &dir)(io::Error::other(
+                "it is a file; give the store a directory (it is created if missing)",
+            )));
         }
         fs::create_dir_all(&dir).map_err(io_err("creating the store directory", &dir))?;
         let lock = lock_for_writing(&dir)?;
@@ -643,6 +696,10 @@ mod tests {
         assert!(matches!(err, StoreError::Busy { .. }), "{err:?}");
         let msg = err.to_string();
         assert!(msg.contains("directory of its own") && msg.contains(".lock"), "{msg}");
+        assert!(
+            msg.contains("(this process, or a child it forked"),
+            "the holder's pid: {msg}"
+        );
         assert!(dir.join(".heap_y.pb.gz.tmp").exists());
         // Readers take no lock.
         assert_eq!(list(&dir).expect("list").len(), 1);
@@ -651,6 +708,47 @@ mod tests {
         let second = Store::open(&dir).expect("open once the first is gone");
         assert_eq!(second.entries().len(), 1);
         assert!(!dir.join(".heap_y.pb.gz.tmp").exists());
+        fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_lock_that_is_not_a_file_is_an_error_not_a_hang() {
+        let dir = temp_dir("bad-lock");
+        fs::create_dir_all(&dir).expect("dir");
+        let lock = dir.join(LOCK);
+        let fifo = || {
+            rustix::fs::mknodat(
+                rustix::fs::CWD,
+                &lock,
+                rustix::fs::FileType::Fifo,
+                rustix::fs::Mode::from_raw_mode(0o600),
+                0,
+            )
+            .expect("mkfifo")
+        };
+        let kinds: [(&str, &dyn Fn()); 3] = [
+            // Opened for writing, a FIFO would wait for a reader for ever.
+            ("a FIFO", &fifo),
+            ("a directory", &|| fs::create_dir(&lock).expect("mkdir")),
+            ("a symbolic link", &|| {
+                std::os::unix::fs::symlink(dir.join("elsewhere"), &lock).expect("symlink")
+            }),
+        ];
+        for (what, make) in kinds {
+            make();
+            let err = Store::open(&dir).expect_err(what).to_string();
+            assert!(
+                err.contains("not a regular file") && err.contains("remove it"),
+                "{what}: {err}"
+            );
+            assert!(!dir.join("elsewhere").exists(), "{what}: a link is not followed");
+            let _ = fs::remove_dir(&lock).or_else(|_| fs::remove_file(&lock));
+        }
+        // A file where the store should be: a writer's words, not a reader's.
+        let file = dir.join("file");
+        fs::write(&file, b"x").expect("file");
+        let err = Store::open(&file).expect_err("a file").to_string();
+        assert!(err.contains("it is a file; give the store a directory"), "{err}");
         fs::remove_dir_all(&dir).ok();
     }
 
