@@ -146,8 +146,9 @@ pub(crate) fn hostname() -> String {
 /// A thread's name (its `comm`, at most 15 bytes, as `std::thread::Builder::name`
 /// or `prctl(PR_SET_NAME)` set it); empty when the thread is gone.
 pub(crate) fn thread_name(tid: u32) -> String {
-    std::fs::read_to_string(format!("/proc/self/task/{tid}/comm"))
-        .map(|s| s.trim_end().to_string())
+    // A name is any 15 bytes: not always UTF-8 (std cuts a long one mid-character).
+    std::fs::read(format!("/proc/self/task/{tid}/comm"))
+        .map(|b| String::from_utf8_lossy(&b).trim_end_matches('\n').to_string())
         .unwrap_or_default()
 }
 
