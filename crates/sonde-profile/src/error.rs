@@ -14,6 +14,15 @@ pub enum Error {
     #[error("reading profile: {0}")]
     Io(#[from] io::Error),
 
+    /// Writing a report's output failed (a full disk, a closed pipe).
+    #[error("writing {what}: {error}")]
+    Write {
+        /// What was being written (`the flame graph`).
+        what: &'static str,
+        /// The system's error.
+        error: io::Error,
+    },
+
     /// The gzip stream is corrupt or ends early.
     #[error(
         "corrupt or truncated gzip data at compressed byte {offset} (after {decompressed} bytes \

@@ -93,7 +93,9 @@ pub fn write_flame(
             "no samples left to draw (check focus/ignore and the sample index)".into(),
         ));
     }
-    flamegraph::from_lines(&mut opts, lines.iter().map(String::as_str), out)
-        .map_err(|e| Error::Io(std::io::Error::other(format!("drawing the flame graph: {e}"))))?;
+    flamegraph::from_lines(&mut opts, lines.iter().map(String::as_str), out).map_err(|error| Error::Write {
+        what: "the flame graph",
+        error,
+    })?;
     Ok(warnings)
 }
