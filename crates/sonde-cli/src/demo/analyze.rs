@@ -104,9 +104,15 @@ pub fn flame(profile: &Path, base: Option<&Path>, svg: &Path, title: &str) -> Re
     let p = read(profile)?;
     let b = base.map(read).transpose()?;
     let f = std::fs::File::create(svg).with_context(|| format!("creating {}", svg.display()))?;
-    report::write_flame(p, b, &Config::default(), title, std::io::BufWriter::new(f))
-        .with_context(|| format!("drawing {}", svg.display()))?;
-    Ok(())
+    let mut w = std::io::BufWriter::new(f);
+    let drawn = report::write_flame(p, b, &Config::default(), title, &mut w)
+        .map_err(anyhow::Error::from)
+        .and_then(|_| Ok(w.into_inner().map_err(|e| e.into_error())?.sync_all()?));
+    if drawn.is_err() {
+        // No half-written picture left behind.
+        let _ = std::fs::remove_file(svg);
+    }
+    drawn.with_context(|| format!("drawing {}", svg.display()))
 }
 
 /// The name a profile shows for a function of a case module (`expensive_operation`

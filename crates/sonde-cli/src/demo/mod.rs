@@ -77,9 +77,12 @@ pub struct DemoArgs {
     #[arg(long)]
     pub quick: bool,
     /// Where profiles, flame graphs and the store go.
-    #[arg(long, value_name = "DIR", default_value = "sonde-demo")]
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_OUT)]
     pub out: PathBuf,
 }
+
+/// Where the demo writes without `--out`.
+const DEFAULT_OUT: &str = "sonde-demo";
 
 /// The hidden `sonde __demo-case` command: one case, in its own process.
 #[derive(Args, Debug)]
@@ -130,6 +133,9 @@ macro_rules! emitln {
 /// The line before a case's result on its process's standard output.
 const RESULT_MARK: &str = "sonde-demo-result: ";
 
+/// The environment variable that gives a case's process the demo's pid.
+const PARENT_ENV: &str = "SONDE_DEMO_PARENT";
+
 /// How long a case may run before the demo stops it.
 const CASE_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -175,12 +181,18 @@ pub fn run(a: &DemoArgs) -> Result<std::process::ExitCode> {
         started.elapsed().as_secs_f64()
     );
     if !failed.is_empty() {
+        let mut again = format!("sonde demo --case {}", failed.join(" --case "));
+        if a.quick {
+            again.push_str(" --quick");
+        }
+        if a.out != Path::new(DEFAULT_OUT) {
+            again.push_str(&format!(" --out {}", analyze::sh(&a.out)));
+        }
         emitln!(
-            "FAILED: {}. A check that measures this machine (benchmarks, contention, speedups, pages per second) \
-             can fail while other work keeps every core busy: `sonde demo --case {}` runs it again; its files stay \
-             under {} for a look.",
+            "FAILED: {}. A failed check that measures this machine (benchmarks, contention, speedups, pages per \
+             second) may be other work keeping every core busy; an error names its cause (a file that could not \
+             be written, a port) in its line above. `{again}` runs it again; what it wrote is under {}.",
             failed.join(", "),
-            failed[0],
             analyze::sh(&a.out)
         );
     }
@@ -297,6 +309,7 @@ fn run_child(exe: &Path, c: &Case, out: &Path, quick: bool) -> Result<Outcome> {
     }
     let mut child = cmd
         .env(crate::alloc::DEMO_CASE_ENV, c.name)
+        .env(PARENT_ENV, std::process::id().to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -342,7 +355,13 @@ fn run_child(exe: &Path, c: &Case, out: &Path, quick: bool) -> Result<Outcome> {
     };
     match stdout.lines().rev().find_map(|l| l.strip_prefix(RESULT_MARK)) {
         Some(json) => Outcome::from_json(json),
-        None => bail!("the case's process ended ({status}) without a result:\n{}", tail()),
+        None => bail!(
+            "the case's process ended ({status}) without a result{}",
+            match tail() {
+                t if t.trim().is_empty() => " (it printed nothing on its standard error)".to_string(),
+                t => format!(":\n{t}"),
+            }
+        ),
     }
 }
 
@@ -355,6 +374,12 @@ pub fn run_case(a: &CaseArgs) -> Result<std::process::ExitCode> {
     // when its terminal's Ctrl-C reaches both).
     // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number; no memory is involved.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    // A demo that died before the line above: no signal will come.
+    let parent = std::env::var(PARENT_ENV).ok().and_then(|p| p.parse::<i32>().ok());
+    // SAFETY: getppid has no preconditions.
+    if parent.is_some_and(|p| p != unsafe { libc::getppid() }) {
+        bail!("the sonde demo that started this case has ended");
+    }
     let c = cases::ALL
         .iter()
         .find(|c| c.name == a.name)

@@ -67,6 +67,17 @@ pub fn run(ctx: &Ctx, o: &mut Outcome) -> Result<()> {
         collected("heap"),
         stats.collect_errors
     ));
+    // What the store's sink could not write, and why: a store short of
+    // profiles below would not say.
+    for s in stats.sinks.iter().filter(|s| s.failures + s.dropped > 0) {
+        o.table.push(format!(
+            "the agent's {}: {} writes failed, {} profiles dropped; last error: {}",
+            s.name,
+            s.failures,
+            s.dropped,
+            s.last_error.as_deref().unwrap_or("none recorded")
+        ));
+    }
 
     // This run's profiles: the agent labels them with its process (the pid,
     // which a container may reuse, and the agent's start, after ours).

@@ -44,8 +44,10 @@ pub fn run(ctx: &Ctx, o: &mut Outcome) -> Result<()> {
     }
     let path = ctx.file("heap.pb.gz");
     analyze::write(&sonde::heap::profile(), &path)?;
+    o.file(&path);
     let svg = ctx.file("heap.svg");
     analyze::flame(&path, None, &svg, "Heap in use: Example 3")?;
+    o.file(&svg);
 
     let inuse = analyze::top(&path, |_| {})?;
     let first = inuse.rows.first();
@@ -76,8 +78,6 @@ pub fn run(ctx: &Ctx, o: &mut Outcome) -> Result<()> {
             temp.map_or("absent".into(), |r| r.flat_format.clone())
         ),
     );
-    o.file(&path);
-    o.file(&svg);
     o.explore(format!("sonde top {}", sh(&path)));
     o.explore(format!("sonde top --sample-index alloc_space {}", sh(&path)));
     o.explore(format!("sonde web {}", sh(&path)));

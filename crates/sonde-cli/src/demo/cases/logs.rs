@@ -97,12 +97,28 @@ pub fn run(ctx: &Ctx, o: &mut Outcome) -> Result<()> {
     let run_one = |name: &str, f: fn(&mut B)| -> Result<(std::path::PathBuf, Option<(f64, f64)>)> {
         let prof = ctx.file(&format!("cpu_{name}.pb.gz"));
         let prof_arg = prof.display().to_string();
-        let (code, _, results) = harness(
+        let (code, text, results) = harness(
             &ctx.file(&format!("bench_{name}.txt")),
             &[Benchmark::new(&format!("log_processing_{name}"), f)],
             &["--benchtime", time, "--cpuprofile", &prof_arg],
         )?;
-        anyhow::ensure!(code == 0, "the {name} benchmark failed (exit code {code})");
+        let tail: Vec<&str> = text
+            .lines()
+            .rev()
+            .take(3)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        anyhow::ensure!(
+            code == 0,
+            "the {name} benchmark failed (exit code {code}); its output ends: {}",
+            if tail.is_empty() {
+                "(nothing)".to_string()
+            } else {
+                tail.join(" / ")
+            }
+        );
         let r = results
             .first()
             .and_then(|r| Some((r.value("ns/op")?, r.value("allocs/op")?)));

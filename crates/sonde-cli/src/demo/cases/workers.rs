@@ -165,17 +165,20 @@ fn write_logs(dir: &Path, files: usize, lines: usize) -> Result<Vec<PathBuf>> {
     (0..files)
         .map(|f| {
             let path = dir.join(format!("app-{f}.log"));
-            let mut w = std::io::BufWriter::new(std::fs::File::create(&path)?);
-            for i in 0..lines {
-                writeln!(
-                    w,
-                    "2024-01-15 10:{:02}:{:02} {} request {i} from api-{f} served",
-                    i / 60 % 60,
-                    i % 60,
-                    LEVELS[i % 4]
-                )?;
-            }
-            w.flush()?;
+            let write = || -> std::io::Result<()> {
+                let mut w = std::io::BufWriter::new(std::fs::File::create(&path)?);
+                for i in 0..lines {
+                    writeln!(
+                        w,
+                        "2024-01-15 10:{:02}:{:02} {} request {i} from api-{f} served",
+                        i / 60 % 60,
+                        i % 60,
+                        LEVELS[i % 4]
+                    )?;
+                }
+                w.flush()
+            };
+            write().with_context(|| format!("writing {}", path.display()))?;
             Ok(path)
         })
         .collect()
