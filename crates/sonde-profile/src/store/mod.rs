@@ -134,6 +134,7 @@ fn busy_message(dir: &Path, lock: &Path, holder: Option<u32>) -> String {
 /// which the kernel releases when the file is closed, also by a crash (a child
 /// the process forks shares it until it execs or exits). The holder writes its
 /// process id there for the next writer's [`StoreError::Busy`].
+#[cfg(unix)]
 fn lock_for_writing(dir: &Path) -> Result<File, StoreError> {
     use rustix::fs::{FlockOperation, OFlags, flock};
     use std::os::unix::fs::OpenOptionsExt;
@@ -185,6 +186,19 @@ fn lock_for_writing(dir: &Path) -> Result<File, StoreError> {
         }),
         Err(e) => Err(io_err("locking", &path)(e.into())),
     }
+}
+
+/// Elsewhere than on Unix the lock file is made but not locked: one writer per
+/// directory is the caller's to keep.
+#[cfg(not(unix))]
+fn lock_for_writing(dir: &Path) -> Result<File, StoreError> {
+    let path = dir.join(LOCK);
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_err("creating", &path))
 }
 
 fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StoreError + 'a {
@@ -681,6 +695,7 @@ mod tests {
         fs::remove_dir_all(&dir).ok();
     }
 
+    #[cfg(unix)]
     #[test]
     fn one_writer_at_a_time() {
         let dir = temp_dir("one-writer");
@@ -711,6 +726,7 @@ mod tests {
         fs::remove_dir_all(&dir).ok();
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_lock_that_is_not_a_file_is_an_error_not_a_hang() {
         let dir = temp_dir("bad-lock");
@@ -752,6 +768,7 @@ mod tests {
         fs::remove_dir_all(&dir).ok();
     }
 
+    #[cfg(unix)]
     #[test]
     fn open_repairs_what_a_crash_leaves() {
         let dir = temp_dir("repair");
