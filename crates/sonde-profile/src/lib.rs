@@ -28,7 +28,8 @@
 //!   stacks and Speedscope; flame graphs as SVG (feature `flame`).
 //! * [`store`]: the local profile store a sonde agent writes (Go-style file
 //!   names, an index of kinds, times, labels and totals, atomic writes,
-//!   retention) and its time windows, read by `sonde store ls` and `--store`.
+//!   retention, one writer at a time) and its time windows, read by `sonde
+//!   store ls` and `--store`.
 //! * [`units`]: how values and percentages print, digit for digit as pprof prints them.
 //!
 //! ```
