@@ -342,10 +342,7 @@ fn run_child(exe: &Path, c: &Case, out: &Path, quick: bool) -> Result<Outcome> {
     };
     let stdout = out_t.join().unwrap_or_default();
     let stderr = err_t.join().unwrap_or_default();
-    let tail = || {
-        let lines: Vec<&str> = stderr.lines().collect();
-        lines[lines.len().saturating_sub(15)..].join("\n")
-    };
+    let tail = || last_lines(&stderr, 15).join("\n");
     let Some(status) = status else {
         bail!(
             "the case ran longer than {} s and was stopped\n{}",
@@ -363,6 +360,12 @@ fn run_child(exe: &Path, c: &Case, out: &Path, quick: bool) -> Result<Outcome> {
             }
         ),
     }
+}
+
+/// The last `n` lines of `text`.
+pub(crate) fn last_lines(text: &str, n: usize) -> Vec<&str> {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].to_vec()
 }
 
 /// `sonde __demo-case NAME`: runs the case in this process and prints its outcome.

@@ -84,14 +84,13 @@ pub fn run(ctx: &Ctx, o: &mut Outcome) -> Result<()> {
     );
     let block = analyze::top(&block_path, |c| c.sample_index = Some("delay".into()))?;
     let waits = analyze::find(&block, "quick_operation");
-    let slept = slept_ns;
     o.check(
-        waits.is_some_and(|r| r.cum as f64 >= 0.95 * block.total as f64 && r.cum >= slept),
+        waits.is_some_and(|r| r.cum as f64 >= 0.95 * block.total as f64 && r.cum >= slept_ns),
         format!(
             "the block profile puts {} of wait at quick_operation ({} of all; it slept ≥ {} ms)",
             waits.map_or("nothing".into(), |r| r.cum_format.clone()),
             waits.map_or("0%".into(), |r| pct(r.cum, block.total)),
-            slept / 1_000_000
+            slept_ns / 1_000_000
         ),
     );
     for p in [&cpu_path, &block_path, &svg] {

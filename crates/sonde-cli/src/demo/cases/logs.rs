@@ -102,14 +102,7 @@ pub fn run(ctx: &Ctx, o: &mut Outcome) -> Result<()> {
             &[Benchmark::new(&format!("log_processing_{name}"), f)],
             &["--benchtime", time, "--cpuprofile", &prof_arg],
         )?;
-        let tail: Vec<&str> = text
-            .lines()
-            .rev()
-            .take(3)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
+        let tail = crate::demo::last_lines(&text, 3);
         anyhow::ensure!(
             code == 0,
             "the {name} benchmark failed (exit code {code}); its output ends: {}",
