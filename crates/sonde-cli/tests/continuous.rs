@@ -267,6 +267,37 @@ fn the_seed_continuous_profiler_finds_the_planted_leak() {
         .and_then(|p| p.trim_end_matches('%').parse().ok())
         .expect(row);
     assert!(cum_pct > 90.0, "the busy loop holds the CPU windows:\n{text}");
+
+    // A window the stop cuts before its first sample is not stored: agents
+    // stopped around the start of their first 50 ms window (due 100 ms after
+    // each starts), in this process with nothing left to run.
+    let cut_dir = dir.path("cut");
+    let mut delivered = 0;
+    for k in 0..12 {
+        let agent = agent::builder("cut")
+            .cpu(Duration::from_millis(50), Duration::from_millis(100))
+            .sink(LocalStore::new(&cut_dir))
+            .start()
+            .expect("the agent starts");
+        std::thread::sleep(Duration::from_millis(96 + k));
+        delivered += agent.stop().collected.get("profile").copied().unwrap_or(0);
+    }
+    let cut = if std::path::Path::new(&cut_dir).exists() {
+        store::list(&cut_dir).expect("the store")
+    } else {
+        Vec::new()
+    };
+    assert_eq!(cut.len() as u64, delivered, "every delivered window is stored");
+    for e in &cut {
+        let data = std::fs::read(std::path::Path::new(&cut_dir).join(&e.file)).expect("a stored window");
+        let p = sonde_profile::Profile::parse(&data).expect("a profile");
+        assert!(
+            !p.samples.is_empty() || p.duration_nanos >= 50_000_000,
+            "{}: a window cut after {} ns with no sample was stored",
+            e.file,
+            p.duration_nanos
+        );
+    }
 }
 
 #[test]

@@ -45,7 +45,8 @@
 //!   ([`Delivery`]); each sink has a bounded queue that drops its oldest
 //!   profile, counted in [`SinkStats::dropped`], when full.
 //! * **Stop**: [`AgentHandle::stop`] (or dropping the handle) cuts a running
-//!   CPU window short and delivers it, tries once more to deliver what is
+//!   CPU window short and delivers it (unless it holds no sample yet: the
+//!   stop came as it began), tries once more to deliver what is
 //!   queued (for at most [`Builder::flush_timeout`]), and joins the thread.
 //! * **fork()**: the agent stays in the parent. In a child the handle does
 //!   nothing (dropping it neither waits nor touches a lock); start an agent of
@@ -377,7 +378,8 @@ impl AgentHandle {
         std::process::id() != self.pid
     }
 
-    /// Stops the agent: a CPU window in progress ends now and is delivered,
+    /// Stops the agent: a CPU window in progress ends now and is delivered
+    /// (if it holds a sample),
     /// queued profiles get one more attempt (within the flush timeout), and
     /// the thread is joined. Returns the final [`AgentStats`]. Takes at most
     /// the flush timeout, plus the sink's timeout when a delivery is under way

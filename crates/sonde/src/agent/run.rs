@@ -87,6 +87,19 @@ impl State {
                 return None;
             }
         };
+        let cut = s
+            .job
+            .window
+            .is_some_and(|w| profile.duration_nanos < w.as_nanos() as i64);
+        if cut && stop.load(Ordering::SeqCst) && profile.samples.is_empty() {
+            // The stop came before the window's first sample: nothing to deliver.
+            tracing::debug!(
+                kind = kind.name(),
+                duration_ns = profile.duration_nanos,
+                "sonde agent: the window the stop cut holds no samples; not delivered"
+            );
+            return None;
+        }
         let profile = if kind.cumulative() {
             let before = s.before.replace(profile.clone())?;
             match profiles::delta(before, profile) {

@@ -104,6 +104,17 @@ pub fn run(ctx: &Ctx, o: &mut Outcome) -> Result<()> {
         .iter()
         .map(|e| analyze::read(&ctx.store.join(&e.file)))
         .collect::<Result<Vec<_>>>()?;
+    // The stop cuts the last window short; one it cut before its first
+    // sample is not stored (the service was busy until the stop).
+    let empty = cpu_profiles.iter().filter(|p| p.samples.is_empty()).count();
+    o.check(
+        empty == 0,
+        format!(
+            "{} of the {} CPU windows hold samples (the stop cuts the last one short)",
+            cpu_profiles.len() - empty,
+            cpu_profiles.len()
+        ),
+    );
     let merged = sonde_profile::merge(cpu_profiles).context("merging the CPU windows")?;
     let top = analyze::top_of(merged, |c| c.user_code = true)?;
     o.found = format!(
