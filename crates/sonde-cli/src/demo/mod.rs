@@ -138,6 +138,8 @@ const PARENT_ENV: &str = "SONDE_DEMO_PARENT";
 
 /// How long a case may run before the demo stops it.
 const CASE_TIMEOUT: Duration = Duration::from_secs(300);
+/// How often a case that runs long says so off a terminal.
+const STILL_RUNNING_EVERY: Duration = Duration::from_secs(60);
 
 /// `sonde demo`.
 pub fn run(a: &DemoArgs) -> Result<std::process::ExitCode> {
@@ -329,9 +331,22 @@ fn run_child(exe: &Path, c: &Case, out: &Path, quick: bool) -> Result<Outcome> {
         s
     });
     let started = Instant::now();
+    // Off a terminal (no spinner), a case that runs long says so now and then.
+    let quiet = !std::io::stderr().is_terminal();
+    let mut next_note = STILL_RUNNING_EVERY;
     let status = loop {
         if let Some(s) = child.try_wait()? {
             break Some(s);
+        }
+        if quiet && started.elapsed() >= next_note {
+            eprintln!(
+                "sonde demo: case {} still running after {} s (pid {}; stopped at {} s)",
+                c.name,
+                next_note.as_secs(),
+                child.id(),
+                CASE_TIMEOUT.as_secs()
+            );
+            next_note += STILL_RUNNING_EVERY;
         }
         if started.elapsed() > CASE_TIMEOUT {
             let _ = child.kill();
@@ -437,6 +452,9 @@ impl Progress {
             return Progress(None);
         }
         let bar = indicatif::ProgressBar::new_spinner();
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}") {
+            bar.set_style(style);
+        }
         bar.set_message(format!("{message} …"));
         bar.enable_steady_tick(Duration::from_millis(120));
         Progress(Some(bar))
