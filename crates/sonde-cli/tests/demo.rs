@@ -181,9 +181,25 @@ fn the_summary_ends_with_the_store_to_browse() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let dir = TempDir::new("demo-summary");
     let out = dir.path("out");
-    let o = sonde(&["demo", "--quick", "--case", "3", "--case", "growth", "--out", &out]);
-    let report = stdout(&o);
-    assert!(o.status.success(), "{report}{}", stderr(&o));
+    // With a `sonde` on PATH, the report's commands run as written.
+    let bin = dir.path("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    std::fs::copy(env!("CARGO_BIN_EXE_sonde"), format!("{bin}/sonde")).expect("a sonde on PATH");
+    let demo = |path: &str, cases: &[&str]| {
+        let mut args = vec!["demo", "--quick", "--out", &out];
+        for c in cases {
+            args.extend(["--case", c]);
+        }
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_sonde"))
+            .args(&args)
+            .env("PATH", path)
+            .output()
+            .expect("run the demo");
+        let report = stdout(&o);
+        assert!(o.status.success(), "{report}{}", stderr(&o));
+        report
+    };
+    let report = demo(&bin, &["3", "growth"]);
     assert!(report.contains("2 of 2 cases passed"), "{report}");
     assert!(
         report
@@ -191,4 +207,12 @@ fn the_summary_ends_with_the_store_to_browse() {
             .ends_with(&format!("sonde web --store {out}/store --kind heap")),
         "{report}"
     );
+    assert!(!report.contains("not on your PATH"), "{report}");
+    // Without one (right after `cargo run --release -- demo`), it says how.
+    let report = demo(&dir.path("empty"), &["3"]);
+    assert!(
+        report.contains("`sonde` is not on your PATH: `cargo install --locked --path crates/sonde-cli`"),
+        "{report}"
+    );
+    assert!(report.trim_end().ends_with("--kind heap"), "{report}");
 }

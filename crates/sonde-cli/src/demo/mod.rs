@@ -198,6 +198,14 @@ pub fn run(a: &DemoArgs) -> Result<std::process::ExitCode> {
             analyze::sh(&a.out)
         );
     }
+    if !on_path("sonde") {
+        emitln!(
+            "\n`sonde` is not on your PATH: `cargo install --locked --path crates/sonde-cli` installs this build \
+             (a second after `cargo run --release`), or write `cargo run --release --` (or {}) where the commands \
+             above say `sonde`.",
+            analyze::sh(&exe)
+        );
+    }
     if let Some(kinds) = store_kinds(&store) {
         emitln!(
             "\nBrowse what the cases stored, one kind at a time ({}):\n  sonde web --store {} --kind {}",
@@ -214,6 +222,16 @@ pub fn run(a: &DemoArgs) -> Result<std::process::ExitCode> {
         std::process::ExitCode::SUCCESS
     } else {
         std::process::ExitCode::FAILURE
+    })
+}
+
+/// Whether an executable file `name` is in a directory of `PATH`.
+fn on_path(name: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(name)).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
     })
 }
 

@@ -103,6 +103,8 @@ pub fn run(ctx: &Ctx, o: &mut Outcome) -> Result<()> {
     o.file(&svg);
     o.explore(format!("sonde top --user-code {}", sh(&path)));
     o.explore(format!("sonde web {}", sh(&path)));
-    o.explore("cargo run -p sonde --features http --example http_axum   (the same service, to curl yourself)");
+    o.explore(
+        "cargo run --release -p sonde --features http --example http_axum   (the same service, to curl yourself)",
+    );
     Ok(())
 }
