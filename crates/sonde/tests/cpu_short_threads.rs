@@ -147,10 +147,12 @@ fn short_threads_beside_busy_threads_with_timers() {
         short / 1e6,
         used / 1e6
     );
-    // Most of it where they burned: a signal the process timer sends as a
-    // thread starts lands in `start_thread` (the thread's signals are blocked
-    // until then), with the CPU of whichever threads ran before it.
-    assert!(burn >= 0.7 * used, "burn_10ms: {:.1} ms in the profile", burn / 1e6);
+    // Most of it where they burned. Not all: beside busy threads, many of the
+    // process timer's signals that reach a short thread land in its
+    // `start_thread` (its signals are blocked until then), each with the
+    // periods of whichever threads ran before: 63–100% in `burn_10ms` in 26
+    // runs here, the rest there.
+    assert!(burn >= 0.5 * used, "burn_10ms: {:.1} ms in the profile", burn / 1e6);
 }
 
 #[test]
