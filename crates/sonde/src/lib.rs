@@ -19,8 +19,7 @@
 //!   * [`cpu`]: the CPU profiler (`pprof.StartCPUProfile` for Rust): per-thread
 //!     CPU-time timers and a process-wide one for threads too new to have their
 //!     own (`cpu/timers.rs`, `cpu/threads.rs`), signal-safe stack capture
-//!     (`cpu/signal.rs`, `cpu/ring.rs`); the new threads' total from the CPU
-//!     clocks (`cpu/young.rs`); `cpu/profile.rs` builds the profile
+//!     (`cpu/signal.rs`, `cpu/ring.rs`); `cpu/profile.rs` builds the profile
 //!     (`samples/count`, `cpu/nanoseconds`).
 //!   * [`sync`]: the contention profiles (Go's block and mutex profiles):
 //!     std's `Mutex`, `RwLock` and `Condvar` that record their waits and the

@@ -60,26 +60,6 @@ pub(crate) fn current_tid() -> u32 {
     unsafe { libc::syscall(libc::SYS_gettid) as u32 }
 }
 
-/// Clock `clock` (e.g. `CLOCK_THREAD_CPUTIME_ID`, `CLOCK_PROCESS_CPUTIME_ID`)
-/// in nanoseconds; 0 if it cannot be read. Signal-safe: one raw system call.
-pub(crate) fn clock_ns(clock: libc::clockid_t) -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes one timespec into `ts`.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_clock_gettime,
-            clock as libc::c_long,
-            &mut ts as *mut libc::timespec,
-        )
-    };
-    if r != 0 {
-        return 0;
-    }
-    (ts.tv_sec as u64)
-        .saturating_mul(1_000_000_000)
-        .saturating_add(ts.tv_nsec as u64)
-}
-
 /// `/proc/self/task`, kept open: re-reading an open directory of procfs lists the
 /// threads of the moment, without the cost of opening it again at every scan.
 pub(crate) struct TaskDir {

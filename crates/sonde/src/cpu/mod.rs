@@ -28,9 +28,7 @@
 //! samples are proportional to each thread's CPU time however many threads are
 //! busy, and sleeping threads get none. Threads that start during the profile
 //! are sampled by a process-wide CPU timer from their first instant until they
-//! have a timer of their own; that timer's signals say where those threads
-//! ran, and the CPU clocks how much: the process's CPU time less what the
-//! thread timers counted and the collector used. When the kernel checks timers less often
+//! have a timer of their own. When the kernel checks timers less often
 //! than the sampling period (many kernels check CPU timers at every scheduler tick,
 //! 250 Hz), each signal carries the number of periods that elapsed, so the
 //! profile's CPU total stays exact at 1000 Hz.
@@ -40,7 +38,6 @@ mod ring;
 mod signal;
 mod threads;
 mod timers;
-mod young;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -356,13 +353,7 @@ fn collect(
     // runs); and all.
     let mut tids: HashMap<u32, [u8; 16]> = HashMap::new();
     let mut all_tids: HashSet<u32> = HashSet::new();
-    // The process timer's samples (threads without a timer of their own) apart
-    // from the thread timers': their total is set by the clocks at the end.
-    let mut young: HashMap<StackKey, StackCount> = HashMap::new();
-    let drain = |stacks: &mut HashMap<StackKey, StackCount>,
-                 young: &mut HashMap<StackKey, StackCount>,
-                 truncated: &mut u64,
-                 tids: &mut HashMap<u32, [u8; 16]>| {
+    let drain = |stacks: &mut HashMap<StackKey, StackCount>, truncated: &mut u64, tids: &mut HashMap<u32, [u8; 16]>| {
         let mut taken = 0usize;
         ring.consume(|s| {
             taken += 1;
@@ -372,12 +363,11 @@ fn collect(
             }
             let len = (s.len as usize).min(s.frames.len());
             let key = (if thread_labels { s.tid } else { 0 }, s.frames[..len].into());
-            let (e, bound, weight) = if s.process {
-                let e = young.entry(key).or_default();
-                (e, process_bound, s.weight as u64 * process_periods)
+            let e = stacks.entry(key).or_default();
+            let (bound, weight) = if s.process {
+                (process_bound, s.weight as u64 * process_periods)
             } else {
-                let e = stacks.entry(key).or_default();
-                (e, thread_bound, s.weight as u64)
+                (thread_bound, s.weight as u64)
             };
             e.periods += weight.min(bound);
             e.held += weight.saturating_sub(bound);
@@ -393,8 +383,6 @@ fn collect(
         return Err(Error::Collector);
     }
     let _ = ready.send(Ok(()));
-    // The process's CPU clock and the collector's own, from the first timer.
-    let clocks_at_start = young::Clocks::now();
     let mut tick = 0u32;
     let mut wait = DRAIN_INTERVAL;
     loop {
@@ -402,7 +390,7 @@ fn collect(
             Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
-        let taken = drain(&mut stacks, &mut young, &mut truncated, &mut tids);
+        let taken = drain(&mut stacks, &mut truncated, &mut tids);
         wait = if taken > ring.capacity() / 4 {
             BUSY_DRAIN_INTERVAL
         } else {
@@ -427,34 +415,20 @@ fn collect(
     }
     timers.stop_process_timer();
     signal::deactivate();
-    let clocks = young::Clocks::now().since(&clocks_at_start);
     // Wait for handlers that were already running (one may be arming a thread's
     // timer), then delete every timer and take the last samples.
     let deadline = Instant::now() + Duration::from_secs(2);
     while !unwind::quiescent() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_micros(100));
     }
-    drain(&mut stacks, &mut young, &mut truncated, &mut tids);
+    drain(&mut stacks, &mut truncated, &mut tids);
     if thread_labels {
         timers.name_threads(&tids);
     }
     all_tids.extend(tids.drain().map(|(tid, _)| tid));
-    let dropped = ring.dropped();
-    let young_scaled = if dropped == 0 {
-        young::young_target(&clocks, &stacks, period_ns).and_then(|target| young::rescale(&mut young, target))
-    } else {
-        // Lost samples of either timer: the difference of the clocks would
-        // credit the young threads with them.
-        None
-    };
-    for (key, c) in young {
-        let e = stacks.entry(key).or_default();
-        e.periods += c.periods;
-        e.held += c.held;
-        e.signals += c.signals;
-    }
     let thread_names = timers.finish();
     all_tids.extend(thread_names.keys());
+    let dropped = ring.dropped();
     if unwind::quiescent() {
         graveyard.clear();
         // SAFETY: the ring and the table were leaked from Boxes above; signals
@@ -471,6 +445,5 @@ fn collect(
         truncated,
         modules,
         walk,
-        young_scaled,
     })
 }

@@ -42,9 +42,6 @@ pub(crate) struct Collected {
     pub threads_seen: usize,
     pub modules: Vec<LoadedModule>,
     pub walk: &'static str,
-    /// The young threads' periods as their process timer's signals counted
-    /// them, and as the CPU clocks set them, when they were scaled.
-    pub young_scaled: Option<(u64, u64)>,
 }
 
 /// How the profile is written.
@@ -109,14 +106,6 @@ pub(crate) fn build(c: &Collected, o: &BuildOptions) -> Profile {
         "# sonde cpu profile: {signals} signals from {} threads, unwinding with {}",
         c.threads_seen, c.walk
     )));
-    if let Some((counted, target)) = c.young_scaled {
-        t.p.comments.push(Str::from(format!(
-            "# sonde cpu profile: threads without a timer of their own (young): {:.1} ms by the process timer's \
-             signals, scaled to {:.1} ms by the CPU clocks",
-            (counted * o.period_ns) as f64 / 1e6,
-            (target * o.period_ns) as f64 / 1e6
-        )));
-    }
     if c.dropped > 0 {
         t.p.comments.push(Str::from(format!(
             "dropped {} samples because the sample buffer was full",

@@ -125,7 +125,7 @@ fn record(info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
             // Its own timer counts this thread (or it is the collector).
             return;
         }
-        if crate::os::clock_ns(libc::CLOCK_THREAD_CPUTIME_ID) >= OWN_TIMER_AFTER_NS {
+        if thread_cpu_ns() >= OWN_TIMER_AFTER_NS {
             if let Claim::Claimed(slot) = threads.claim(tid) {
                 claimed = Some((threads, slot));
             }
@@ -153,6 +153,25 @@ fn record(info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
             Err(_) => threads.release(slot),
         }
     }
+}
+
+/// The calling thread's CPU time in nanoseconds. Signal-safe: one raw system call.
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec into `ts`.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clock_gettime,
+            libc::CLOCK_THREAD_CPUTIME_ID as libc::c_long,
+            &mut ts as *mut libc::timespec,
+        )
+    };
+    if r != 0 {
+        return 0;
+    }
+    (ts.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec as u64)
 }
 
 /// The calling thread's name (`PR_GET_NAME`), NUL-padded. Signal-safe: one raw
