@@ -211,7 +211,8 @@ fn the_summary_ends_with_the_store_to_browse() {
     // Without one (right after `cargo run --release -- demo`), it says how.
     let report = demo(&dir.path("empty"), &["3"]);
     assert!(
-        report.contains("`sonde` is not on your PATH: `cargo install --locked --path crates/sonde-cli`"),
+        report.contains("`sonde` is not on your PATH; this one is ")
+            && report.contains("`cargo install --locked --path crates/sonde-cli`"),
         "{report}"
     );
     assert!(report.trim_end().ends_with("--kind heap"), "{report}");

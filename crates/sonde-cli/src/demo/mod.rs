@@ -200,9 +200,9 @@ pub fn run(a: &DemoArgs) -> Result<std::process::ExitCode> {
     }
     if !on_path("sonde") {
         emitln!(
-            "\n`sonde` is not on your PATH: `cargo install --locked --path crates/sonde-cli` installs this build \
-             (a second after `cargo run --release`), or write `cargo run --release --` (or {}) where the commands \
-             above say `sonde`.",
+            "\n`sonde` is not on your PATH; this one is {}. Put its directory on PATH, or write its path where the \
+             commands above say `sonde` (in the repository: `cargo run --release --`; `cargo install --locked --path \
+             crates/sonde-cli` installs it, a second after `cargo run --release`).",
             analyze::sh(&exe)
         );
     }
@@ -358,7 +358,7 @@ fn run_child(exe: &Path, c: &Case, out: &Path, quick: bool) -> Result<Outcome> {
         }
         if quiet && started.elapsed() >= next_note {
             eprintln!(
-                "sonde demo: case {} still running after {} s (pid {}; stopped at {} s)",
+                "sonde demo: case {} still running after {} s (pid {}; it is stopped if it runs {} s)",
                 c.name,
                 next_note.as_secs(),
                 child.id(),

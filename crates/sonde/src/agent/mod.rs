@@ -45,8 +45,8 @@
 //!   ([`Delivery`]); each sink has a bounded queue that drops its oldest
 //!   profile, counted in [`SinkStats::dropped`], when full.
 //! * **Stop**: [`AgentHandle::stop`] (or dropping the handle) cuts a running
-//!   CPU window short and delivers it (unless it holds no sample yet: the
-//!   stop came as it began), tries once more to deliver what is
+//!   CPU window short and delivers it (unless it holds no sample: the stop
+//!   came as it began, or the program was idle since), tries once more to deliver what is
 //!   queued (for at most [`Builder::flush_timeout`]), and joins the thread.
 //! * **fork()**: the agent stays in the parent. In a child the handle does
 //!   nothing (dropping it neither waits nor touches a lock); start an agent of

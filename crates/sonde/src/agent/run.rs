@@ -92,7 +92,8 @@ impl State {
             .window
             .is_some_and(|w| profile.duration_nanos < w.as_nanos() as i64);
         if cut && stop.load(Ordering::SeqCst) && profile.samples.is_empty() {
-            // The stop came before the window's first sample: nothing to deliver.
+            // Cut short with no sample (the stop came as it began, or the
+            // program was idle since): nothing to deliver.
             tracing::debug!(
                 kind = kind.name(),
                 duration_ns = profile.duration_nanos,
